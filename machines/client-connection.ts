@@ -1,0 +1,413 @@
+/**
+ * The browser side of one connection: idle → connecting → authenticating →
+ * open → closing → closed, with reconnecting (capped exponential backoff,
+ * full jitter) and a terminal `failed` state that says why.
+ *
+ * The machine owns no I/O: it talks to the world through `ClientPort` (open a
+ * link, send, close, hand events to the app), reads time only through its
+ * actor's clock (`after`), and draws jitter from the PRNG in its input. Frames
+ * reach it decoded, unbatched and reassembled (`client-inbox.ts`).
+ *
+ * Per stream it keeps a `StreamCursor` in a Map that actions mutate in place:
+ * copying the buffers on every event would make a burst O(n²). The Map is
+ * private to the actor, so no one else sees it change.
+ */
+import { assign, enqueueActions, raise, setup } from 'xstate';
+import {
+  CloseCode,
+  isReconnectCode,
+  PROTOCOL_VERSION,
+  type AgentEvent,
+  type ClientFrame,
+  type EventFrame,
+  type ResyncRequiredFrame,
+  type ServerFrame,
+  type SubscribedFrame,
+} from './frames.ts';
+import { StreamCursor, type DeliverResult } from './stream-cursor.ts';
+
+export interface ClientConfig {
+  connectTimeoutMs: number;
+  authTimeoutMs: number;
+  /** H: a ping goes out after this long in `open`. */
+  pingIntervalMs: number;
+  /** T: no frame at all this long after a ping means the peer is dead. */
+  pongTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  /** Consecutive failed attempts before `failed`. */
+  maxAttempts: number;
+  /** Acks are cumulative and batched: one ack frame per this delay at most. */
+  ackDelayMs: number;
+  closeTimeoutMs: number;
+  /** Delay before handing a failed event to the app again. */
+  appRetryMs: number;
+  /** App failures on one event before it is dead-lettered. */
+  maxAppAttempts: number;
+  /** Frames held ahead of a gap, per stream. */
+  releaseBufferCap: number;
+}
+
+export const DEFAULT_CLIENT_CONFIG: ClientConfig = {
+  connectTimeoutMs: 2000,
+  authTimeoutMs: 2000,
+  pingIntervalMs: 1000,
+  pongTimeoutMs: 1000,
+  backoffBaseMs: 100,
+  backoffCapMs: 2000,
+  maxAttempts: 30,
+  ackDelayMs: 10,
+  closeTimeoutMs: 1000,
+  appRetryMs: 50,
+  maxAppAttempts: 5,
+  releaseBufferCap: 4096,
+};
+
+/** What the world provides: the only way out of the machine. */
+export interface ClientPort {
+  /** Open a new link; the world answers LINK_OPEN or LINK_CLOSED. */
+  connect(): void;
+  send(frame: ClientFrame): void;
+  /** Close the current link (if any). */
+  close(code: number, reason: string): void;
+  /** Hand an event to the app; the app may fail (it is retried). */
+  deliver(thread: string, seq: number, event: AgentEvent): DeliverResult;
+  /** The app failed on an event; it will be retried. */
+  appFailed(thread: string, seq: number, attempt: number, message: string): void;
+  /** The app failed too often on an event: it is set aside and the stream goes on. */
+  deadLetter(thread: string, seq: number, event: AgentEvent, message: string, attempts: number): void;
+  /** The stream skipped from `from` to `to`: the server could not replay the gap. */
+  resync(thread: string, from: number, to: number, reason: string): void;
+  /** A frame from the server was refused by the decoder. */
+  rejected(code: string, detail: string): void;
+}
+
+export interface RandomSource {
+  /** A float in [0, 1). */
+  next(): number;
+}
+
+export interface ClientInput {
+  id: string;
+  token: string;
+  threads: readonly string[];
+  config?: Partial<ClientConfig>;
+  random: RandomSource;
+  port: ClientPort;
+}
+
+export interface ClientContext {
+  id: string;
+  token: string;
+  config: ClientConfig;
+  random: RandomSource;
+  port: ClientPort;
+  /** Threads the app wants. */
+  threads: Set<string>;
+  streams: Map<string, StreamCursor>;
+  /** Epoch of the server the cursors refer to (null before the first welcome). */
+  epoch: string | null;
+  /** Consecutive attempts that did not reach `open`. */
+  attempt: number;
+  backoffMs: number;
+  pingId: number;
+  /** A frame arrived since the last ping. */
+  heard: boolean;
+  failure: string | null;
+  stats: { duplicates: number; rejected: number; reconnects: number; resyncs: number; deadLetters: number };
+}
+
+export type ClientEvent =
+  | { type: 'START' }
+  | { type: 'STOP' }
+  | { type: 'LINK_OPEN' }
+  | { type: 'LINK_CLOSED'; code: number; reason: string }
+  | { type: 'FRAME'; frame: ServerFrame }
+  | { type: 'BAD_FRAME'; code: string; detail: string }
+  | { type: 'SUBSCRIBE'; thread: string }
+  | { type: 'UNSUBSCRIBE'; thread: string }
+  | { type: 'ACK_DUE' }
+  | { type: 'APP_STALLED' };
+
+const isFrame = <T extends ServerFrame['type']>(event: ClientEvent, type: T): event is { type: 'FRAME'; frame: Extract<ServerFrame, { type: T }> } =>
+  event.type === 'FRAME' && event.frame.type === type;
+
+function cursorFor(context: ClientContext, thread: string): StreamCursor {
+  let cursor = context.streams.get(thread);
+  if (!cursor) {
+    cursor = new StreamCursor(thread, context.config.releaseBufferCap);
+    context.streams.set(thread, cursor);
+  }
+  return cursor;
+}
+
+/** Release what is in order; true when an app failure stalled a stream. */
+function drainStream(context: ClientContext, cursor: StreamCursor): boolean {
+  const { port, config } = context;
+  const outcome = cursor.drain(
+    {
+      deliver: (seq, event) => port.deliver(cursor.thread, seq, event),
+      failed: (seq, attempt, message) => port.appFailed(cursor.thread, seq, attempt, message),
+      deadLetter: (seq, event, message, attempts) => {
+        context.stats.deadLetters++;
+        port.deadLetter(cursor.thread, seq, event, message, attempts);
+      },
+    },
+    config.maxAppAttempts,
+  );
+  return outcome === 'stalled';
+}
+
+export const clientConnectionMachine = setup({
+  types: {
+    context: {} as ClientContext,
+    events: {} as ClientEvent,
+    input: {} as ClientInput,
+  },
+  delays: {
+    connectTimeout: ({ context }) => context.config.connectTimeoutMs,
+    authTimeout: ({ context }) => context.config.authTimeoutMs,
+    pingInterval: ({ context }) => context.config.pingIntervalMs,
+    pongTimeout: ({ context }) => context.config.pongTimeoutMs,
+    backoff: ({ context }) => context.backoffMs,
+    ackDelay: ({ context }) => context.config.ackDelayMs,
+    closeTimeout: ({ context }) => context.config.closeTimeoutMs,
+    appRetry: ({ context }) => context.config.appRetryMs,
+  },
+  guards: {
+    isFinalClose: ({ event }) => event.type === 'LINK_CLOSED' && !isReconnectCode(event.code),
+    outOfAttempts: ({ context }) => context.attempt >= context.config.maxAttempts,
+    isWelcome: ({ event }) => isFrame(event, 'welcome'),
+    isPong: ({ event }) => isFrame(event, 'pong'),
+    isSubscribed: ({ event }) => isFrame(event, 'subscribed'),
+    isResync: ({ event }) => isFrame(event, 'resync_required'),
+    isError: ({ event }) => isFrame(event, 'error'),
+    /** An event frame for a thread the app no longer wants. */
+    isUnwanted: ({ context, event }) => isFrame(event, 'event') && !context.threads.has(event.frame.thread),
+    /** Dedup: the frame was released or is held already. */
+    isDuplicate: ({ context, event }) => isFrame(event, 'event') && cursorFor(context, event.frame.thread).isDuplicate(event.frame),
+    isEvent: ({ event }) => isFrame(event, 'event'),
+    heardSincePing: ({ context }) => context.heard,
+    hasPendingAcks: ({ context }) => [...context.streams.values()].some((c) => c.pendingAck() !== undefined),
+  },
+  actions: {
+    openLink: ({ context }) => context.port.connect(),
+    closeLink: ({ context }, params: { code: number; reason: string }) => context.port.close(params.code, params.reason),
+    sendHello: ({ context }) => context.port.send({ v: PROTOCOL_VERSION, type: 'hello', token: context.token }),
+    /** Subscribe every wanted thread, resuming from each cursor after a reconnect. */
+    sendResume: ({ context, event }) => {
+      if (!isFrame(event, 'welcome')) return;
+      const positions: Record<string, number> = {};
+      for (const thread of context.threads) positions[thread] = cursorFor(context, thread).next;
+      if (context.epoch === null) {
+        for (const [thread, from] of Object.entries(positions)) context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from });
+      } else if (Object.keys(positions).length > 0) {
+        context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch: context.epoch, positions });
+      }
+    },
+    recordWelcome: assign(({ event }) => (isFrame(event, 'welcome') ? { epoch: event.frame.epoch, attempt: 0 } : {})),
+    /** A subscribe confirmed: nothing to do but note the epoch the cursor now refers to. */
+    recordSubscribed: assign(({ event }) => ({ epoch: (event as { frame: SubscribedFrame }).frame.epoch })),
+    applyResync: ({ context, event }) => {
+      const frame = (event as { frame: ResyncRequiredFrame }).frame;
+      const cursor = cursorFor(context, frame.thread);
+      context.stats.resyncs++;
+      context.port.resync(frame.thread, cursor.next, frame.from, frame.reason);
+      cursor.skipTo(frame.from);
+    },
+    updateEpochFromResync: assign(({ event }) => ({ epoch: (event as { frame: ResyncRequiredFrame }).frame.epoch })),
+    countDuplicate: ({ context }) => {
+      context.stats.duplicates++;
+    },
+    /** Take an event frame the dedup guard let through, and release what is in order. */
+    acceptEvent: enqueueActions(({ context, event, enqueue }) => {
+      const frame = (event as { frame: EventFrame }).frame;
+      const cursor = cursorFor(context, frame.thread);
+      if (frame.seq < cursor.next) {
+        // dedup said "new" for a sequence already released: the app gets it again
+        if (frame.event) context.port.deliver(frame.thread, frame.seq, frame.event);
+        return;
+      }
+      if (!cursor.hold(frame)) return;
+      if (drainStream(context, cursor)) enqueue.raise({ type: 'APP_STALLED' });
+      enqueue.raise({ type: 'ACK_DUE' });
+    }),
+    retryStalled: enqueueActions(({ context, enqueue }) => {
+      let stalled = false;
+      for (const cursor of context.streams.values()) stalled = drainStream(context, cursor) || stalled;
+      if (stalled) enqueue.raise({ type: 'APP_STALLED' });
+      enqueue.raise({ type: 'ACK_DUE' });
+    }),
+    flushAcks: ({ context }) => {
+      const acks: Record<string, number> = {};
+      let any = false;
+      for (const cursor of context.streams.values()) {
+        const upTo = cursor.pendingAck();
+        if (upTo === undefined) continue;
+        acks[cursor.thread] = upTo;
+        cursor.acked = upTo;
+        any = true;
+      }
+      if (any) context.port.send({ v: PROTOCOL_VERSION, type: 'ack', acks });
+    },
+    /** After a reconnect the server knows nothing of our acks: resend them with the resume. */
+    forgetAcks: ({ context }) => {
+      for (const cursor of context.streams.values()) cursor.acked = Math.min(cursor.acked, cursor.next - 1);
+    },
+    sendPing: assign(({ context }) => {
+      const id = context.pingId + 1;
+      context.port.send({ v: PROTOCOL_VERSION, type: 'ping', id });
+      return { pingId: id, heard: false };
+    }),
+    noteHeard: assign({ heard: true }),
+    countRejected: ({ context, event }) => {
+      if (event.type !== 'BAD_FRAME') return;
+      context.stats.rejected++;
+      context.port.rejected(event.code, event.detail);
+    },
+    subscribeThread: ({ context, event }) => {
+      if (event.type !== 'SUBSCRIBE' || context.threads.has(event.thread)) return;
+      context.threads.add(event.thread);
+      const from = cursorFor(context, event.thread).next;
+      context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread: event.thread, from, ...(context.epoch ? { epoch: context.epoch } : {}) });
+    },
+    unsubscribeThread: ({ context, event }) => {
+      if (event.type !== 'UNSUBSCRIBE' || !context.threads.delete(event.thread)) return;
+      context.port.send({ v: PROTOCOL_VERSION, type: 'unsubscribe', thread: event.thread });
+    },
+    /** Remember wanted threads while offline; they are sent with the next resume. */
+    rememberThread: ({ context, event }) => {
+      if (event.type === 'SUBSCRIBE') context.threads.add(event.thread);
+      if (event.type === 'UNSUBSCRIBE') context.threads.delete(event.thread);
+    },
+    /** Full jitter: uniform in [0, min(cap, base·2^attempt)). */
+    planBackoff: assign(({ context }) => {
+      const ceiling = Math.min(context.config.backoffCapMs, context.config.backoffBaseMs * 2 ** context.attempt);
+      return { attempt: context.attempt + 1, backoffMs: Math.floor(context.random.next() * ceiling), stats: { ...context.stats, reconnects: context.stats.reconnects + 1 } };
+    }),
+    recordFailure: assign(({ context, event }) => ({
+      failure:
+        event.type === 'LINK_CLOSED' && !isReconnectCode(event.code)
+          ? `closed by server: ${event.code} ${event.reason}`
+          : `gave up after ${context.attempt} attempts`,
+    })),
+  },
+}).createMachine({
+  id: 'client',
+  context: ({ input }) => ({
+    id: input.id,
+    token: input.token,
+    config: { ...DEFAULT_CLIENT_CONFIG, ...input.config },
+    random: input.random,
+    port: input.port,
+    threads: new Set(input.threads),
+    streams: new Map(),
+    epoch: null,
+    attempt: 0,
+    backoffMs: 0,
+    pingId: 0,
+    heard: false,
+    failure: null,
+    stats: { duplicates: 0, rejected: 0, reconnects: 0, resyncs: 0, deadLetters: 0 },
+  }),
+  initial: 'idle',
+  on: {
+    SUBSCRIBE: { actions: 'rememberThread' },
+    UNSUBSCRIBE: { actions: 'rememberThread' },
+  },
+  states: {
+    idle: {
+      on: { START: 'connecting', STOP: 'closed' },
+    },
+    connecting: {
+      entry: 'openLink',
+      after: {
+        connectTimeout: { target: 'reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.normal, reason: 'connect timeout' } } },
+      },
+      on: {
+        LINK_OPEN: 'authenticating',
+        LINK_CLOSED: [{ guard: 'isFinalClose', target: 'failed' }, { target: 'reconnecting' }],
+        STOP: { target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.normal, reason: 'stopped' } } },
+      },
+    },
+    authenticating: {
+      entry: 'sendHello',
+      after: {
+        authTimeout: { target: 'reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.normal, reason: 'auth timeout' } } },
+      },
+      on: {
+        FRAME: [
+          { guard: 'isWelcome', target: 'open', actions: ['forgetAcks', 'sendResume', 'recordWelcome'] },
+          { guard: 'isError', actions: 'noteHeard' },
+        ],
+        BAD_FRAME: { actions: 'countRejected' },
+        LINK_CLOSED: [{ guard: 'isFinalClose', target: 'failed' }, { target: 'reconnecting' }],
+        STOP: 'closing',
+      },
+    },
+    open: {
+      type: 'parallel',
+      on: {
+        FRAME: [
+          { guard: 'isSubscribed', actions: ['noteHeard', 'recordSubscribed'] },
+          { guard: 'isResync', actions: ['noteHeard', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
+          { guard: 'isUnwanted', actions: 'noteHeard' },
+          { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', raise({ type: 'ACK_DUE' })] },
+          { guard: 'isEvent', actions: ['noteHeard', 'acceptEvent'] },
+          { actions: 'noteHeard' },
+        ],
+        BAD_FRAME: { actions: ['noteHeard', 'countRejected'] },
+        SUBSCRIBE: { actions: 'subscribeThread' },
+        UNSUBSCRIBE: { actions: 'unsubscribeThread' },
+        LINK_CLOSED: [{ guard: 'isFinalClose', target: 'failed' }, { target: 'reconnecting' }],
+        STOP: 'closing',
+      },
+      states: {
+        heartbeat: {
+          initial: 'waiting',
+          states: {
+            waiting: { after: { pingInterval: 'probing' } },
+            probing: {
+              entry: 'sendPing',
+              after: {
+                pongTimeout: [
+                  { guard: 'heardSincePing', target: 'waiting' },
+                  { target: '#client.reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'heartbeat timeout' } } },
+                ],
+              },
+            },
+          },
+        },
+        acks: {
+          initial: 'idle',
+          states: {
+            idle: { on: { ACK_DUE: { guard: 'hasPendingAcks', target: 'pending' } } },
+            pending: { after: { ackDelay: { target: 'idle', actions: 'flushAcks' } } },
+          },
+        },
+        app: {
+          initial: 'ready',
+          states: {
+            ready: { on: { APP_STALLED: 'stalled' } },
+            stalled: { after: { appRetry: { target: 'ready', actions: 'retryStalled' } } },
+          },
+        },
+      },
+    },
+    reconnecting: {
+      entry: 'planBackoff',
+      always: { guard: 'outOfAttempts', target: 'failed' },
+      after: { backoff: 'connecting' },
+      on: { STOP: 'closed' },
+    },
+    closing: {
+      entry: { type: 'closeLink', params: { code: CloseCode.normal, reason: 'client closing' } },
+      after: { closeTimeout: 'closed' },
+      on: { LINK_CLOSED: 'closed' },
+    },
+    closed: { type: 'final' },
+    failed: { type: 'final', entry: 'recordFailure' },
+  },
+});
+
+export type ClientConnectionMachine = typeof clientConnectionMachine;

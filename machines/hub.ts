@@ -1,0 +1,141 @@
+/**
+ * The server: spawns one session per connection, keeps the replay logs and the
+ * routing index, and routes each published event by tenant → user → thread to
+ * the sessions subscribed to that stream only (O(subscribers), not O(sessions)).
+ * Role-based access is applied by each session at send time with the policy
+ * the hub lends it, so a role change applies to the next event sent.
+ *
+ * A restart is a new hub with a new epoch: the logs are gone and every resume
+ * that refers to the old epoch is answered `resync_required`.
+ */
+import { assign, setup, type ActorRefFrom } from 'xstate';
+import type { AgentEvent, Role } from './frames.ts';
+import type { Directory } from './identity.ts';
+import { DEFAULT_POLICY, type AccessPolicy } from './policy.ts';
+import { ReplayLogStore, streamKey } from './replay-log.ts';
+import { serverSessionMachine, type SessionConfig, type SessionPort, type SessionServices } from './server-session.ts';
+import { SubscriberIndex } from './subscriber-index.ts';
+
+export type SessionRef = ActorRefFrom<typeof serverSessionMachine>;
+
+/** How a stream is keyed for routing and for its log (tenant first: ids collide across tenants). */
+export type RouteKey = (tenant: string, user: string, thread: string) => string;
+
+export interface HubInput {
+  epoch: string;
+  directory: Directory;
+  policy?: AccessPolicy;
+  logCapacity?: number;
+  sessionConfig?: Partial<SessionConfig>;
+  routeKey?: RouteKey;
+}
+
+export interface HubContext {
+  epoch: string;
+  directory: Directory;
+  policy: AccessPolicy;
+  routeKey: RouteKey;
+  logs: ReplayLogStore;
+  index: SubscriberIndex;
+  sessions: Map<string, SessionRef>;
+  sessionConfig: Partial<SessionConfig>;
+  published: number;
+}
+
+export type HubEvent =
+  | { type: 'CONNECT'; connId: string; port: SessionPort }
+  | { type: 'PUBLISH'; event: AgentEvent }
+  | { type: 'SET_ROLE'; tenant: string; user: string; role: Role }
+  | { type: 'REVOKE'; token: string }
+  | { type: 'SHUTDOWN'; code: number; reason: string }
+  | { type: 'SESSION_DONE'; connId: string };
+
+export const hubMachine = setup({
+  types: {
+    context: {} as HubContext,
+    events: {} as HubEvent,
+    input: {} as HubInput,
+  },
+  actors: { session: serverSessionMachine },
+  actions: {
+    spawnSession: assign(({ context, event, spawn, self }) => {
+      if (event.type !== 'CONNECT') return {};
+      const services: SessionServices = {
+        epoch: context.epoch,
+        policy: context.policy,
+        authenticate: (token) => context.directory.authenticate(token),
+        log: (tenant, user, thread) => context.logs.log(context.routeKey(tenant, user, thread)),
+        index: (tenant, user, thread, connId, on) => {
+          const key = context.routeKey(tenant, user, thread);
+          if (on) context.index.add(key, connId);
+          else context.index.remove(key, connId);
+        },
+      };
+      const ref = spawn('session', {
+        id: event.connId,
+        input: { connId: event.connId, port: event.port, services, config: context.sessionConfig },
+      });
+      context.sessions.set(event.connId, ref);
+      // a session that ends leaves the map at once: routing never reaches a dead session
+      ref.subscribe({ complete: () => self.send({ type: 'SESSION_DONE', connId: event.connId }) });
+      return {};
+    }),
+    forgetSession: ({ context, event }) => {
+      if (event.type === 'SESSION_DONE') context.sessions.delete(event.connId);
+    },
+    /** Append to the stream's log, then notify that stream's subscribers only. */
+    route: assign(({ context, event }) => {
+      if (event.type !== 'PUBLISH') return {};
+      const { tenant, user, thread } = event.event;
+      const key = context.routeKey(tenant, user, thread);
+      context.logs.log(key).append(event.event);
+      for (const connId of context.index.subscribers(key)) context.sessions.get(connId)?.send({ type: 'NOTIFY', thread });
+      return { published: context.published + 1 };
+    }),
+    changeRole: ({ context, event }) => {
+      if (event.type !== 'SET_ROLE') return;
+      context.directory.setRole(event.tenant, event.user, event.role);
+      for (const ref of context.sessions.values()) {
+        const identity = ref.getSnapshot().context.identity;
+        if (identity && identity.tenant === event.tenant && identity.user === event.user) ref.send({ type: 'ROLE_CHANGED', role: event.role });
+      }
+    },
+    revoke: ({ context, event }) => {
+      if (event.type === 'REVOKE') context.directory.revoke(event.token);
+    },
+    shutdownSessions: ({ context, event }) => {
+      if (event.type !== 'SHUTDOWN') return;
+      for (const ref of [...context.sessions.values()]) ref.send({ type: 'SHUTDOWN', code: event.code, reason: event.reason });
+    },
+  },
+}).createMachine({
+  id: 'hub',
+  context: ({ input }) => ({
+    epoch: input.epoch,
+    directory: input.directory,
+    policy: input.policy ?? DEFAULT_POLICY,
+    routeKey: input.routeKey ?? streamKey,
+    logs: new ReplayLogStore(input.logCapacity ?? 10_000),
+    index: new SubscriberIndex(),
+    sessions: new Map(),
+    sessionConfig: input.sessionConfig ?? {},
+    published: 0,
+  }),
+  initial: 'running',
+  states: {
+    running: {
+      on: {
+        CONNECT: { actions: 'spawnSession' },
+        PUBLISH: { actions: 'route' },
+        SET_ROLE: { actions: 'changeRole' },
+        REVOKE: { actions: 'revoke' },
+        SESSION_DONE: { actions: 'forgetSession' },
+        SHUTDOWN: { target: 'stopped', actions: 'shutdownSessions' },
+      },
+    },
+    stopped: { type: 'final' },
+  },
+});
+
+export type HubMachine = typeof hubMachine;
+export type HubRef = ActorRefFrom<typeof hubMachine>;

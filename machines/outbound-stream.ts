@@ -1,0 +1,40 @@
+/**
+ * One subscribed stream as a session sends it: a window over the shared replay
+ * log. `acked` < seq ≤ `sent` is in flight; `sent` < seq ≤ log.head is the
+ * backlog. The session holds no event of its own: what is acked is simply no
+ * longer in its window, and the log's cap bounds memory.
+ */
+import type { ReplayLog } from './replay-log.ts';
+
+export class OutboundStream {
+  /** Highest sequence the client acknowledged. */
+  acked: number;
+  /** Highest sequence handed to the link. */
+  sent: number;
+
+  constructor(readonly thread: string, readonly log: ReplayLog, from: number) {
+    this.acked = from - 1;
+    this.sent = from - 1;
+  }
+
+  get inflight(): number {
+    return this.sent - this.acked;
+  }
+
+  get backlog(): number {
+    return this.log.head - this.sent;
+  }
+
+  /** Apply a cumulative ack; true when it acknowledged something new. */
+  ack(upTo: number): boolean {
+    const clamped = Math.min(upTo, this.sent);
+    if (clamped <= this.acked) return false;
+    this.acked = clamped;
+    return true;
+  }
+
+  /** Go back N: everything unacked goes out again. */
+  rewind(): void {
+    this.sent = this.acked;
+  }
+}

@@ -1,0 +1,437 @@
+/**
+ * The server side of one connection: handshake → open → closed.
+ *
+ * In `open` it serves subscriptions from the replay log (resume included),
+ * retransmits what is unacked (go-back-N, bounded backoff, a maximum after
+ * which it closes 4001 so the client resumes on a fresh link), reaps a silent
+ * peer, and applies backpressure: `agent_thinking` is coalesced when a
+ * stream's backlog grows, critical events never are, and past a hard cap the
+ * connection is shed with 1013 (the client resumes from its cursor later).
+ *
+ * Like the client it owns no I/O (`SessionPort`), no time but its clock, and
+ * its per-stream state lives in Maps its actions mutate (see client-connection).
+ */
+import { assign, enqueueActions, raise, setup } from 'xstate';
+import { chunkEventFrame } from './chunking.ts';
+import { CloseCode, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type ServerFrame } from './frames.ts';
+import { mayRead, type AuthResult, type Identity } from './identity.ts';
+import { OutboundStream } from './outbound-stream.ts';
+import { applyPolicy, type AccessPolicy } from './policy.ts';
+import { encode } from './protocol.ts';
+import type { ReplayLog } from './replay-log.ts';
+
+export interface SessionConfig {
+  authTimeoutMs: number;
+  /** No frame from the client this long: the peer is dead (H + T). */
+  reapAfterMs: number;
+  /** First retransmission timeout, doubled per attempt up to the cap. */
+  rtoMs: number;
+  rtoCapMs: number;
+  /** Retransmissions without progress before the session gives up (close 4001). */
+  maxRetransmits: number;
+  /** Frames in flight (sent, unacked) per session. */
+  windowFrames: number;
+  /** A stream backlog above this coalesces `agent_thinking`. */
+  coalesceAbove: number;
+  /** A session backlog above this sheds the connection with 1013. */
+  shedAbove: number;
+  maxFrameBytes: number;
+  /** Pack the frames of one flush into batch frames. */
+  batch: boolean;
+  /** Delay that gathers the notifications of one instant into one flush. */
+  flushDelayMs: number;
+}
+
+export const DEFAULT_SESSION_CONFIG: SessionConfig = {
+  authTimeoutMs: 2000,
+  reapAfterMs: 2000,
+  rtoMs: 150,
+  rtoCapMs: 1000,
+  maxRetransmits: 6,
+  windowFrames: 512,
+  coalesceAbove: 256,
+  shedAbove: 4096,
+  maxFrameBytes: 64 * 1024,
+  batch: true,
+  flushDelayMs: 0,
+};
+
+export type SendOutcome = 'ok' | 'backpressure' | 'closed';
+
+export interface SessionPort {
+  send(data: string): SendOutcome;
+  close(code: number, reason: string): void;
+  /** A client frame was refused by the decoder (counted; answered with an error frame). */
+  rejected(code: string, detail: string): void;
+  /** Events were coalesced for this connection (trace only). */
+  coalesced(thread: string, from: number, through: number): void;
+}
+
+/** What the hub lends its sessions. */
+export interface SessionServices {
+  epoch: string;
+  policy: AccessPolicy;
+  authenticate(token: string): AuthResult;
+  log(tenant: string, user: string, thread: string): ReplayLog;
+  /** Register / unregister this connection as a subscriber of a stream. */
+  index(tenant: string, user: string, thread: string, connId: string, on: boolean): void;
+}
+
+export interface SessionInput {
+  connId: string;
+  port: SessionPort;
+  services: SessionServices;
+  config?: Partial<SessionConfig>;
+}
+
+export interface SessionContext {
+  connId: string;
+  port: SessionPort;
+  services: SessionServices;
+  config: SessionConfig;
+  identity: Identity | null;
+  streams: Map<string, OutboundStream>;
+  rto: number;
+  retransmits: number;
+  /** Why the session closed (for the trace and the inspector). */
+  closeReason: string | null;
+  stats: { framesSent: number; retransmitted: number; coalesced: number; rejected: number; highWater: number };
+}
+
+export type SessionEvent =
+  | { type: 'FRAME'; frame: ClientFrame }
+  | { type: 'BAD_FRAME'; code: string; detail: string }
+  | { type: 'NOTIFY'; thread: string }
+  | { type: 'ROLE_CHANGED'; role: Identity['role'] }
+  | { type: 'LINK_CLOSED'; code: number; reason: string }
+  | { type: 'DRAIN' }
+  | { type: 'SHUTDOWN'; code: number; reason: string }
+  | { type: 'FLUSH' }
+  | { type: 'SENT' }
+  | { type: 'BLOCKED' }
+  | { type: 'HEARD' }
+  | { type: 'ACKED' };
+
+
+type FrameOf<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
+const frameOf = <T extends ClientFrame['type']>(event: SessionEvent, type: T): FrameOf<T> | undefined =>
+  event.type === 'FRAME' && event.frame.type === type ? (event.frame as FrameOf<T>) : undefined;
+
+function send(context: SessionContext, frame: ServerFrame): SendOutcome {
+  return context.port.send(encode(frame));
+}
+
+/**
+ * Open (or reopen) a stream at the client's position, or answer
+ * resync_required when the position cannot be served: never a silent skip.
+ */
+export function openStream(context: SessionContext, thread: string, from: number, epoch: string | undefined): void {
+  const identity = context.identity!;
+  const log = context.services.log(identity.tenant, identity.user, thread);
+  const current = context.services.epoch;
+  let start = from;
+  if (epoch !== undefined && epoch !== current) {
+    start = log.start;
+    send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, from: start, reason: 'epoch_changed' });
+  } else if (from < log.start || from > log.head + 1) {
+    start = from < log.start ? log.start : log.head + 1;
+    send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, from: start, reason: 'beyond_window' });
+  } else {
+    send(context, { v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: current, from, recovered: epoch !== undefined });
+  }
+  context.streams.set(thread, new OutboundStream(thread, log, start));
+  context.services.index(identity.tenant, identity.user, thread, context.connId, true);
+}
+
+function closeStream(context: SessionContext, thread: string): void {
+  const identity = context.identity;
+  if (!identity || !context.streams.delete(thread)) return;
+  context.services.index(identity.tenant, identity.user, thread, context.connId, false);
+}
+
+/** The frames that carry stream sequence `seq` onwards (coalescing a run of thinking events). */
+function nextFrame(context: SessionContext, stream: OutboundStream): EventFrame | undefined {
+  const seq = stream.sent + 1;
+  const entry = stream.log.get(seq);
+  if (!entry) return undefined;
+  let through = seq;
+  let event = entry.event;
+  if (stream.backlog > context.config.coalesceAbove && event.type === 'agent_thinking') {
+    for (let next = stream.log.get(through + 1); next && next.event.type === 'agent_thinking'; next = stream.log.get(through + 1)) {
+      through++;
+      event = next.event;
+    }
+    if (through > seq) {
+      context.stats.coalesced += through - seq;
+      context.port.coalesced(stream.thread, seq, through);
+    }
+  }
+  const visible = applyPolicy(context.services.policy, context.identity!.role, event);
+  return { v: PROTOCOL_VERSION, type: 'event', thread: stream.thread, seq, ...(through > seq ? { through } : {}), ...(visible ? { event: visible } : {}) };
+}
+
+/** Encoded frames → link, packed into batches up to the frame limit. */
+class Flusher {
+  private parts: string[] = [];
+  private bytes = 0;
+  outcome: SendOutcome = 'ok';
+
+  constructor(private readonly context: SessionContext) {}
+
+  push(text: string): void {
+    const { batch, maxFrameBytes } = this.context.config;
+    if (!batch) return this.write(text);
+    if (this.bytes + text.length + 64 > maxFrameBytes) this.flush();
+    this.parts.push(text);
+    this.bytes += text.length + 1;
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    const text = this.parts.length === 1 ? this.parts[0]! : `{"v":1,"type":"batch","frames":[${this.parts.join(',')}]}`;
+    this.parts = [];
+    this.bytes = 0;
+    this.write(text);
+  }
+
+  private write(text: string): void {
+    const outcome = this.context.port.send(text);
+    if (outcome !== 'ok') this.outcome = outcome;
+  }
+}
+
+/** Send what the window allows from every stream; report whether the link pushed back. */
+function pump(context: SessionContext): SendOutcome {
+  const flusher = new Flusher(context);
+  let inflight = 0;
+  for (const stream of context.streams.values()) inflight += stream.inflight;
+  for (const stream of context.streams.values()) {
+    while (stream.sent < stream.log.head && inflight < context.config.windowFrames && flusher.outcome === 'ok') {
+      const frame = nextFrame(context, stream);
+      if (!frame) {
+        // evicted before it was ever sent: the client must hear it explicitly
+        const from = stream.log.start;
+        flusher.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread: stream.thread, epoch: context.services.epoch, from, reason: 'beyond_window' }));
+        stream.acked = stream.sent = from - 1;
+        continue;
+      }
+      for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) flusher.push(encode(part));
+      stream.sent = frame.through ?? frame.seq;
+      context.stats.framesSent++;
+      inflight++;
+    }
+  }
+  flusher.flush();
+  return flusher.outcome;
+}
+
+const backlogOf = (context: SessionContext): number => {
+  let n = 0;
+  for (const stream of context.streams.values()) n += stream.backlog;
+  return n;
+};
+const inflightOf = (context: SessionContext): number => {
+  let n = 0;
+  for (const stream of context.streams.values()) n += stream.inflight;
+  return n;
+};
+
+export const serverSessionMachine = setup({
+  types: {
+    context: {} as SessionContext,
+    events: {} as SessionEvent,
+    input: {} as SessionInput,
+  },
+  delays: {
+    authTimeout: ({ context }) => context.config.authTimeoutMs,
+    reapAfter: ({ context }) => context.config.reapAfterMs,
+    rto: ({ context }) => context.rto,
+    flushDelay: ({ context }) => context.config.flushDelayMs,
+  },
+  guards: {
+    isHello: ({ event }) => frameOf(event, 'hello') !== undefined,
+    tokenValid: ({ context, event }) => {
+      const hello = frameOf(event, 'hello');
+      return hello !== undefined && context.services.authenticate(hello.token).ok;
+    },
+    isAck: ({ event }) => frameOf(event, 'ack') !== undefined,
+    isPing: ({ event }) => frameOf(event, 'ping') !== undefined,
+    isSubscribe: ({ event }) => frameOf(event, 'subscribe') !== undefined,
+    isResume: ({ event }) => frameOf(event, 'resume') !== undefined,
+    isUnsubscribe: ({ event }) => frameOf(event, 'unsubscribe') !== undefined,
+    /** A subscription outside what the token grants. */
+    isForbidden: ({ context, event }) => {
+      const identity = context.identity;
+      if (!identity) return false;
+      const threads = frameOf(event, 'subscribe') ? [frameOf(event, 'subscribe')!.thread] : Object.keys(frameOf(event, 'resume')?.positions ?? {});
+      return threads.some((thread) => !mayRead(identity, thread));
+    },
+    overShedCap: ({ context }) => backlogOf(context) > context.config.shedAbove,
+    nothingInFlight: ({ context }) => inflightOf(context) === 0,
+    outOfRetransmits: ({ context }) => context.retransmits >= context.config.maxRetransmits,
+  },
+  actions: {
+    heard: raise({ type: 'HEARD' }),
+    requestFlush: raise({ type: 'FLUSH' }),
+    authenticate: assign(({ context, event }) => {
+      const result = context.services.authenticate(frameOf(event, 'hello')!.token);
+      return result.ok ? { identity: result.identity } : {};
+    }),
+    sendWelcome: ({ context }) => {
+      send(context, { v: PROTOCOL_VERSION, type: 'welcome', session: context.connId, epoch: context.services.epoch });
+    },
+    closeLink: assign(({ context }, params: { code: number; reason: string }) => {
+      context.port.close(params.code, params.reason);
+      return { closeReason: `${params.code} ${params.reason}` };
+    }),
+    closeWithShutdown: assign(({ context, event }) => {
+      if (event.type !== 'SHUTDOWN') return {};
+      context.port.close(event.code, event.reason);
+      return { closeReason: `${event.code} ${event.reason}` };
+    }),
+    noteClosed: assign(({ event }) => (event.type === 'LINK_CLOSED' ? { closeReason: `${event.code} ${event.reason} (by peer)` } : {})),
+    refuseUnauthenticated: ({ context }) => {
+      send(context, { v: PROTOCOL_VERSION, type: 'error', code: 'not_authenticated', message: 'send hello first' });
+    },
+    rejectFrame: ({ context, event }) => {
+      if (event.type !== 'BAD_FRAME') return;
+      context.stats.rejected++;
+      context.port.rejected(event.code, event.detail);
+      send(context, { v: PROTOCOL_VERSION, type: 'error', code: event.code as 'malformed_json', message: event.detail });
+    },
+    handleSubscribe: ({ context, event }) => {
+      const frame = frameOf(event, 'subscribe')!;
+      openStream(context, frame.thread, frame.from, frame.epoch);
+    },
+    /** Resume every stream at the client's positions (re-authorised: the hello ran again). */
+    handleResume: ({ context, event }) => {
+      const frame = frameOf(event, 'resume')!;
+      for (const [thread, from] of Object.entries(frame.positions)) openStream(context, thread, from, frame.epoch);
+    },
+    handleUnsubscribe: ({ context, event }) => closeStream(context, frameOf(event, 'unsubscribe')!.thread),
+    pong: ({ context, event }) => {
+      send(context, { v: PROTOCOL_VERSION, type: 'pong', id: frameOf(event, 'ping')!.id });
+    },
+    /** Apply a cumulative ack; progress resets the retransmission backoff. */
+    applyAck: enqueueActions(({ context, event, enqueue }) => {
+      let progress = false;
+      for (const [thread, upTo] of Object.entries(frameOf(event, 'ack')!.acks)) {
+        progress = (context.streams.get(thread)?.ack(upTo) ?? false) || progress;
+      }
+      if (!progress) return;
+      enqueue.assign({ retransmits: 0, rto: context.config.rtoMs });
+      enqueue.raise({ type: 'ACKED' });
+    }),
+    /** Send what the window allows, and tell the regions what happened. */
+    flush: enqueueActions(({ context, enqueue }) => {
+      const outcome = pump(context);
+      context.stats.highWater = Math.max(context.stats.highWater, backlogOf(context));
+      if (outcome === 'backpressure') enqueue.raise({ type: 'BLOCKED' });
+      if (inflightOf(context) > 0) enqueue.raise({ type: 'SENT' });
+    }),
+    /** Go back N on every stream and back off. */
+    retransmit: assign(({ context }) => {
+      for (const stream of context.streams.values()) {
+        context.stats.retransmitted += stream.inflight;
+        stream.rewind();
+      }
+      return { retransmits: context.retransmits + 1, rto: Math.min(context.config.rtoCapMs, context.rto * 2) };
+    }),
+    setRole: assign(({ context, event }) => (event.type === 'ROLE_CHANGED' && context.identity ? { identity: { ...context.identity, role: event.role } } : {})),
+    /** Leave the routing index: nothing of this session survives it. */
+    unregister: ({ context }) => {
+      for (const thread of [...context.streams.keys()]) closeStream(context, thread);
+    },
+  },
+}).createMachine({
+  id: 'session',
+  context: ({ input }) => ({
+    connId: input.connId,
+    port: input.port,
+    services: input.services,
+    config: { ...DEFAULT_SESSION_CONFIG, ...input.config },
+    identity: null,
+    streams: new Map(),
+    rto: input.config?.rtoMs ?? DEFAULT_SESSION_CONFIG.rtoMs,
+    retransmits: 0,
+    closeReason: null,
+    stats: { framesSent: 0, retransmitted: 0, coalesced: 0, rejected: 0, highWater: 0 },
+  }),
+  initial: 'handshake',
+  on: {
+    LINK_CLOSED: { target: '.closed', actions: 'noteClosed' },
+    SHUTDOWN: { target: '.closed', actions: 'closeWithShutdown' },
+  },
+  states: {
+    handshake: {
+      after: { authTimeout: { target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.authRefused, reason: 'no hello' } } } },
+      on: {
+        FRAME: [
+          { guard: 'tokenValid', target: 'open', actions: ['authenticate', 'sendWelcome'] },
+          { guard: 'isHello', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.authRefused, reason: 'invalid or expired token' } } },
+          { actions: 'refuseUnauthenticated' },
+        ],
+        BAD_FRAME: { actions: 'rejectFrame' },
+      },
+    },
+    open: {
+      type: 'parallel',
+      on: {
+        // XState hands an event to a parallel state's own handlers only when
+        // no region takes it, so the regions hear frames through HEARD/ACKED.
+        FRAME: [
+          { guard: 'isForbidden', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.forbidden, reason: 'thread not allowed' } } },
+          { guard: 'isAck', actions: ['heard', 'applyAck', 'requestFlush'] },
+          { guard: 'isPing', actions: ['heard', 'pong'] },
+          { guard: 'isSubscribe', actions: ['heard', 'handleSubscribe', 'requestFlush'] },
+          { guard: 'isResume', actions: ['heard', 'handleResume', 'requestFlush'] },
+          { guard: 'isUnsubscribe', actions: ['heard', 'handleUnsubscribe'] },
+          { guard: 'isHello', actions: ['heard', 'refuseUnauthenticated'] },
+          { actions: 'heard' },
+        ],
+        BAD_FRAME: { actions: ['heard', 'rejectFrame'] },
+        NOTIFY: [{ guard: 'overShedCap', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } }, { actions: 'requestFlush' }],
+        ROLE_CHANGED: { actions: 'setRole' },
+      },
+      states: {
+        liveness: {
+          initial: 'alive',
+          states: {
+            alive: {
+              on: { HEARD: { target: 'alive', reenter: true } },
+              after: { reapAfter: { target: '#session.closed', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'peer silent' } } } },
+            },
+          },
+        },
+        outbox: {
+          initial: 'idle',
+          states: {
+            idle: { on: { FLUSH: 'scheduled' } },
+            scheduled: { after: { flushDelay: { target: 'idle', actions: 'flush' } } },
+            blocked: { on: { DRAIN: { target: 'idle', actions: 'flush' } } },
+          },
+          on: { BLOCKED: '.blocked' },
+        },
+        retransmit: {
+          initial: 'idle',
+          states: {
+            idle: { on: { SENT: 'armed' } },
+            armed: {
+              on: { ACKED: { target: 'armed', reenter: true } },
+              after: {
+                rto: [
+                  { guard: 'nothingInFlight', target: 'idle' },
+                  { guard: 'outOfRetransmits', target: '#session.closed', actions: { type: 'closeLink', params: { code: CloseCode.ackTimeout, reason: 'ack timeout' } } },
+                  { target: 'armed', reenter: true, actions: ['retransmit', 'flush'] },
+                ],
+              },
+            },
+          },
+        },
+      },
+    },
+    closed: { type: 'final', entry: 'unregister' },
+  },
+});
+
+export type ServerSessionMachine = typeof serverSessionMachine;

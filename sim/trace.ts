@@ -1,0 +1,133 @@
+/**
+ * The trace of a run: every send, delivery, drop, fault and transition, with
+ * an incremental SHA-256. Records are hashed in a canonical encoding (JSON,
+ * keys sorted recursively) followed by a newline, and `toJSONL` writes exactly
+ * those lines, so the hash of a run equals the SHA-256 of its JSONL export and
+ * an imported trace hashes the same as the original.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import type { RecordKind, TraceRecord } from './records.ts';
+
+export type TraceError = { kind: 'trace'; line: number; message: string };
+
+/** JSON with object keys sorted recursively; `undefined` fields omitted, as JSON.stringify does. */
+export function canonicalJSON(value: unknown): string {
+  switch (typeof value) {
+    case 'string':
+      return JSON.stringify(value);
+    case 'number':
+      return Number.isFinite(value) ? String(value) : 'null';
+    case 'boolean':
+      return value ? 'true' : 'false';
+    case 'object':
+      if (value === null) return 'null';
+      if (Array.isArray(value)) return canonicalArray(value);
+      return canonicalObject(value as Record<string, unknown>);
+    default:
+      // undefined, functions, symbols: as JSON.stringify inside arrays.
+      return 'null';
+  }
+}
+
+function canonicalArray(items: readonly unknown[]): string {
+  let out = '[';
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out += ',';
+    const v = items[i];
+    out += v === undefined || typeof v === 'function' ? 'null' : canonicalJSON(v);
+  }
+  return out + ']';
+}
+
+function canonicalObject(o: Record<string, unknown>): string {
+  // Records have a handful of keys: a sort of the key list is cheap and keeps the encoder obvious.
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  let first = true;
+  for (const key of keys) {
+    const v = o[key];
+    if (v === undefined || typeof v === 'function') continue;
+    if (!first) out += ',';
+    first = false;
+    out += JSON.stringify(key) + ':' + canonicalJSON(v);
+  }
+  return out + '}';
+}
+
+const KINDS: ReadonlySet<string> = new Set<RecordKind>([
+  'run', 'produce', 'conn', 'role', 'subscribe', 'send', 'deliver', 'drop', 'dup', 'fault',
+  'link', 'transition', 'app', 'resync', 'app_error', 'reject', 'gauge', 'end',
+]);
+
+export class Trace {
+  private readonly kept: TraceRecord[] = [];
+  private readonly keep: boolean;
+  private readonly sha: Hash = createHash('sha256');
+  private readonly counts = new Map<RecordKind, number>();
+  private appended = 0;
+
+  /** keep=false keeps only the hash and per-kind counts (benchmarks). */
+  constructor(opts: { keep?: boolean } = {}) {
+    this.keep = opts.keep ?? true;
+  }
+
+  /** Empty when records are not kept. */
+  get records(): readonly TraceRecord[] {
+    return this.kept;
+  }
+
+  /** Records appended so far (kept or not). */
+  get length(): number {
+    return this.appended;
+  }
+
+  append(rec: TraceRecord): void {
+    this.sha.update(canonicalJSON(rec) + '\n');
+    this.counts.set(rec.k, (this.counts.get(rec.k) ?? 0) + 1);
+    this.appended++;
+    if (this.keep) this.kept.push(rec);
+  }
+
+  count(kind: RecordKind): number {
+    return this.counts.get(kind) ?? 0;
+  }
+
+  /** Hex SHA-256 of all records so far; appending may continue. */
+  hash(): string {
+    return this.sha.copy().digest('hex');
+  }
+
+  toJSONL(): string {
+    let out = '';
+    for (const rec of this.kept) out += canonicalJSON(rec) + '\n';
+    return out;
+  }
+
+  static fromJSONL(text: string): { ok: true; value: Trace } | { ok: false; error: TraceError } {
+    const trace = new Trace();
+    const lines = text.split('\n');
+    for (let i = 0; i < lines.length; i++) {
+      const line = lines[i]!;
+      if (line.trim() === '') continue;
+      const parsed = parseRecord(line);
+      if (typeof parsed === 'string') return { ok: false, error: { kind: 'trace', line: i + 1, message: parsed } };
+      trace.append(parsed);
+    }
+    return { ok: true, value: trace };
+  }
+}
+
+/** A record, or what is wrong with the line. Checks the envelope (t, k), not every field of every kind. */
+function parseRecord(line: string): TraceRecord | string {
+  let value: unknown;
+  try {
+    value = JSON.parse(line);
+  } catch (e) {
+    return `not JSON: ${(e as Error).message}`;
+  }
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object';
+  const rec = value as Record<string, unknown>;
+  if (typeof rec.t !== 'number' || !Number.isFinite(rec.t)) return 'field t must be a finite number';
+  if (typeof rec.k !== 'string' || !KINDS.has(rec.k)) return `unknown record kind ${JSON.stringify(rec.k)}`;
+  return rec as unknown as TraceRecord;
+}

@@ -1,0 +1,51 @@
+/**
+ * Binds the hub to any Transport: each accepted link becomes a session (the
+ * hub spawns it), and what the link hears becomes session events after the
+ * decoder's verdict. The hub can be swapped (a server restart makes a new one
+ * with a new epoch) without the transport knowing.
+ */
+import type { HubRef, SessionRef } from '../machines/hub.ts';
+import { decodeClientFrame, type DecodeOptions } from '../machines/protocol.ts';
+import type { SendOutcome, SessionPort } from '../machines/server-session.ts';
+import type { ConnectRequest, Link, LinkHandler, ServerHandler } from './link.ts';
+
+/** What the server tells its operator (the world writes it to the trace). */
+export interface ServerObserver {
+  rejected?(link: string, code: string, detail: string): void;
+  coalesced?(link: string, thread: string, from: number, through: number): void;
+}
+
+export interface ServerEndpointOptions {
+  hub: () => HubRef;
+  observer?: ServerObserver;
+  decode?: DecodeOptions;
+}
+
+export function createServerHandler(options: ServerEndpointOptions): ServerHandler {
+  return {
+    accept(link: Link, request: ConnectRequest): LinkHandler {
+      const port: SessionPort = {
+        send: (data): SendOutcome => {
+          const result = link.send(data);
+          if (!result.ok) return 'closed';
+          return 'backpressure' in result ? 'backpressure' : 'ok';
+        },
+        close: (code, reason) => link.close(code, reason),
+        rejected: (code, detail) => options.observer?.rejected?.(link.id, code, detail),
+        coalesced: (thread, from, through) => options.observer?.coalesced?.(link.id, thread, from, through),
+      };
+      const hub = options.hub();
+      hub.send({ type: 'CONNECT', connId: request.connId, port });
+      const session = hub.getSnapshot().context.sessions.get(request.connId) as SessionRef | undefined;
+      return {
+        onOpen: () => {},
+        onFrame: (data) => {
+          const decoded = decodeClientFrame(data, options.decode);
+          session?.send(decoded.ok ? { type: 'FRAME', frame: decoded.frame } : { type: 'BAD_FRAME', code: decoded.error.code, detail: decoded.error.message });
+        },
+        onClose: ({ code, reason }) => session?.send({ type: 'LINK_CLOSED', code, reason }),
+        onDrain: () => session?.send({ type: 'DRAIN' }),
+      };
+    },
+  };
+}
