@@ -38,6 +38,8 @@ export interface ChunkAssemblerOptions {
 }
 
 export const DEFAULT_MAX_PENDING_BYTES = 16 * 1024 * 1024;
+/** Completed (thread, seq) remembered to swallow late duplicate chunks. */
+export const RECENT_COMPLETIONS = 256;
 
 // ---- sending side ----------------------------------------------------------
 
@@ -138,12 +140,18 @@ interface Assembly {
  * One per connection on the receiving side. Chunks may arrive out of order
  * and duplicated; an assembly completes when every index has arrived.
  *
- * The caller filters chunks of sequence numbers it already released (a late
- * duplicate would otherwise open an assembly that never completes) and calls
- * `drop` on resync or disconnect; `pendingBytes` shows what is held.
+ * A late duplicate of a recently completed frame is answered `partial` and
+ * held nowhere: the assembler remembers the last RECENT_COMPLETIONS (thread,
+ * seq, hash) it completed, so network duplication neither delivers a frame
+ * twice nor leaks an assembly that never completes. Older duplicates are the
+ * caller's to filter (it knows what it released). Call `drop` on resync or
+ * disconnect: a restarted server reuses sequence numbers, maybe with the very
+ * same text. `pendingBytes` shows what is held.
  */
 export class ChunkAssembler {
   private readonly assemblies = new Map<string, Assembly>();
+  /** key → hash of recent completions, oldest first. */
+  private readonly recent = new Map<string, string>();
   private readonly maxPendingBytes: number;
   private pending = 0;
 
@@ -164,6 +172,7 @@ export class ChunkAssembler {
   add(chunk: ChunkFrame): ChunkResult {
     const key = keyOf(chunk.thread, chunk.seq);
     if (!isWellFormed(chunk)) return this.fail(key, `chunk index ${chunk.index} of ${chunk.count} is out of range`);
+    if (!this.assemblies.has(key) && this.recent.get(key) === chunk.hash) return { status: 'partial' };
     const assembly = this.assemblies.get(key) ?? this.open(key, chunk);
     if (assembly.count !== chunk.count || assembly.hash !== chunk.hash) {
       return this.fail(key, `chunk of ${chunk.thread}#${chunk.seq} disagrees with earlier chunks on count or hash`);
@@ -187,13 +196,18 @@ export class ChunkAssembler {
 
   /** Forget partial assemblies of a thread: all of them, or only sequence `seq`. */
   drop(thread: string, seq?: number): void {
-    if (seq !== undefined) return this.forget(keyOf(thread, seq));
+    if (seq !== undefined) {
+      this.recent.delete(keyOf(thread, seq));
+      return this.forget(keyOf(thread, seq));
+    }
     const prefix = keyOf(thread, '');
+    for (const key of [...this.recent.keys()]) if (key.startsWith(prefix)) this.recent.delete(key);
     for (const key of [...this.assemblies.keys()]) if (key.startsWith(prefix)) this.forget(key);
   }
 
   clear(): void {
     this.assemblies.clear();
+    this.recent.clear();
     this.pending = 0;
   }
 
@@ -215,7 +229,17 @@ export class ChunkAssembler {
     const frame = decoded.frame;
     if (frame.type !== 'event') return bad(`joined chunks hold a '${frame.type}' frame, not an event`);
     if (frame.thread !== chunk.thread || frame.seq !== chunk.seq) return bad(`joined chunks hold ${frame.thread}#${frame.seq}, not ${chunk.thread}#${chunk.seq}`);
+    this.remember(key, assembly.hash);
     return { status: 'complete', frame };
+  }
+
+  private remember(key: string, hash: string): void {
+    this.recent.delete(key); // re-insert as newest
+    this.recent.set(key, hash);
+    if (this.recent.size > RECENT_COMPLETIONS) {
+      const oldest = this.recent.keys().next();
+      if (!oldest.done) this.recent.delete(oldest.value);
+    }
   }
 
   private fail(key: string, message: string): ChunkResult {

@@ -73,7 +73,7 @@ export interface ClientPort {
   /** Hand an event to the app; the app may fail (it is retried). */
   deliver(thread: string, seq: number, event: AgentEvent): DeliverResult;
   /** The app failed on an event; it will be retried. */
-  appFailed(thread: string, seq: number, attempt: number, message: string): void;
+  appFailed(thread: string, seq: number, event: AgentEvent, attempt: number, message: string): void;
   /** The app failed too often on an event: it is set aside and the stream goes on. */
   deadLetter(thread: string, seq: number, event: AgentEvent, message: string, attempts: number): void;
   /** The stream skipped from `from` to `to`: the server could not replay the gap. */
@@ -147,7 +147,7 @@ function drainStream(context: ClientContext, cursor: StreamCursor): boolean {
   const outcome = cursor.drain(
     {
       deliver: (seq, event) => port.deliver(cursor.thread, seq, event),
-      failed: (seq, attempt, message) => port.appFailed(cursor.thread, seq, attempt, message),
+      failed: (seq, event, attempt, message) => port.appFailed(cursor.thread, seq, event, attempt, message),
       deadLetter: (seq, event, message, attempts) => {
         context.stats.deadLetters++;
         port.deadLetter(cursor.thread, seq, event, message, attempts);

@@ -89,6 +89,13 @@ export class ReplayLogStore {
     return max;
   }
 
+  /** Approximate bytes held by every log (payloads and per-entry overhead). */
+  bytes(): number {
+    let n = 0;
+    for (const log of this.logs.values()) n += log.bytes();
+    return n;
+  }
+
   get count(): number {
     return this.logs.size;
   }

@@ -12,7 +12,7 @@ export type DeliverResult = { ok: true } | { ok: false; message: string };
 export interface Release {
   deliver(seq: number, event: AgentEvent): DeliverResult;
   deadLetter(seq: number, event: AgentEvent, message: string, attempts: number): void;
-  failed(seq: number, attempt: number, message: string): void;
+  failed(seq: number, event: AgentEvent, attempt: number, message: string): void;
 }
 
 export type DrainOutcome = 'drained' | 'stalled';
@@ -72,7 +72,7 @@ export class StreamCursor {
   private failOnce(release: Release, frame: EventFrame, message: string, maxAttempts: number): boolean {
     this.failures++;
     if (this.failures < maxAttempts) {
-      release.failed(frame.seq, this.failures, message);
+      release.failed(frame.seq, frame.event!, this.failures, message);
       return false;
     }
     release.deadLetter(frame.seq, frame.event!, message, this.failures);

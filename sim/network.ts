@@ -320,24 +320,19 @@ export class SimNetwork implements Transport {
     return true;
   }
 
-  /** Either flip a few characters or replace the frame with garbage; the result always differs. */
+  /**
+   * Either cut the frame short or replace it with garbage. Both are never a
+   * valid frame: a corruption that still parses (a flipped digit in `seq`)
+   * would model a broken TCP/TLS stack, not a faulty proxy or peer, and no
+   * protocol above the transport can tell it from the truth.
+   */
   private corrupt(state: LinkState, dir: Dir, data: string, t: number): string {
     const rnd = this.random;
-    const flip = rnd.chance(0.5) && data.length > 0;
+    const flip = rnd.chance(0.5) && data.length > 1;
     let out: string;
     if (flip) {
-      const n = rnd.int(1, Math.min(3, data.length));
-      const chars = data.split('');
-      const seen = new Set<number>();
-      for (let i = 0; i < n; i++) {
-        const pos = rnd.int(0, data.length - 1);
-        const code = rnd.int(32, 126);
-        if (seen.has(pos)) continue; // a second flip could undo the first
-        seen.add(pos);
-        const old = data.charCodeAt(pos);
-        chars[pos] = String.fromCharCode(code === old ? ((code - 32 + 1) % 95) + 32 : code);
-      }
-      out = chars.join('');
+      // a JSON object without its closing brace never parses
+      out = data.slice(0, rnd.int(0, data.length - 2));
     } else {
       const len = rnd.int(1, 64);
       out = '';
@@ -345,7 +340,7 @@ export class SimNetwork implements Transport {
       if (out === data) out += '#';
     }
     this.counts.corrupt++;
-    this.trace.append({ t, k: 'fault', fault: 'corrupt', target: state.id, detail: `${dir} ${flip ? 'flip' : 'garbage'}` });
+    this.trace.append({ t, k: 'fault', fault: 'corrupt', target: state.id, detail: `${dir} ${flip ? 'truncated' : 'garbage'}` });
     return out;
   }
 

@@ -67,7 +67,7 @@ export type TraceRecord =
   /** The client told its app that a stream skipped from `from` to `to` (explicit loss). */
   | { t: Time; k: 'resync'; conn: string; thread: string; from: number; to: number; reason: string }
   /** The app handler failed on an event (it is retried) or gave up (dead letter). */
-  | { t: Time; k: 'app_error'; conn: string; thread: string; seq: number; attempt: number; dead: boolean; message: string }
+  | { t: Time; k: 'app_error'; conn: string; thread: string; seq: number; run: string; idx: number; attempt: number; dead: boolean; message: string }
   /** A frame was refused by a decoder with a typed error. */
   | { t: Time; k: 'reject'; side: 'client' | 'server'; link: string; code: string; detail: string }
   /** A gauge sample (buffer high-water marks, memory). */

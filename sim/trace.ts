@@ -3,7 +3,8 @@
  * an incremental SHA-256. Records are hashed in a canonical encoding (JSON,
  * keys sorted recursively) followed by a newline, and `toJSONL` writes exactly
  * those lines, so the hash of a run equals the SHA-256 of its JSONL export and
- * an imported trace hashes the same as the original.
+ * an imported trace hashes the same as the original. The hash is fed in
+ * batches (the digest of a concatenation does not depend on how it is split).
  */
 import { createHash, type Hash } from 'node:crypto';
 import type { RecordKind, TraceRecord } from './records.ts';
@@ -54,6 +55,47 @@ function canonicalObject(o: Record<string, unknown>): string {
   return out + '}';
 }
 
+/** Per record kind, the last key layout seen and its sorted '"key":' prefixes: records of a kind share a layout. */
+interface Layout {
+  keys: string[];
+  sorted: string[];
+  prefixes: string[];
+}
+const layouts = new Map<string, Layout>();
+
+function layoutOf(rec: Record<string, unknown>, kind: string): Layout {
+  const keys = Object.keys(rec);
+  const cached = layouts.get(kind);
+  if (cached !== undefined && sameKeys(cached.keys, keys)) return cached;
+  const sorted = [...keys].sort();
+  const layout = { keys, sorted, prefixes: sorted.map((k) => JSON.stringify(k) + ':') };
+  layouts.set(kind, layout);
+  return layout;
+}
+
+function sameKeys(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/** canonicalJSON of a trace record, with the key sort cached per kind (the hot path of every append). */
+export function canonicalRecord(rec: TraceRecord): string {
+  const o = rec as unknown as Record<string, unknown>;
+  const { sorted, prefixes } = layoutOf(o, rec.k);
+  let out = '{';
+  let first = true;
+  for (let i = 0; i < sorted.length; i++) {
+    const v = o[sorted[i]!];
+    if (v === undefined || typeof v === 'function') continue;
+    out += (first ? '' : ',') + prefixes[i]! + canonicalJSON(v);
+    first = false;
+  }
+  return out + '}';
+}
+
+const HASH_BATCH_CHARS = 64 * 1024;
+
 const KINDS: ReadonlySet<string> = new Set<RecordKind>([
   'run', 'produce', 'conn', 'role', 'subscribe', 'send', 'deliver', 'drop', 'dup', 'fault',
   'link', 'transition', 'app', 'resync', 'app_error', 'reject', 'gauge', 'end',
@@ -65,6 +107,8 @@ export class Trace {
   private readonly sha: Hash = createHash('sha256');
   private readonly counts = new Map<RecordKind, number>();
   private appended = 0;
+  /** Encoded records not yet fed to the hash: one update per ~64 KB instead of one per record. */
+  private unhashed = '';
 
   /** keep=false keeps only the hash and per-kind counts (benchmarks). */
   constructor(opts: { keep?: boolean } = {}) {
@@ -82,7 +126,8 @@ export class Trace {
   }
 
   append(rec: TraceRecord): void {
-    this.sha.update(canonicalJSON(rec) + '\n');
+    this.unhashed += canonicalRecord(rec) + '\n';
+    if (this.unhashed.length > HASH_BATCH_CHARS) this.flush();
     this.counts.set(rec.k, (this.counts.get(rec.k) ?? 0) + 1);
     this.appended++;
     if (this.keep) this.kept.push(rec);
@@ -94,12 +139,19 @@ export class Trace {
 
   /** Hex SHA-256 of all records so far; appending may continue. */
   hash(): string {
+    this.flush();
     return this.sha.copy().digest('hex');
+  }
+
+  private flush(): void {
+    if (this.unhashed === '') return;
+    this.sha.update(this.unhashed);
+    this.unhashed = '';
   }
 
   toJSONL(): string {
     let out = '';
-    for (const rec of this.kept) out += canonicalJSON(rec) + '\n';
+    for (const rec of this.kept) out += canonicalRecord(rec) + '\n';
     return out;
   }
 

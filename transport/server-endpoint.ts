@@ -11,6 +11,8 @@ import type { ConnectRequest, Link, LinkHandler, ServerHandler } from './link.ts
 
 /** What the server tells its operator (the world writes it to the trace). */
 export interface ServerObserver {
+  /** Every message the server puts on a link (the world counts retransmissions on the wire). */
+  sent?(link: string, data: string): void;
   rejected?(link: string, code: string, detail: string): void;
   coalesced?(link: string, thread: string, from: number, through: number): void;
 }
@@ -26,6 +28,7 @@ export function createServerHandler(options: ServerEndpointOptions): ServerHandl
     accept(link: Link, request: ConnectRequest): LinkHandler {
       const port: SessionPort = {
         send: (data): SendOutcome => {
+          options.observer?.sent?.(link.id, data);
           const result = link.send(data);
           if (!result.ok) return 'closed';
           return 'backpressure' in result ? 'backpressure' : 'ok';

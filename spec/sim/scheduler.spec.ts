@@ -100,12 +100,18 @@ describe('sim/scheduler', () => {
     );
   });
 
-  it('runUntil runs exactly the entries due <= t and then sets now = t', () => {
+  it('runUntil runs exactly the entries due <= t, each at its due time, and then sets now = t', () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: 100 }), { maxLength: 50 }), fc.integer({ min: 0, max: 100 }), (dues, t) => {
         const s = new Scheduler();
         const ran: number[] = [];
-        dues.forEach((d) => s.at(d, 'x', () => ran.push(d)));
+        dues.forEach((d) =>
+          s.at(d, 'x', () => {
+            // Each entry sees its own due time, not the end of the jump.
+            expect(s.now).to.equal(d);
+            ran.push(d);
+          }),
+        );
         const n = s.runUntil(t);
         expect(n).to.equal(dues.filter((d) => d <= t).length);
         expect(ran.every((d) => d <= t)).to.equal(true);

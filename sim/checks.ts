@@ -1,0 +1,198 @@
+/**
+ * Scenario-specific invariants, judged from the trace and the injected plan.
+ * Shared by the scenarios that need them; each returns violations, never throws.
+ */
+import { isCritical } from '../machines/frames.ts';
+import { matchesTarget } from './fault-plan.ts';
+import type { Violation } from './oracle.ts';
+import type { RecordOf, TraceRecord } from './records.ts';
+import type { Check } from './scenario.ts';
+
+const only = <K extends TraceRecord['k']>(records: readonly TraceRecord[], k: K): RecordOf<K>[] => records.filter((r): r is RecordOf<K> => r.k === k);
+const gauge = (records: readonly TraceRecord[], name: string): number | undefined => only(records, 'gauge').find((g) => g.name === name)?.value;
+const clientOf = (link: string): string => link.split('#')[0]!;
+
+/** Links open at time t (opened before, not closed before). */
+function linksOpenAt(records: readonly TraceRecord[], t: number): Map<string, { closedAt?: number }> {
+  const open = new Map<string, { closedAt?: number }>();
+  for (const r of only(records, 'link')) {
+    if (r.event === 'open' && r.t <= t) open.set(r.link, {});
+    if (r.event === 'close') {
+      const link = open.get(r.link);
+      if (link && link.closedAt === undefined) {
+        if (r.t < t) open.delete(r.link);
+        else link.closedAt = r.t;
+      }
+    }
+  }
+  return open;
+}
+
+/** A link that goes silent in one direction is closed by someone within H + T (plus the path's latency). */
+export const heartbeatDetection: Check = (records, { input, client, session }) => {
+  const out: Violation[] = [];
+  const bound = client.pingIntervalMs + client.pongTimeoutMs;
+  const slack = 2 * (input.plan.latency.baseMs + input.plan.latency.jitterMs) + 1;
+  for (const w of input.plan.halfOpen) {
+    if (w.to - w.from <= Math.max(bound, session.reapAfterMs) + slack) continue; // too short to be noticed for sure
+    for (const [link, state] of linksOpenAt(records, w.from)) {
+      if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
+      const detected = state.closedAt;
+      if (detected === undefined || detected - w.from > bound + slack) {
+        out.push({ invariant: 'heartbeat_detection', t: w.from, conn: clientOf(link), message: `link ${link} went silent (${w.dir}) at ${w.from} ms and was ${detected === undefined ? 'never closed' : `closed only at ${detected} ms`}; bound H+T = ${bound} ms` });
+      }
+    }
+  }
+  return out;
+};
+
+/** Every wait in `reconnecting` lasts less than the backoff cap (full jitter below the capped exponential). */
+export const backoffBounds: Check = (records, { client }) => {
+  const out: Violation[] = [];
+  const entered = new Map<string, number>();
+  for (const r of only(records, 'transition')) {
+    if (r.to === 'reconnecting') entered.set(r.actor, r.t);
+    else if (r.from === 'reconnecting' && r.to === 'connecting') {
+      const since = entered.get(r.actor);
+      if (since !== undefined && r.t - since > client.backoffCapMs) {
+        out.push({ invariant: 'backoff_bounds', t: r.t, conn: r.actor, message: `${r.actor} waited ${r.t - since} ms before reconnecting, over the cap ${client.backoffCapMs} ms` });
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * Clients whose endpoint is cut off for the whole run must end in `failed` with
+ * a reason, within the attempts' worst case; every other client must not fail.
+ */
+export const timeoutsEndInFailure: Check = (records, { input, client }) => {
+  const out: Violation[] = [];
+  const doomed = (endpoint: string) =>
+    [...input.plan.blackholes, ...input.plan.halfOpen.filter((w) => w.dir === 's2c')].some((w) => w.from === 0 && w.to >= input.plan.healAt && matchesTarget(w.target, endpoint));
+  const perAttempt = Math.max(client.connectTimeoutMs, client.authTimeoutMs + client.pingIntervalMs + client.pongTimeoutMs) + client.backoffCapMs;
+  const bound = client.maxAttempts * perAttempt + 1000;
+  const final = new Map<string, RecordOf<'transition'>>();
+  for (const r of only(records, 'transition')) final.set(r.actor, r);
+  for (const c of only(records, 'conn')) {
+    const last = final.get(c.conn);
+    const failed = last?.to === 'failed';
+    if (doomed(c.endpoint) && (!failed || last!.t > bound)) {
+      out.push({ invariant: 'explicit_failure', t: last?.t ?? 0, conn: c.conn, message: `${c.conn} never reached the server but ${failed ? `failed only at ${last!.t} ms (bound ${bound} ms)` : `ended in ${last?.to ?? 'no state'}`}` });
+    }
+    if (!doomed(c.endpoint) && failed) out.push({ invariant: 'explicit_failure', t: last!.t, conn: c.conn, message: `${c.conn} could reach the server but failed` });
+  }
+  return out;
+};
+
+/** Every poison event was dead-lettered with a message on every tab of its user that wanted it. */
+export const poisonDeadLetters: Check = (records, { input }) => {
+  const out: Violation[] = [];
+  const dead = only(records, 'app_error').filter((r) => r.dead);
+  const retried = only(records, 'app_error').filter((r) => !r.dead).length;
+  const produced = only(records, 'produce');
+  for (const failure of input.workload.appFailures) {
+    for (const p of failure.poison) {
+      const event = produced.find((e) => e.tenant === failure.tenant && e.user === failure.user && e.run === p.run && e.idx === p.idx);
+      if (!event) continue;
+      const delivered = only(records, 'app').some((a) => a.tenant === failure.tenant && a.user === failure.user && a.run === p.run && a.idx === p.idx);
+      if (delivered) out.push({ invariant: 'explicit_failure', t: event.t, message: `poison event ${p.run}#${p.idx} reached an app that always throws on it` });
+      const tabs = only(records, 'conn').filter((c) => c.tenant === failure.tenant && c.user === failure.user);
+      const missing = tabs.filter((c) => !dead.some((d) => d.conn === c.conn && d.run === p.run && d.idx === p.idx));
+      const livingTabs = missing.filter((c) => !only(records, 'subscribe').some((s) => s.conn === c.conn && !s.on));
+      if (livingTabs.length > 0 && retried === 0) out.push({ invariant: 'explicit_failure', t: event.t, message: `poison event ${p.run}#${p.idx} was never retried` });
+    }
+  }
+  return out;
+};
+
+/** Every fuzzed frame was refused with a typed error (none was taken as a valid frame). */
+export const everyFuzzRefused: Check = (records, { input }) => {
+  const refused = only(records, 'reject').filter((r) => r.side === 'server' && r.link.startsWith('rogue')).length;
+  const wanted = input.workload.fuzzFrames;
+  return refused >= wanted ? [] : [{ invariant: 'no_crash', t: 0, message: `${wanted} fuzzed frames sent, only ${refused} refused with a typed error` }];
+};
+
+/** Buffers freed after acks; nothing of a session left on the server after everyone left. */
+export const buffersFreed: Check = (records) => {
+  const out: Violation[] = [];
+  const unacked = gauge(records, 'buffers.unacked') ?? 0;
+  const leftovers = gauge(records, 'server.leftovers') ?? 0;
+  if (unacked > 0) out.push({ invariant: 'bounded_buffers', t: 0, message: `${unacked} frames still buffered for want of an ack after the network healed` });
+  if (leftovers > 0) out.push({ invariant: 'no_leak', t: 0, message: `${leftovers} sessions or routing entries left on the server after everyone left` });
+  return out;
+};
+
+/** Memory (model) grows less than `limit` between warm-up and the end of the load. */
+export const memoryGrowth =
+  (limit: number): Check =>
+  (records) => {
+    const warm = gauge(records, 'memory.warm');
+    const end = gauge(records, 'memory.end');
+    if (warm === undefined || end === undefined || warm === 0) return [];
+    const growth = (end - warm) / warm;
+    return growth < limit ? [] : [{ invariant: 'bounded_buffers', t: 0, message: `memory grew ${(growth * 100).toFixed(1)}% from warm-up to the end (limit ${limit * 100}%)` }];
+  };
+
+/** p99 latency of the last third of the load is not worse than the first third's by more than `slackMs`. */
+export const noLatencyDrift =
+  (slackMs: number): Check =>
+  (records) => {
+    const produced = new Map<string, number>();
+    for (const p of only(records, 'produce')) produced.set(`${p.tenant}/${p.user}/${p.run}/${p.idx}`, p.t);
+    const samples = only(records, 'app').map((a) => ({ t: produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t, latency: a.t - (produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t) }));
+    if (samples.length < 30) return [];
+    const end = Math.max(...samples.map((s) => s.t));
+    const p99 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.99) - 1)] ?? 0;
+    const early = p99(samples.filter((s) => s.t < end / 3).map((s) => s.latency));
+    const late = p99(samples.filter((s) => s.t >= (2 * end) / 3).map((s) => s.latency));
+    return late <= early + slackMs ? [] : [{ invariant: 'latency', t: end, message: `p99 latency drifted from ${early} ms (first third) to ${late} ms (last third)` }];
+  };
+
+/** Payloads above the frame limit went out in chunks, and latency grows with size on a bandwidth-limited link. */
+export const largePayloads: Check = (records, { input, session }) => {
+  const out: Violation[] = [];
+  const big = only(records, 'produce').filter((p) => p.bytes > session.maxFrameBytes);
+  if (big.length > 0 && (gauge(records, 'wire.chunkedSeqs') ?? 0) === 0) out.push({ invariant: 'integrity', t: 0, message: `${big.length} events over the frame limit, none chunked` });
+  const bandwidth = input.plan.bandwidth;
+  if (!bandwidth) return out;
+  const produced = new Map(only(records, 'produce').map((p) => [`${p.tenant}/${p.user}/${p.run}/${p.idx}`, p]));
+  for (const a of only(records, 'app')) {
+    const p = produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`);
+    if (!p) continue;
+    const floor = Math.floor((p.bytes * 1000) / bandwidth);
+    if (a.t - p.t < floor) out.push({ invariant: 'latency', t: a.t, conn: a.conn, message: `${p.bytes}-byte event arrived in ${a.t - p.t} ms, faster than the link allows (${floor} ms)` });
+  }
+  return out;
+};
+
+/** The s2c wire was kept busy: delivered bytes over the burst ≥ `share` of capacity. */
+export const linkUtilisation =
+  (share: number): Check =>
+  (records, { input }) => {
+    const bandwidth = input.plan.bandwidth;
+    if (!bandwidth) return [];
+    const out: Violation[] = [];
+    const byLink = new Map<string, { first: number; last: number; bytes: number }>();
+    for (const r of only(records, 'deliver')) {
+      if (r.dir !== 's2c' || r.link.startsWith('rogue')) continue;
+      const s = byLink.get(r.link) ?? { first: Infinity, last: 0, bytes: 0 };
+      byLink.set(r.link, s);
+      s.first = Math.min(s.first, r.t - (r.bytes * 1000) / bandwidth);
+      s.last = Math.max(s.last, r.t);
+      s.bytes += r.bytes;
+    }
+    for (const [link, s] of byLink) {
+      const capacity = ((s.last - s.first) * bandwidth) / 1000;
+      if (s.bytes < 50_000 || capacity <= 0) continue; // only links that carried a burst
+      // the busy period is the burst itself: heartbeats and acks afterwards are not load
+      if (s.bytes / capacity < share) out.push({ invariant: 'latency', t: s.last, conn: clientOf(link), message: `link ${link} carried ${s.bytes} bytes in ${(s.last - s.first).toFixed(0)} ms: ${((100 * s.bytes) / capacity).toFixed(1)}% of capacity (< ${share * 100}%)` });
+    }
+    return out;
+  };
+
+/** Critical events of one run reached their apps: a sanity floor used by load scenarios. */
+export const someDelivered: Check = (records) => {
+  const critical = only(records, 'produce').filter((p) => isCritical(p.type)).length;
+  return critical > 0 && only(records, 'app').length === 0 ? [{ invariant: 'completeness', t: 0, message: 'nothing was delivered at all' }] : [];
+};

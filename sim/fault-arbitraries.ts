@@ -1,0 +1,148 @@
+/**
+ * Fault plans as fast-check arbitraries. A scenario names the kinds of faults
+ * it wants and how hard (`PlanShape`); targets are drawn from the workload's
+ * own endpoints. Every plan heals shortly after the workload's last event, so
+ * liveness can be judged after it.
+ */
+import fc from 'fast-check';
+import { CALM_PLAN, type Dir, type FaultPlan } from './fault-plan.ts';
+import { workloadSize, type Workload } from './workload.ts';
+
+type Range = readonly [number, number];
+
+export interface PlanShape {
+  latencyMs: Range;
+  jitterMs: Range;
+  drop: Range;
+  dup: Range;
+  reorder: Range;
+  corrupt: Range;
+  /** Disconnect one random link every N ms (null = never). */
+  disconnectEveryMs: Range | null;
+  partitions: Range;
+  partitionMs: Range;
+  halfOpen: Range;
+  halfOpenMs: Range;
+  halfOpenDirs: readonly Dir[];
+  blackholes: Range;
+  blackholeMs: Range;
+  restarts: Range;
+  restartDownMs: Range;
+  bandwidth?: Range;
+  sendBufferBytes?: number;
+  /** Some endpoints get a slow link (bytes/s) — slow consumers. */
+  slowLinks: Range;
+  slowBandwidth: Range;
+  /** The plan heals this long after the workload's last event. */
+  healAfterMs: number;
+  /** Which endpoints faults may target. */
+  targets: 'any' | 'first-user';
+}
+
+export const CALM_SHAPE: PlanShape = {
+  latencyMs: [5, 5],
+  jitterMs: [0, 0],
+  drop: [0, 0],
+  dup: [0, 0],
+  reorder: [0, 0],
+  corrupt: [0, 0],
+  disconnectEveryMs: null,
+  partitions: [0, 0],
+  partitionMs: [500, 3000],
+  halfOpen: [0, 0],
+  halfOpenMs: [1000, 4000],
+  halfOpenDirs: ['c2s', 's2c'],
+  blackholes: [0, 0],
+  blackholeMs: [1000, 3000],
+  restarts: [0, 0],
+  restartDownMs: [200, 2000],
+  slowLinks: [0, 0],
+  slowBandwidth: [20_000, 100_000],
+  healAfterMs: 1000,
+  targets: 'any',
+};
+
+export const planShape = (overrides: Partial<PlanShape>): PlanShape => ({ ...CALM_SHAPE, ...overrides });
+
+const inRange = ([min, max]: Range) => fc.integer({ min, max });
+const probability = ([min, max]: Range) => (max <= 0 ? fc.constant(0) : fc.double({ min, max, noNaN: true }));
+
+/** Targets a fault may hit: a tab, a user, a tenant, or everybody. */
+function targetsOf(workload: Workload, which: PlanShape['targets']): string[] {
+  const users = which === 'first-user' ? workload.users.slice(0, 1) : workload.users;
+  const out: string[] = [];
+  for (const u of users) {
+    out.push(`user:${u.tenant}/${u.user}`);
+    for (let tab = 0; tab < u.tabs; tab++) out.push(`endpoint:${u.tenant}/${u.user}/${tab}`);
+  }
+  if (which === 'any') {
+    for (const tenant of new Set(workload.users.map((u) => u.tenant))) out.push(`tenant:${tenant}`);
+    out.push('all');
+  }
+  return out;
+}
+
+function windowsArb<T>(count: Range, length: Range, horizon: number, extra: fc.Arbitrary<T>) {
+  return fc.array(fc.record({ from: fc.integer({ min: 0, max: Math.max(0, horizon) }), length: inRange(length), extra }), { minLength: count[0], maxLength: count[1] });
+}
+
+export function planArb(s: PlanShape, workload: Workload): fc.Arbitrary<FaultPlan> {
+  const { lastEventAt } = workloadSize(workload);
+  const healAt = lastEventAt + s.healAfterMs;
+  const targets = targetsOf(workload, s.targets);
+  const target = fc.constantFrom(...targets);
+  return fc
+    .record({
+      latency: inRange(s.latencyMs),
+      jitter: inRange(s.jitterMs),
+      drop: probability(s.drop),
+      dup: probability(s.dup),
+      reorder: probability(s.reorder),
+      corrupt: probability(s.corrupt),
+      every: s.disconnectEveryMs ? inRange(s.disconnectEveryMs) : fc.constant(undefined),
+      partitions: windowsArb(s.partitions, s.partitionMs, healAt, target),
+      halfOpen: windowsArb(s.halfOpen, s.halfOpenMs, healAt, fc.tuple(target, fc.constantFrom(...s.halfOpenDirs))),
+      blackholes: windowsArb(s.blackholes, s.blackholeMs, healAt, target),
+      restarts: fc.array(fc.record({ at: fc.integer({ min: 100, max: Math.max(100, healAt) }), downMs: inRange(s.restartDownMs) }), { minLength: s.restarts[0], maxLength: s.restarts[1] }),
+      bandwidth: s.bandwidth ? inRange(s.bandwidth) : fc.constant(undefined),
+      slow: fc.array(fc.tuple(target, inRange(s.slowBandwidth)), { minLength: s.slowLinks[0], maxLength: s.slowLinks[1] }),
+    })
+    .map((d) => ({
+      ...CALM_PLAN,
+      latency: { baseMs: d.latency, jitterMs: d.jitter },
+      drop: d.drop,
+      dup: d.dup,
+      reorder: d.reorder,
+      corrupt: d.corrupt,
+      disconnect: { at: [], ...(d.every !== undefined ? { everyMs: d.every } : {}) },
+      partitions: d.partitions.map((w) => ({ from: w.from, to: w.from + w.length, target: w.extra })),
+      halfOpen: d.halfOpen.map((w) => ({ from: w.from, to: w.from + w.length, target: w.extra[0], dir: w.extra[1] })),
+      blackholes: d.blackholes.map((w) => ({ from: w.from, to: w.from + w.length, target: w.extra })),
+      restarts: d.restarts.sort((a, b) => a.at - b.at),
+      ...(d.bandwidth !== undefined ? { bandwidth: d.bandwidth } : {}),
+      ...(s.sendBufferBytes !== undefined ? { sendBufferBytes: s.sendBufferBytes } : {}),
+      links: d.slow.map(([t, bandwidth]) => ({ target: t.startsWith('user:') || t.startsWith('endpoint:') ? t : targets[0]!, bandwidth })),
+      healAt,
+    }));
+}
+
+/** The CLI's fault flags, laid over a scenario's plan (the invariants must still hold). */
+export interface FaultOverrides {
+  drop?: number;
+  dup?: number;
+  reorder?: number;
+  disconnectEveryMs?: number;
+}
+
+export function applyOverrides(plan: FaultPlan, o: FaultOverrides, workload: Workload): FaultPlan {
+  if (Object.values(o).every((v) => v === undefined)) return plan;
+  const healAt = Math.max(plan.healAt, workloadSize(workload).lastEventAt + 1000);
+  return {
+    ...plan,
+    ...(o.drop !== undefined ? { drop: o.drop } : {}),
+    ...(o.dup !== undefined ? { dup: o.dup } : {}),
+    ...(o.reorder !== undefined ? { reorder: o.reorder } : {}),
+    ...(o.disconnectEveryMs !== undefined ? { disconnect: { ...plan.disconnect, everyMs: o.disconnectEveryMs } } : {}),
+    healAt,
+  };
+}

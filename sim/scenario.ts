@@ -1,0 +1,253 @@
+/**
+ * A scenario is data: a workload arbitrary, a fault-plan arbitrary, the
+ * protocol's configuration, the invariants to check and the thresholds of
+ * DESIGN.md's "must hold" column. The specs, `wsim run`, `wsim replay`, the
+ * swarm and the benchmarks all run scenarios through this module and nothing
+ * else, so there is one definition of each scenario.
+ *
+ * A run is a pure function of its input ({ workload, plan, worldSeed }); the
+ * input is drawn by fast-check from (seed, path), so a failing property's
+ * seed and path replay the exact shrunk counterexample.
+ */
+import { createHash } from 'node:crypto';
+import fc from 'fast-check';
+import { DEFAULT_CLIENT_CONFIG, type ClientConfig } from '../machines/client-connection.ts';
+import { DEFAULT_SESSION_CONFIG, type SessionConfig } from '../machines/server-session.ts';
+import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
+import type { FaultPlan } from './fault-plan.ts';
+import { judge, type Metrics, type Verdict, type Violation } from './oracle.ts';
+import type { TraceRecord } from './records.ts';
+import { runWorld, type ProtocolVariant, type WorldResult } from './world.ts';
+import type { Workload } from './workload.ts';
+
+export const CATEGORIES = [
+  'event-delivery-reliability',
+  'connection-state-management',
+  'event-routing-isolation',
+  'error-handling-recovery',
+  'performance-load-handling',
+] as const;
+export type Category = (typeof CATEGORIES)[number];
+
+export interface ScenarioInput {
+  workload: Workload;
+  plan: FaultPlan;
+  /** Seed of the world's own randomness (network draws, jitter, app failures). */
+  worldSeed: number;
+}
+
+export interface Thresholds {
+  minDeliveryRate: number;
+  maxDuplicates: number;
+  maxOrderViolations: number;
+  maxLeaks: number;
+  maxP99LatencyMs?: number;
+  /** Retransmissions must stop: no sequence goes out more often than this on one link. */
+  maxSendsPerSeq?: number;
+  /** The scenario's faults must make the protocol retransmit at least this often (over all runs). */
+  minRetransmissions?: number;
+  /** Clients may end in `failed` (timeouts, refused auth) — judged by a scenario check instead. */
+  allowFailedClients?: boolean;
+}
+
+export const STRICT: Thresholds = { minDeliveryRate: 1, maxDuplicates: 0, maxOrderViolations: 0, maxLeaks: 0 };
+
+/** The effective configuration a check may need (heartbeat bounds, backoff cap, ...). */
+export interface CheckContext {
+  input: ScenarioInput;
+  client: ClientConfig;
+  session: SessionConfig;
+  metrics: Metrics;
+  result: WorldResult;
+}
+
+/** A scenario-specific invariant, judged from the trace (and the plan that was injected). */
+export type Check = (records: readonly TraceRecord[], ctx: CheckContext) => Violation[];
+
+export interface Scenario {
+  id: string;
+  category: Category;
+  /** What the world does. */
+  does: string;
+  /** What must hold. */
+  holds: string;
+  input: fc.Arbitrary<ScenarioInput>;
+  protocol?: ProtocolVariant;
+  settleMs: number;
+  thresholds: Thresholds;
+  checks?: Check[];
+  /** Default property runs in `npm run spec` and `wsim run` (SIM_RUNS scales it). */
+  runs: number;
+  /**
+   * Scenarios that compare worlds (isolation under faults, cost as sessions grow)
+   * judge a run by running more than one world; they return extra violations.
+   */
+  compare?: (input: ScenarioInput, run: (input: ScenarioInput) => RunOutcome) => Violation[];
+}
+
+export interface RunOptions {
+  seed: number;
+  path?: string;
+  /** A broken or tuned protocol laid over the scenario's own configuration. */
+  variant?: ProtocolVariant;
+  overrides?: FaultOverrides;
+  keepTrace?: boolean;
+  traceTransitions?: boolean;
+  inspect?: Parameters<typeof runWorld>[0]['inspect'];
+}
+
+export interface RunOutcome {
+  scenario: string;
+  seed: number;
+  path: string;
+  input: ScenarioInput;
+  result: WorldResult;
+  verdict: Verdict;
+  violations: Violation[];
+  /** Threshold and invariant failures, one line each. */
+  failures: string[];
+  passed: boolean;
+  traceHash: string;
+}
+
+export function mergeProtocol(base: ProtocolVariant | undefined, over: ProtocolVariant | undefined): ProtocolVariant {
+  return {
+    ...base,
+    ...over,
+    clientConfig: { ...base?.clientConfig, ...over?.clientConfig },
+    sessionConfig: { ...base?.sessionConfig, ...over?.sessionConfig },
+  };
+}
+
+/** Threshold failures of one run's metrics. */
+export function thresholdFailures(t: Thresholds, m: Metrics): string[] {
+  const out: string[] = [];
+  if (m.deliveryRate < t.minDeliveryRate) out.push(`delivery rate ${m.deliveryRate.toFixed(4)} < ${t.minDeliveryRate} (${m.lost} lost)`);
+  if (m.duplicatesToApp > t.maxDuplicates) out.push(`${m.duplicatesToApp} duplicates reached an app (max ${t.maxDuplicates})`);
+  if (m.orderViolations > t.maxOrderViolations) out.push(`${m.orderViolations} order violations (max ${t.maxOrderViolations})`);
+  if (m.leaks > t.maxLeaks) out.push(`${m.leaks} leaks (timers, actors or links left after close)`);
+  if (t.maxP99LatencyMs !== undefined && m.latencyP99Ms >= t.maxP99LatencyMs) out.push(`p99 latency ${m.latencyP99Ms} ms ≥ ${t.maxP99LatencyMs} ms`);
+  if (t.maxSendsPerSeq !== undefined && m.maxSendsPerSeq > t.maxSendsPerSeq) out.push(`a sequence went out ${m.maxSendsPerSeq} times on one link (max ${t.maxSendsPerSeq})`);
+  return out;
+}
+
+/** Run one input of a scenario and judge it. */
+export function runInput(scenario: Scenario, input: ScenarioInput, options: RunOptions): RunOutcome {
+  const protocol = mergeProtocol(scenario.protocol, options.variant);
+  const plan = options.overrides ? applyOverrides(input.plan, options.overrides, input.workload) : input.plan;
+  const effective = { ...input, plan };
+  const result = runWorld({
+    scenario: scenario.id,
+    seed: input.worldSeed,
+    ...(options.path !== undefined ? { path: options.path } : {}),
+    workload: input.workload,
+    plan,
+    protocol,
+    settleMs: scenario.settleMs,
+    keepTrace: options.keepTrace ?? true,
+    traceTransitions: options.traceTransitions ?? true,
+    ...(options.inspect ? { inspect: options.inspect } : {}),
+  });
+  const records = result.trace.records;
+  const verdict = judge(records, protocol.policy ? { policy: protocol.policy } : {});
+  const ctx: CheckContext = {
+    input: effective,
+    client: { ...DEFAULT_CLIENT_CONFIG, ...protocol.clientConfig },
+    session: { ...DEFAULT_SESSION_CONFIG, ...protocol.sessionConfig },
+    metrics: verdict.metrics,
+    result,
+  };
+  const violations = [...verdict.violations.filter((v) => !(scenario.thresholds.allowFailedClients && v.invariant === 'reconnect'))];
+  for (const check of scenario.checks ?? []) violations.push(...check(records, ctx));
+  if (scenario.compare) violations.push(...scenario.compare(effective, (other) => runInput({ ...scenario, compare: undefined }, other, { ...options, path: options.path ?? '0' })));
+  const failures = [
+    ...thresholdFailures(scenario.thresholds, verdict.metrics),
+    ...violations.filter((v) => v.invariant !== 'completeness' && v.invariant !== 'exactly_once' && v.invariant !== 'order').map((v) => `${v.invariant}: ${v.message}`),
+  ];
+  // a lost, duplicated or reordered event is also a threshold failure; name the first one
+  const first = violations.find((v) => v.invariant === 'completeness' || v.invariant === 'exactly_once' || v.invariant === 'order');
+  if (first && failures.length > 0) failures.push(`first ${first.invariant} violation: ${first.message}`);
+  return {
+    scenario: scenario.id,
+    seed: options.seed,
+    path: options.path ?? '0',
+    input: effective,
+    result,
+    verdict,
+    violations,
+    failures,
+    passed: failures.length === 0,
+    traceHash: result.trace.hash(),
+  };
+}
+
+/** The input fast-check draws at (seed, path): path "i" is the i-th run, "i:j:k" a shrink of it. */
+export function resolveInput(scenario: Scenario, seed: number, path: string): ScenarioInput | undefined {
+  let found: ScenarioInput | undefined;
+  fc.check(
+    fc.property(scenario.input, (input) => {
+      found = input;
+      return false;
+    }),
+    { seed, path, numRuns: 1, endOnFailure: true },
+  );
+  return found;
+}
+
+export function runAt(scenario: Scenario, options: RunOptions & { path: string }): RunOutcome | undefined {
+  const input = resolveInput(scenario, options.seed, options.path);
+  return input ? runInput(scenario, input, options) : undefined;
+}
+
+export interface ScenarioReport {
+  scenario: Scenario;
+  seed: number;
+  runs: number;
+  passed: boolean;
+  outcomes: RunOutcome[];
+  /** The first failing run: its path replays it. */
+  failure?: RunOutcome;
+  traceHash: string;
+}
+
+/**
+ * `runs` runs of a scenario from one seed (paths 0..runs-1), stopping at the
+ * first failure. The report's trace hash covers every run's hash in order.
+ */
+export function runScenario(scenario: Scenario, options: RunOptions & { runs: number; onRun?: (o: RunOutcome) => void }): ScenarioReport {
+  const outcomes: RunOutcome[] = [];
+  let index = 0;
+  fc.check(
+    fc.property(scenario.input, (input) => {
+      const outcome = runInput(scenario, input, { ...options, path: String(index++), keepTrace: options.keepTrace ?? false });
+      outcomes.push(outcome);
+      options.onRun?.(outcome);
+      return outcome.passed;
+    }),
+    { seed: options.seed, numRuns: options.runs, endOnFailure: true },
+  );
+  const failure = outcomes.find((o) => !o.passed);
+  const hash = createHash('sha256');
+  for (const o of outcomes) hash.update(o.traceHash);
+  return { scenario, seed: options.seed, runs: outcomes.length, passed: !failure, outcomes, ...(failure ? { failure } : {}), traceHash: outcomes.length === 1 ? outcomes[0]!.traceHash : hash.digest('hex') };
+}
+
+/** The replay command that reproduces a run. */
+export function replayCommand(id: string, seed: number, path: string, overrides?: FaultOverrides): string {
+  const flags = Object.entries(overrides ?? {})
+    .filter(([, v]) => v !== undefined)
+    .map(([k, v]) => ` --${k === 'disconnectEveryMs' ? 'disconnect-every' : k} ${v}`)
+    .join('');
+  return `npm run replay -- --scenario ${id} --seed ${seed} --path ${path}${flags}`;
+}
+
+/** SIM_RUNS scales every scenario's default runs (SIM_RUNS=10 → ten times as many). */
+export function scaledRuns(scenario: Scenario): number {
+  const scale = Number(process.env.SIM_RUNS ?? '1');
+  return Math.max(1, Math.round(scenario.runs * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
+}
+
+export function defaultSeed(): number {
+  const pinned = Number(process.env.SIM_SEED);
+  return Number.isInteger(pinned) ? pinned : 42;
+}

@@ -1,0 +1,436 @@
+/**
+ * The world: one run of one workload under one fault plan, in simulated time.
+ *
+ * It wires the workload's producers (agent-run machines) to the hub, the hub
+ * to the transport (simulated network, or real sockets), and one client
+ * machine per browser tab whose app writes what it receives to the trace.
+ * The world writes the ground truth (who connected as whom, what was produced,
+ * roles, subscriptions); the oracle judges from the trace alone.
+ *
+ * Phases: the workload runs and faults fire until the plan heals; the world
+ * keeps running for `settleMs` (the liveness bound); then every client stops,
+ * the server shuts down, and the world counts what was left running.
+ */
+import { createActor, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { agentRunMachine, type AgentRunRequest } from '../machines/agent-run.ts';
+import { clientConnectionMachine, type ClientConfig, type ClientConnectionMachine } from '../machines/client-connection.ts';
+import type { AgentEvent } from '../machines/frames.ts';
+import { payloadHash } from '../machines/hash.ts';
+import { hubMachine, type HubMachine, type HubRef, type RouteKey } from '../machines/hub.ts';
+import { Directory } from '../machines/identity.ts';
+import type { AccessPolicy } from '../machines/policy.ts';
+import { DEFAULT_SESSION_CONFIG, type SessionConfig } from '../machines/server-session.ts';
+import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
+import type { Transport } from '../transport/link.ts';
+import { createServerHandler } from '../transport/server-endpoint.ts';
+import { SimClock } from './clock.ts';
+import type { FaultPlan } from './fault-plan.ts';
+import { SimNetwork, type FaultCounts } from './network.ts';
+import { fuzzFrame } from './fuzz.ts';
+import { makePayload } from './payload.ts';
+import { Random } from './random.ts';
+import { Scheduler } from './scheduler.ts';
+import { Trace } from './trace.ts';
+import { WireMeter } from './wire-meter.ts';
+import type { AppFailure, RunSpec, UserSpec, Workload } from './workload.ts';
+
+/** The protocol under test: the real one, or a variant made with `provide()` / config. */
+export interface ProtocolVariant {
+  clientMachine?: ClientConnectionMachine;
+  hubMachine?: HubMachine;
+  clientConfig?: Partial<ClientConfig>;
+  sessionConfig?: Partial<SessionConfig>;
+  policy?: AccessPolicy;
+  routeKey?: RouteKey;
+  logCapacity?: number;
+}
+
+export interface WorldInput {
+  scenario: string;
+  seed: number;
+  path?: string;
+  workload: Workload;
+  plan: FaultPlan;
+  protocol?: ProtocolVariant;
+  /** Liveness bound: after the plan heals and the last event, everything must arrive within this. */
+  settleMs: number;
+  /** Write state transitions to the trace (the timeline wants them; benchmarks may not). */
+  traceTransitions?: boolean;
+  keepTrace?: boolean;
+  /** Another inspector (the Stately inspector) that sees every actor. */
+  inspect?: (event: InspectionEvent) => void;
+}
+
+export interface WorldResult {
+  trace: Trace;
+  faults: FaultCounts;
+  /** When the workload and faults were over and the settle window began. */
+  healedAt: number;
+  endedAt: number;
+  /** XState macrosteps (snapshots) across all actors. */
+  transitions: number;
+  schedulerSteps: number;
+}
+
+export const clientId = (tenant: string, user: string, tab: number): string => `${tenant}/${user}/${tab}`;
+export const tokenOf = (tenant: string, user: string): string => `tok:${tenant}:${user}`;
+
+/** Flatten a state value to one readable string ('open(heartbeat.waiting,acks.idle)'). */
+function stateName(value: unknown): string {
+  if (typeof value === 'string') return value;
+  const parts: string[] = [];
+  for (const [key, inner] of Object.entries(value as Record<string, unknown>)) {
+    const sub = stateName(inner);
+    parts.push(typeof inner === 'string' ? `${key}.${sub}` : `${key}(${sub})`);
+  }
+  return parts.join(',');
+}
+
+class World {
+  readonly scheduler = new Scheduler();
+  readonly clock = new SimClock(this.scheduler);
+  readonly random: Random;
+  readonly trace: Trace;
+  readonly network: SimNetwork;
+  readonly directory = new Directory();
+  readonly clients = new Map<string, ClientActor>();
+  private hub!: HubRef;
+  private epochs = 0;
+  private transitions = 0;
+  private lastState = new Map<string, string>();
+  private producers: AnyActorRef[] = [];
+  readonly wire = new WireMeter();
+  private outboxHighWater = 0;
+  /** Notifications sessions received from the router (routing cost, counted on the inspection stream). */
+  notifies = 0;
+
+  constructor(readonly input: WorldInput) {
+    this.random = Random.seeded(input.seed);
+    this.trace = new Trace({ keep: input.keepTrace ?? true });
+    this.trace.append({ t: 0, k: 'run', scenario: input.scenario, seed: input.seed, ...(input.path ? { path: input.path } : {}), faultPlan: input.plan });
+    this.network = new SimNetwork({
+      scheduler: this.scheduler,
+      random: this.random.fork('network'),
+      trace: this.trace,
+      plan: input.plan,
+      onRestart: () => this.restartServer(),
+    });
+  }
+
+  get transport(): Transport {
+    return this.network;
+  }
+
+  // ---- inspection: transitions into the trace ------------------------------
+
+  readonly inspect = (event: InspectionEvent): void => {
+    this.input.inspect?.(event);
+    if (event.type === '@xstate.event' && event.event.type === 'NOTIFY') this.notifies++;
+    if (event.type !== '@xstate.snapshot') return;
+    this.transitions++;
+    if (this.input.traceTransitions === false) return;
+    const snapshot = event.snapshot as { value?: unknown; status?: string };
+    if (snapshot.value === undefined) return;
+    const actor = (event.actorRef as AnyActorRef).id;
+    const to = stateName(snapshot.value);
+    const from = this.lastState.get(actor) ?? '';
+    if (from === to) return;
+    this.lastState.set(actor, to);
+    this.trace.append({ t: this.scheduler.now, k: 'transition', actor, from, to, event: event.event.type });
+  };
+
+  // ---- server ---------------------------------------------------------------
+
+  startServer(): void {
+    const protocol = this.input.protocol ?? {};
+    this.hub = createActor(protocol.hubMachine ?? hubMachine, {
+      id: 'hub',
+      clock: this.clock,
+      inspect: this.inspect,
+      input: {
+        epoch: `e${++this.epochs}`,
+        directory: this.directory,
+        ...(protocol.policy ? { policy: protocol.policy } : {}),
+        ...(protocol.logCapacity ? { logCapacity: protocol.logCapacity } : {}),
+        ...(protocol.routeKey ? { routeKey: protocol.routeKey } : {}),
+        ...(protocol.sessionConfig ? { sessionConfig: protocol.sessionConfig } : {}),
+      },
+    });
+    this.hub.start();
+  }
+
+  listen(): void {
+    this.network.listen(
+      createServerHandler({
+        hub: () => this.hub,
+        observer: {
+          sent: (link, data) => this.wire.sent(link, data),
+          rejected: (link, code, detail) => this.trace.append({ t: this.scheduler.now, k: 'reject', side: 'server', link, code, detail }),
+        },
+      }),
+    );
+  }
+
+  /** The server came back with empty logs: a new hub, a new epoch. */
+  private restartServer(): void {
+    this.hub.send({ type: 'SHUTDOWN', code: 1012, reason: 'restart' });
+    this.trace.append({ t: this.scheduler.now, k: 'fault', fault: 'restart', detail: `epoch e${this.epochs + 1}` });
+    this.startServer();
+  }
+
+  get currentHub(): HubRef {
+    return this.hub;
+  }
+
+  // ---- clients and their apps ----------------------------------------------
+
+  private appFor(id: string, failure: AppFailure | undefined): AppSink {
+    const now = () => this.scheduler.now;
+    const random = this.random.fork(`app:${id}`);
+    const poisoned = (e: AgentEvent) => failure?.poison.some((p) => p.run === e.run && p.idx === e.idx) ?? false;
+    return {
+      deliver: (thread, seq, event) => {
+        if (failure && (poisoned(event) || random.chance(failure.failRate))) {
+          return { ok: false, message: poisoned(event) ? `app handler throws on ${event.run}#${event.idx} (poison)` : 'app handler threw' };
+        }
+        this.trace.append({
+          t: now(), k: 'app', conn: id, tenant: event.tenant, user: event.user, thread, run: event.run, idx: event.idx, type: event.type, seq,
+          sensitivity: event.sensitivity, redacted: event.redacted === true, hash: event.hash, receivedHash: payloadHash(event.payload),
+        });
+        return { ok: true };
+      },
+      appFailed: (thread, seq, event, attempt, message) =>
+        this.trace.append({ t: now(), k: 'app_error', conn: id, thread, seq, run: event.run, idx: event.idx, attempt, dead: false, message }),
+      deadLetter: (thread, seq, event, message, attempts) =>
+        this.trace.append({ t: now(), k: 'app_error', conn: id, thread, seq, run: event.run, idx: event.idx, attempt: attempts, dead: true, message }),
+      resync: (thread, from, to, reason) => this.trace.append({ t: now(), k: 'resync', conn: id, thread, from, to, reason }),
+      rejected: (code, detail) => this.trace.append({ t: now(), k: 'reject', side: 'client', link: id, code, detail }),
+    };
+  }
+
+  startClients(transport: Transport): void {
+    const protocol = this.input.protocol ?? {};
+    for (const user of this.input.workload.users) {
+      this.directory.add(tokenOf(user.tenant, user.user), { tenant: user.tenant, user: user.user, role: user.role, threads: '*' });
+      const failure = this.input.workload.appFailures.find((f) => f.tenant === user.tenant && f.user === user.user);
+      for (let tab = 0; tab < user.tabs; tab++) {
+        const id = clientId(user.tenant, user.user, tab);
+        this.trace.append({ t: 0, k: 'conn', conn: id, tenant: user.tenant, user: user.user, role: user.role, endpoint: id });
+        for (const thread of user.threads) this.trace.append({ t: 0, k: 'subscribe', conn: id, thread, on: true });
+        const actor = createClient({
+          id,
+          endpoint: id,
+          token: tokenOf(user.tenant, user.user),
+          threads: user.threads,
+          transport,
+          app: this.appFor(id, failure),
+          random: this.random.fork(`client:${id}`),
+          clock: this.clock,
+          inspect: this.inspect,
+          ...(protocol.clientConfig ? { config: protocol.clientConfig } : {}),
+          ...(protocol.clientMachine ? { machine: protocol.clientMachine } : {}),
+        });
+        this.clients.set(id, actor);
+      }
+    }
+    for (const actor of this.clients.values()) actor.start();
+    for (const actor of this.clients.values()) actor.send({ type: 'START' });
+  }
+
+  // ---- producers and mid-run changes ---------------------------------------
+
+  private startRun(run: RunSpec, user: UserSpec): void {
+    const sensitivities = { agent_started: run.sensitivity, agent_thinking: run.sensitivity, tool_executing: run.sensitivity, tool_completed: run.sensitivity, agent_completed: run.sensitivity };
+    const producer = createActor(
+      agentRunMachine.provide({
+        actions: {
+          emit: (_, params) => {
+            const event = params.event;
+            this.trace.append({
+              t: this.scheduler.now, k: 'produce', tenant: event.tenant, user: event.user, thread: event.thread, run: event.run, idx: event.idx,
+              type: event.type, sensitivity: event.sensitivity, bytes: event.payload.length, hash: event.hash,
+            });
+            this.hub.send({ type: 'PUBLISH', event });
+          },
+        },
+      }),
+      { id: `run:${run.id}`, clock: this.clock, inspect: this.inspect, input: { tenant: user.tenant, user: user.user, thread: run.thread, run: run.id, sensitivities } },
+    ).start();
+    this.producers.push(producer);
+    run.steps.forEach((step, k) => {
+      this.scheduler.at(run.startAt + k * run.intervalMs, `produce ${run.id}`, () => producer.send(withPayload(step, run, k)));
+    });
+  }
+
+  scheduleWorkload(): void {
+    const w = this.input.workload;
+    for (const close of w.tabCloses) {
+      const id = clientId(close.tenant, close.user, close.tab);
+      const user = w.users.find((u) => u.tenant === close.tenant && u.user === close.user);
+      this.scheduler.at(close.at, 'tab close', () => {
+        for (const thread of user?.threads ?? []) this.trace.append({ t: this.scheduler.now, k: 'subscribe', conn: id, thread, on: false });
+        this.clients.get(id)?.send({ type: 'STOP' });
+      });
+    }
+    if (w.fuzzFrames > 0) this.startFuzzer(w.fuzzFrames);
+    for (const user of w.users) for (const run of user.runs) this.startRun(run, user);
+    for (const change of w.roleChanges) {
+      this.scheduler.at(change.at, 'role change', () => {
+        this.trace.append({ t: this.scheduler.now, k: 'role', tenant: change.tenant, user: change.user, role: change.role });
+        this.hub.send({ type: 'SET_ROLE', tenant: change.tenant, user: change.user, role: change.role });
+      });
+    }
+    for (const change of w.subscriptionChanges) {
+      const id = clientId(change.tenant, change.user, change.tab);
+      this.scheduler.at(change.at, 'subscription change', () => {
+        this.trace.append({ t: this.scheduler.now, k: 'subscribe', conn: id, thread: change.thread, on: change.on });
+        this.clients.get(id)?.send({ type: change.on ? 'SUBSCRIBE' : 'UNSUBSCRIBE', thread: change.thread });
+      });
+    }
+  }
+
+  /** A rogue but authenticated connection that sends garbage; every frame must be refused. */
+  private startFuzzer(frames: number): void {
+    const token = tokenOf('rogue', 'fuzzer');
+    this.directory.add(token, { tenant: 'rogue', user: 'fuzzer', role: 'viewer', threads: '*' });
+    const random = this.random.fork('fuzz');
+    let sent = 0;
+    const link = this.transport.connect(
+      { connId: 'rogue/fuzzer/0#1', endpoint: 'rogue/fuzzer/0', token },
+      {
+        onOpen: () => {
+          link.send(JSON.stringify({ v: 1, type: 'hello', token }));
+          const next = () => {
+            if (sent++ >= frames) return;
+            link.send(fuzzFrame(random));
+            this.scheduler.after(1, 'fuzz', next);
+          };
+          this.scheduler.after(20, 'fuzz', next);
+        },
+        onFrame: () => {},
+        onClose: () => {},
+      },
+    );
+  }
+
+  // ---- gauges: buffers against their caps ------------------------------------
+
+  /** Sample the sessions' backlogs now and then (a measurement, not a verdict input of delivery). */
+  sampleGauges(every: number, until: number): void {
+    const tick = () => {
+      for (const session of this.hub.getSnapshot().context.sessions.values()) {
+        this.outboxHighWater = Math.max(this.outboxHighWater, session.getSnapshot().context.stats.highWater);
+      }
+      if (this.scheduler.now + every <= until) this.scheduler.after(every, 'gauge sample', tick);
+    };
+    this.scheduler.after(every, 'gauge sample', tick);
+  }
+
+  writeGauges(): void {
+    const t = this.scheduler.now;
+    const session = { ...DEFAULT_SESSION_CONFIG, ...this.input.protocol?.sessionConfig };
+    // a flush may overshoot the shed cap by one window before the next NOTIFY sheds
+    this.trace.append({ t, k: 'gauge', name: 'outbox.highWater', owner: 'sessions', value: this.outboxHighWater, cap: session.shedAbove + session.windowFrames });
+    const logs = this.hub.getSnapshot().context.logs;
+    this.trace.append({ t, k: 'gauge', name: 'replayLog.highWater', owner: 'hub', value: logs.highWater(), cap: logs.capacity });
+    this.trace.append({ t, k: 'gauge', name: 'wire.retransmissions', owner: 'server', value: this.wire.retransmissions() });
+    this.trace.append({ t, k: 'gauge', name: 'wire.maxSendsPerSeq', owner: 'server', value: this.wire.maxSendsPerSeq() });
+    this.trace.append({ t, k: 'gauge', name: 'wire.chunkedSeqs', owner: 'server', value: this.wire.chunkedSeqs() });
+    this.trace.append({ t, k: 'gauge', name: 'routing.notifies', owner: 'hub', value: this.notifies });
+    this.trace.append({ t, k: 'gauge', name: 'buffers.unacked', owner: 'everyone', value: this.unackedBuffers() });
+  }
+
+  /** Frames still held for want of an ack: session windows and client release buffers. */
+  private unackedBuffers(): number {
+    let n = 0;
+    for (const session of this.hub.getSnapshot().context.sessions.values()) {
+      for (const stream of session.getSnapshot().context.streams.values()) n += stream.inflight;
+    }
+    for (const client of this.clients.values()) for (const cursor of client.getSnapshot().context.streams.values()) n += cursor.buffer.size;
+    return n;
+  }
+
+  /**
+   * A model of the bytes the protocol holds (replay logs, session and client
+   * buffers): deterministic, unlike the heap, so a spec may assert on it.
+   */
+  memoryModel(): number {
+    let bytes = this.hub.getSnapshot().context.logs.bytes();
+    for (const session of this.hub.getSnapshot().context.sessions.values()) bytes += 512 + 64 * session.getSnapshot().context.streams.size;
+    for (const client of this.clients.values()) {
+      for (const cursor of client.getSnapshot().context.streams.values()) {
+        bytes += 64;
+        for (const frame of cursor.buffer.values()) bytes += 128 + (frame.event?.payload.length ?? 0);
+      }
+    }
+    return bytes;
+  }
+
+  /** Memory model at a third of the run (after warm-up) and at the end of the load. */
+  sampleMemory(warmAt: number, endAt: number): void {
+    this.scheduler.at(warmAt, 'memory sample', () => this.trace.append({ t: this.scheduler.now, k: 'gauge', name: 'memory.warm', owner: 'world', value: this.memoryModel() }));
+    this.scheduler.at(endAt, 'memory sample', () => this.trace.append({ t: this.scheduler.now, k: 'gauge', name: 'memory.end', owner: 'world', value: this.memoryModel() }));
+  }
+
+  // ---- the end: stop everything and count what is left ----------------------
+
+  shutdown(): void {
+    for (const actor of this.clients.values()) actor.send({ type: 'STOP' });
+    this.hub.send({ type: 'SHUTDOWN', code: 1001, reason: 'world ends' });
+    for (const producer of this.producers) producer.stop();
+    // closes travel one latency; nothing should be left after that
+    this.scheduler.runUntil(this.scheduler.now + 10_000);
+  }
+
+  /** Sessions and routing entries left on the server after everyone left. */
+  serverLeftovers(): number {
+    const hub = this.hub.getSnapshot().context;
+    let live = hub.index.size;
+    for (const session of hub.sessions.values()) if (session.getSnapshot().status === 'active') live++;
+    return live;
+  }
+
+  liveActors(): number {
+    let live = this.hub.getSnapshot().status === 'active' ? 1 : 0;
+    for (const session of this.hub.getSnapshot().context.sessions.values()) if (session.getSnapshot().status === 'active') live++;
+    for (const actor of this.clients.values()) if (actor.getSnapshot().status === 'active') live++;
+    return live;
+  }
+
+  get transitionCount(): number {
+    return this.transitions;
+  }
+}
+
+/** Give each request its payload: deterministic text of the run's size. */
+function withPayload(step: AgentRunRequest, run: RunSpec, k: number): AgentRunRequest {
+  return { ...step, payload: makePayload(`${run.id}#${k}`, run.payloadBytes) };
+}
+
+/** When the last scheduled thing of the workload or the plan happens. */
+export function horizonOf(workload: Workload, plan: FaultPlan): number {
+  let t = plan.healAt;
+  for (const u of workload.users) for (const r of u.runs) t = Math.max(t, r.startAt + (r.steps.length - 1) * r.intervalMs);
+  for (const c of workload.roleChanges) t = Math.max(t, c.at);
+  for (const c of workload.subscriptionChanges) t = Math.max(t, c.at);
+  for (const r of plan.restarts) t = Math.max(t, r.at + r.downMs);
+  return t;
+}
+
+export function runWorld(input: WorldInput): WorldResult {
+  const world = new World(input);
+  world.startServer();
+  world.listen();
+  world.scheduleWorkload();
+  world.startClients(world.transport);
+  const healedAt = horizonOf(input.workload, input.plan);
+  world.sampleGauges(250, healedAt + input.settleMs);
+  world.sampleMemory(Math.floor(healedAt / 3), healedAt);
+  world.scheduler.runUntil(healedAt + input.settleMs);
+  world.writeGauges();
+  world.shutdown();
+  const end = world.scheduler.now;
+  world.trace.append({ t: end, k: 'gauge', name: 'server.leftovers', owner: 'hub', value: world.serverLeftovers() });
+  world.trace.append({ t: end, k: 'end', pendingTimers: world.scheduler.size, liveActors: world.liveActors(), openLinks: world.network.openLinks(), healedAt });
+  return { trace: world.trace, faults: world.network.stats(), healedAt, endedAt: end, transitions: world.transitionCount, schedulerSteps: world.scheduler.steps };
+}
