@@ -127,7 +127,8 @@ export type ClientEvent =
   | { type: 'SUBSCRIBE'; thread: string }
   | { type: 'UNSUBSCRIBE'; thread: string }
   | { type: 'ACK_DUE' }
-  | { type: 'APP_STALLED' };
+  | { type: 'APP_STALLED' }
+  | { type: 'PONG' };
 
 const isFrame = <T extends ServerFrame['type']>(event: ClientEvent, type: T): event is { type: 'FRAME'; frame: Extract<ServerFrame, { type: T }> } =>
   event.type === 'FRAME' && event.frame.type === type;
@@ -349,6 +350,7 @@ export const clientConnectionMachine = setup({
       type: 'parallel',
       on: {
         FRAME: [
+          { guard: 'isPong', actions: ['noteHeard', raise({ type: 'PONG' })] },
           { guard: 'isSubscribed', actions: ['noteHeard', 'recordSubscribed'] },
           { guard: 'isResync', actions: ['noteHeard', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
           { guard: 'isUnwanted', actions: 'noteHeard' },
@@ -369,6 +371,7 @@ export const clientConnectionMachine = setup({
             waiting: { after: { pingInterval: 'probing' } },
             probing: {
               entry: 'sendPing',
+              on: { PONG: 'waiting' },
               after: {
                 pongTimeout: [
                   { guard: 'heardSincePing', target: 'waiting' },

@@ -13,7 +13,7 @@
  */
 import { assign, enqueueActions, raise, setup } from 'xstate';
 import { chunkEventFrame } from './chunking.ts';
-import { CloseCode, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type ServerFrame } from './frames.ts';
+import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type ServerFrame } from './frames.ts';
 import { mayRead, type AuthResult, type Identity } from './identity.ts';
 import { OutboundStream } from './outbound-stream.ts';
 import { applyPolicy, type AccessPolicy } from './policy.ts';
@@ -149,15 +149,19 @@ function closeStream(context: SessionContext, thread: string): void {
   context.services.index(identity.tenant, identity.user, thread, context.connId, false);
 }
 
+/** Which events the backpressure policy may fold into the next one of their kind: thinking only, never a critical event. */
+export type Coalescible = (type: EventType) => boolean;
+export const onlyThinking: Coalescible = (type) => !isCritical(type);
+
 /** The frames that carry stream sequence `seq` onwards (coalescing a run of thinking events). */
-function nextFrame(context: SessionContext, stream: OutboundStream): EventFrame | undefined {
+function nextFrame(context: SessionContext, stream: OutboundStream, coalescible: Coalescible): EventFrame | undefined {
   const seq = stream.sent + 1;
   const entry = stream.log.get(seq);
   if (!entry) return undefined;
   let through = seq;
   let event = entry.event;
-  if (stream.backlog > context.config.coalesceAbove && event.type === 'agent_thinking') {
-    for (let next = stream.log.get(through + 1); next && next.event.type === 'agent_thinking'; next = stream.log.get(through + 1)) {
+  if (stream.backlog > context.config.coalesceAbove && coalescible(event.type)) {
+    for (let next = stream.log.get(through + 1); next && next.event.type === event.type; next = stream.log.get(through + 1)) {
       through++;
       event = next.event;
     }
@@ -201,13 +205,13 @@ class Flusher {
 }
 
 /** Send what the window allows from every stream; report whether the link pushed back. */
-function pump(context: SessionContext): SendOutcome {
+export function pump(context: SessionContext, coalescible: Coalescible = onlyThinking): SendOutcome {
   const flusher = new Flusher(context);
   let inflight = 0;
   for (const stream of context.streams.values()) inflight += stream.inflight;
   for (const stream of context.streams.values()) {
     while (stream.sent < stream.log.head && inflight < context.config.windowFrames && flusher.outcome === 'ok') {
-      const frame = nextFrame(context, stream);
+      const frame = nextFrame(context, stream, coalescible);
       if (!frame) {
         // evicted before it was ever sent: the client must hear it explicitly
         const from = stream.log.start;
@@ -235,6 +239,14 @@ const inflightOf = (context: SessionContext): number => {
   for (const stream of context.streams.values()) n += stream.inflight;
   return n;
 };
+
+/** The body of the `flush` action: send what the window allows, and tell the regions what happened. */
+export function flushWith(context: SessionContext, raise: (event: SessionEvent) => void, coalescible: Coalescible): void {
+  const outcome = pump(context, coalescible);
+  context.stats.highWater = Math.max(context.stats.highWater, backlogOf(context));
+  if (outcome === 'backpressure') raise({ type: 'BLOCKED' });
+  if (inflightOf(context) > 0) raise({ type: 'SENT' });
+}
 
 export const serverSessionMachine = setup({
   types: {
@@ -322,13 +334,7 @@ export const serverSessionMachine = setup({
       enqueue.assign({ retransmits: 0, rto: context.config.rtoMs });
       enqueue.raise({ type: 'ACKED' });
     }),
-    /** Send what the window allows, and tell the regions what happened. */
-    flush: enqueueActions(({ context, enqueue }) => {
-      const outcome = pump(context);
-      context.stats.highWater = Math.max(context.stats.highWater, backlogOf(context));
-      if (outcome === 'backpressure') enqueue.raise({ type: 'BLOCKED' });
-      if (inflightOf(context) > 0) enqueue.raise({ type: 'SENT' });
-    }),
+    flush: enqueueActions(({ context, enqueue }) => flushWith(context, (event) => enqueue.raise(event), onlyThinking)),
     /** Go back N on every stream and back off. */
     retransmit: assign(({ context }) => {
       for (const stream of context.streams.values()) {

@@ -175,7 +175,8 @@ export const linkUtilisation =
     const out: Violation[] = [];
     const byLink = new Map<string, { first: number; last: number; bytes: number }>();
     for (const r of only(records, 'deliver')) {
-      if (r.dir !== 's2c' || r.link.startsWith('rogue')) continue;
+      // the busy period is the burst itself: heartbeats and acks afterwards are not load
+      if (r.dir !== 's2c' || r.link.startsWith('rogue') || !r.frame.includes('"type":"event"')) continue;
       const s = byLink.get(r.link) ?? { first: Infinity, last: 0, bytes: 0 };
       byLink.set(r.link, s);
       s.first = Math.min(s.first, r.t - (r.bytes * 1000) / bandwidth);
@@ -185,7 +186,6 @@ export const linkUtilisation =
     for (const [link, s] of byLink) {
       const capacity = ((s.last - s.first) * bandwidth) / 1000;
       if (s.bytes < 50_000 || capacity <= 0) continue; // only links that carried a burst
-      // the busy period is the burst itself: heartbeats and acks afterwards are not load
       if (s.bytes / capacity < share) out.push({ invariant: 'latency', t: s.last, conn: clientOf(link), message: `link ${link} carried ${s.bytes} bytes in ${(s.last - s.first).toFixed(0)} ms: ${((100 * s.bytes) / capacity).toFixed(1)}% of capacity (< ${share * 100}%)` });
     }
     return out;

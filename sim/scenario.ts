@@ -219,7 +219,7 @@ export function runScenario(scenario: Scenario, options: RunOptions & { runs: nu
   let index = 0;
   fc.check(
     fc.property(scenario.input, (input) => {
-      const outcome = runInput(scenario, input, { ...options, path: String(index++), keepTrace: options.keepTrace ?? false });
+      const outcome = runInput(scenario, input, { ...options, path: String(index++) });
       outcomes.push(outcome);
       options.onRun?.(outcome);
       return outcome.passed;

@@ -89,6 +89,8 @@ export interface WorkloadShape {
   /** Events per second per run. */
   rateHz: Range;
   payloadBytes: Range;
+  /** When set, payload sizes are drawn from these classes instead of the range. */
+  payloadSizes?: readonly number[];
   /** Latest start of a run (ms). */
   startWithinMs: number;
   /** Users and threads share ids across tenants (and users share thread ids). */
@@ -160,7 +162,7 @@ function runArb(s: WorkloadShape, threads: string[], runId: string): fc.Arbitrar
       rate: inRange(s.rateHz),
       steps: runScriptArb(s.toolsPerRun, s.thinkingPerRun),
       sensitivity: fc.constantFrom(...s.sensitivities),
-      payloadBytes: inRange(s.payloadBytes),
+      payloadBytes: s.payloadSizes ? fc.constantFrom(...s.payloadSizes) : inRange(s.payloadBytes),
     })
     .map(({ rate, ...rest }) => ({ id: runId, intervalMs: Math.max(1, Math.round(1000 / rate)), ...rest }));
 }

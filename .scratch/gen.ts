@@ -1,0 +1,18 @@
+import fc from 'fast-check';
+import { runWorld } from '../sim/world.ts';
+import { workloadArb, BASE_SHAPE } from '../sim/workload.ts';
+import { CALM_PLAN } from '../sim/fault-plan.ts';
+import { judge } from '../sim/oracle.ts';
+import { writeFileSync } from 'node:fs';
+const [workload] = fc.sample(workloadArb(BASE_SHAPE), { seed: 1, numRuns: 1 });
+const t0 = performance.now();
+const res = runWorld({ scenario: 'demo', seed: 1, workload: workload!, plan: { ...CALM_PLAN, drop: 0.1, dup: 0.1, reorder: 0.1, healAt: 5000 }, settleMs: 10000 });
+console.log('wall', performance.now() - t0);
+const recs = res.trace.records;
+console.log(Object.keys(res.trace), recs.length);
+const counts: Record<string, number> = {};
+for (const r of recs) counts[r.k] = (counts[r.k] ?? 0) + 1;
+console.log(counts);
+const v = judge(recs);
+console.log(v.violationCount, v.violations.slice(0, 3));
+writeFileSync('.scratch/trace.json', JSON.stringify(recs));

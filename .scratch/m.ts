@@ -1,0 +1,16 @@
+import { clientConnectionMachine } from '../machines/client-connection.ts';
+import { serverSessionMachine } from '../machines/server-session.ts';
+const root = clientConnectionMachine.root;
+const c = root.states.connecting!;
+console.log(Object.keys(c));
+console.log([...c.transitions.entries()].map(([k, v]) => [k, v.map((t) => ({ target: t.target?.map((s) => s.id), guard: t.guard, actions: t.actions, reenter: t.reenter, eventType: t.eventType }))]));
+console.log(c.after.map((a) => ({ delay: a.delay, eventType: a.eventType, target: a.target?.map((s) => s.id), actions: a.actions })));
+const rec = root.states.reconnecting!;
+console.log(rec.always?.map((a) => ({ guard: a.guard, target: a.target?.map((s) => s.id) })));
+const open = root.states.open!;
+console.log(open.type, open.states.heartbeat!.states.probing!.after.map(a=>({delay:a.delay, guard:a.guard, target:a.target?.map(s=>s.id), actions:a.actions})));
+console.log(JSON.stringify(root.states.idle!.definition).slice(0,600));
+console.log(root.entry, root.states.failed!.entry, root.states.failed!.type);
+const s = serverSessionMachine.root.states.open!.states.liveness!.states.alive!;
+console.log([...s.transitions.entries()].map(([k, v]) => [k, v.map((t) => ({ target: t.target?.map((x) => x.id), reenter: t.reenter, actions: t.actions }))]));
+console.log(open.states.acks!.states.idle!.on, Object.keys(open.on));
