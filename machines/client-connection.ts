@@ -46,6 +46,8 @@ export interface ClientConfig {
   maxAppAttempts: number;
   /** Frames held ahead of a gap, per stream. */
   releaseBufferCap: number;
+  /** An unanswered subscribe or resume is sent again after this long. */
+  resubscribeMs: number;
 }
 
 export const DEFAULT_CLIENT_CONFIG: ClientConfig = {
@@ -61,6 +63,7 @@ export const DEFAULT_CLIENT_CONFIG: ClientConfig = {
   appRetryMs: 50,
   maxAppAttempts: 5,
   releaseBufferCap: 4096,
+  resubscribeMs: 500,
 };
 
 /** What the world provides: the only way out of the machine. */
@@ -128,7 +131,8 @@ export type ClientEvent =
   | { type: 'UNSUBSCRIBE'; thread: string }
   | { type: 'ACK_DUE' }
   | { type: 'APP_STALLED' }
-  | { type: 'PONG' };
+  | { type: 'PONG' }
+  | { type: 'SUBSCRIPTIONS_SENT' };
 
 const isFrame = <T extends ServerFrame['type']>(event: ClientEvent, type: T): event is { type: 'FRAME'; frame: Extract<ServerFrame, { type: T }> } =>
   event.type === 'FRAME' && event.frame.type === type;
@@ -140,6 +144,27 @@ function cursorFor(context: ClientContext, thread: string): StreamCursor {
     context.streams.set(thread, cursor);
   }
   return cursor;
+}
+
+/**
+ * Ask for streams at their cursors: one resume per server epoch the cursors
+ * refer to (a restarted server answers resync_required), a plain subscribe
+ * for a stream never confirmed. Marks them unconfirmed until answered.
+ */
+function requestStreams(context: ClientContext, threads: Iterable<string>): void {
+  const byEpoch = new Map<string, Record<string, number>>();
+  for (const thread of threads) {
+    const cursor = cursorFor(context, thread);
+    cursor.confirmed = false;
+    if (cursor.epoch === null) {
+      context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: cursor.next });
+      continue;
+    }
+    const positions = byEpoch.get(cursor.epoch) ?? {};
+    byEpoch.set(cursor.epoch, positions);
+    positions[thread] = cursor.next;
+  }
+  for (const [epoch, positions] of byEpoch) context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch, positions });
 }
 
 /** Release what is in order; true when an app failure stalled a stream. */
@@ -174,6 +199,7 @@ export const clientConnectionMachine = setup({
     ackDelay: ({ context }) => context.config.ackDelayMs,
     closeTimeout: ({ context }) => context.config.closeTimeoutMs,
     appRetry: ({ context }) => context.config.appRetryMs,
+    resubscribe: ({ context }) => context.config.resubscribeMs,
   },
   guards: {
     isFinalClose: ({ event }) => event.type === 'LINK_CLOSED' && !isReconnectCode(event.code),
@@ -189,6 +215,7 @@ export const clientConnectionMachine = setup({
     isDuplicate: ({ context, event }) => isFrame(event, 'event') && cursorFor(context, event.frame.thread).isDuplicate(event.frame),
     isEvent: ({ event }) => isFrame(event, 'event'),
     heardSincePing: ({ context }) => context.heard,
+    hasUnconfirmed: ({ context }) => [...context.threads].some((t) => !cursorFor(context, t).confirmed),
     hasPendingAcks: ({ context }) => [...context.streams.values()].some((c) => c.pendingAck() !== undefined),
   },
   actions: {
@@ -196,18 +223,17 @@ export const clientConnectionMachine = setup({
     closeLink: ({ context }, params: { code: number; reason: string }) => context.port.close(params.code, params.reason),
     sendHello: ({ context }) => context.port.send({ v: PROTOCOL_VERSION, type: 'hello', token: context.token }),
     /** Subscribe every wanted thread, resuming from each cursor after a reconnect. */
-    sendResume: ({ context, event }) => {
-      if (!isFrame(event, 'welcome')) return;
-      const positions: Record<string, number> = {};
-      for (const thread of context.threads) positions[thread] = cursorFor(context, thread).next;
-      if (context.epoch === null) {
-        for (const [thread, from] of Object.entries(positions)) context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from });
-      } else if (Object.keys(positions).length > 0) {
-        context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch: context.epoch, positions });
-      }
-    },
+    sendResume: ({ context }) => requestStreams(context, context.threads),
     recordWelcome: assign(({ event }) => (isFrame(event, 'welcome') ? { epoch: event.frame.epoch, attempt: 0 } : {})),
-    /** A subscribe confirmed: nothing to do but note the epoch the cursor now refers to. */
+    /** The server answered: the cursor now refers to the server's epoch. */
+    confirmStream: ({ context, event }) => {
+      const frame = (event as { frame: SubscribedFrame | ResyncRequiredFrame }).frame;
+      const cursor = cursorFor(context, frame.thread);
+      cursor.confirmed = true;
+      cursor.epoch = frame.epoch;
+    },
+    /** Subscribe and resume frames can be lost like any other: send them again until answered. */
+    resendUnconfirmed: ({ context }) => requestStreams(context, [...context.threads].filter((t) => !cursorFor(context, t).confirmed)),
     recordSubscribed: assign(({ event }) => ({ epoch: (event as { frame: SubscribedFrame }).frame.epoch })),
     applyResync: ({ context, event }) => {
       const frame = (event as { frame: ResyncRequiredFrame }).frame;
@@ -269,8 +295,7 @@ export const clientConnectionMachine = setup({
     subscribeThread: ({ context, event }) => {
       if (event.type !== 'SUBSCRIBE' || context.threads.has(event.thread)) return;
       context.threads.add(event.thread);
-      const from = cursorFor(context, event.thread).next;
-      context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread: event.thread, from, ...(context.epoch ? { epoch: context.epoch } : {}) });
+      requestStreams(context, [event.thread]);
     },
     unsubscribeThread: ({ context, event }) => {
       if (event.type !== 'UNSUBSCRIBE' || !context.threads.delete(event.thread)) return;
@@ -350,16 +375,18 @@ export const clientConnectionMachine = setup({
       type: 'parallel',
       on: {
         FRAME: [
+          // Any frame proves the server → client direction alive (a pong may queue behind a large
+          // frame on a slow link); a silent client → server direction is the server's reaper's to find.
           { guard: 'isPong', actions: ['noteHeard', raise({ type: 'PONG' })] },
-          { guard: 'isSubscribed', actions: ['noteHeard', 'recordSubscribed'] },
-          { guard: 'isResync', actions: ['noteHeard', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
+          { guard: 'isSubscribed', actions: ['noteHeard', 'confirmStream', 'recordSubscribed'] },
+          { guard: 'isResync', actions: ['noteHeard', 'confirmStream', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
           { guard: 'isUnwanted', actions: 'noteHeard' },
           { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', raise({ type: 'ACK_DUE' })] },
           { guard: 'isEvent', actions: ['noteHeard', 'acceptEvent'] },
           { actions: 'noteHeard' },
         ],
         BAD_FRAME: { actions: ['noteHeard', 'countRejected'] },
-        SUBSCRIBE: { actions: 'subscribeThread' },
+        SUBSCRIBE: { actions: ['subscribeThread', raise({ type: 'SUBSCRIPTIONS_SENT' })] },
         UNSUBSCRIBE: { actions: 'unsubscribeThread' },
         LINK_CLOSED: [{ guard: 'isFinalClose', target: 'failed' }, { target: 'reconnecting' }],
         STOP: 'closing',
@@ -386,6 +413,17 @@ export const clientConnectionMachine = setup({
           states: {
             idle: { on: { ACK_DUE: { guard: 'hasPendingAcks', target: 'pending' } } },
             pending: { after: { ackDelay: { target: 'idle', actions: 'flushAcks' } } },
+          },
+        },
+        subscriptions: {
+          initial: 'awaiting',
+          states: {
+            settled: { on: { SUBSCRIPTIONS_SENT: 'awaiting' } },
+            awaiting: {
+              after: {
+                resubscribe: [{ guard: 'hasUnconfirmed', target: 'awaiting', reenter: true, actions: 'resendUnconfirmed' }, { target: 'settled' }],
+              },
+            },
           },
         },
         app: {

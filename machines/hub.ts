@@ -23,6 +23,8 @@ export type RouteKey = (tenant: string, user: string, thread: string) => string;
 
 export interface HubInput {
   epoch: string;
+  /** The server restarted: an earlier epoch's logs are lost. */
+  restarted?: boolean;
   directory: Directory;
   policy?: AccessPolicy;
   logCapacity?: number;
@@ -32,6 +34,7 @@ export interface HubInput {
 
 export interface HubContext {
   epoch: string;
+  restarted: boolean;
   directory: Directory;
   policy: AccessPolicy;
   routeKey: RouteKey;
@@ -62,6 +65,7 @@ export const hubMachine = setup({
       if (event.type !== 'CONNECT') return {};
       const services: SessionServices = {
         epoch: context.epoch,
+        restarted: context.restarted,
         policy: context.policy,
         authenticate: (token) => context.directory.authenticate(token),
         log: (tenant, user, thread) => context.logs.log(context.routeKey(tenant, user, thread)),
@@ -112,6 +116,7 @@ export const hubMachine = setup({
   id: 'hub',
   context: ({ input }) => ({
     epoch: input.epoch,
+    restarted: input.restarted ?? false,
     directory: input.directory,
     policy: input.policy ?? DEFAULT_POLICY,
     routeKey: input.routeKey ?? streamKey,

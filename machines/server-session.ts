@@ -11,7 +11,7 @@
  * Like the client it owns no I/O (`SessionPort`), no time but its clock, and
  * its per-stream state lives in Maps its actions mutate (see client-connection).
  */
-import { assign, enqueueActions, raise, setup } from 'xstate';
+import { and, assign, enqueueActions, raise, setup, stateIn } from 'xstate';
 import { chunkEventFrame } from './chunking.ts';
 import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type ServerFrame } from './frames.ts';
 import { mayRead, type AuthResult, type Identity } from './identity.ts';
@@ -36,6 +36,11 @@ export interface SessionConfig {
   /** A session backlog above this sheds the connection with 1013. */
   shedAbove: number;
   maxFrameBytes: number;
+  /**
+   * A batch is at most this big: a frame is only heard once it has fully
+   * arrived, so on a slow link a large batch would starve the heartbeat.
+   */
+  maxBatchBytes: number;
   /** Pack the frames of one flush into batch frames. */
   batch: boolean;
   /** Delay that gathers the notifications of one instant into one flush. */
@@ -45,13 +50,14 @@ export interface SessionConfig {
 export const DEFAULT_SESSION_CONFIG: SessionConfig = {
   authTimeoutMs: 2000,
   reapAfterMs: 2000,
-  rtoMs: 150,
-  rtoCapMs: 1000,
+  rtoMs: 300,
+  rtoCapMs: 2000,
   maxRetransmits: 6,
   windowFrames: 512,
   coalesceAbove: 256,
   shedAbove: 4096,
   maxFrameBytes: 64 * 1024,
+  maxBatchBytes: 8 * 1024,
   batch: true,
   flushDelayMs: 0,
 };
@@ -70,6 +76,8 @@ export interface SessionPort {
 /** What the hub lends its sessions. */
 export interface SessionServices {
   epoch: string;
+  /** This server lost an earlier epoch's logs (a restart): history from before it is gone. */
+  restarted: boolean;
   policy: AccessPolicy;
   authenticate(token: string): AuthResult;
   log(tenant: string, user: string, thread: string): ReplayLog;
@@ -130,7 +138,9 @@ export function openStream(context: SessionContext, thread: string, from: number
   const log = context.services.log(identity.tenant, identity.user, thread);
   const current = context.services.epoch;
   let start = from;
-  if (epoch !== undefined && epoch !== current) {
+  // a fresh subscribe to a restarted server cannot be served from the start: say so
+  const lostHistory = epoch === undefined && from === 1 && context.services.restarted;
+  if ((epoch !== undefined && epoch !== current) || lostHistory) {
     start = log.start;
     send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, from: start, reason: 'epoch_changed' });
   } else if (from < log.start || from > log.head + 1) {
@@ -183,9 +193,9 @@ class Flusher {
   constructor(private readonly context: SessionContext) {}
 
   push(text: string): void {
-    const { batch, maxFrameBytes } = this.context.config;
+    const { batch, maxBatchBytes } = this.context.config;
     if (!batch) return this.write(text);
-    if (this.bytes + text.length + 64 > maxFrameBytes) this.flush();
+    if (this.bytes + text.length + 64 > maxBatchBytes) this.flush();
     this.parts.push(text);
     this.bytes += text.length + 1;
   }
@@ -278,7 +288,11 @@ export const serverSessionMachine = setup({
       const threads = frameOf(event, 'subscribe') ? [frameOf(event, 'subscribe')!.thread] : Object.keys(frameOf(event, 'resume')?.positions ?? {});
       return threads.some((thread) => !mayRead(identity, thread));
     },
-    overShedCap: ({ context }) => backlogOf(context) > context.config.shedAbove,
+    backlogOverCap: ({ context }) => backlogOf(context) > context.config.shedAbove,
+    /** A slow consumer: the link pushes back and the backlog passed the hard cap (a burst alone is not shed). */
+    overShedCap: and([stateIn('#session.open.outbox.blocked'), 'backlogOverCap']),
+    /** Frames still in the link's send buffer are not lost: retransmitting them only adds load. */
+    linkBlocked: stateIn('#session.open.outbox.blocked'),
     nothingInFlight: ({ context }) => inflightOf(context) === 0,
     outOfRetransmits: ({ context }) => context.retransmits >= context.config.maxRetransmits,
   },
@@ -427,6 +441,7 @@ export const serverSessionMachine = setup({
               after: {
                 rto: [
                   { guard: 'nothingInFlight', target: 'idle' },
+                  { guard: 'linkBlocked', target: 'armed', reenter: true },
                   { guard: 'outOfRetransmits', target: '#session.closed', actions: { type: 'closeLink', params: { code: CloseCode.ackTimeout, reason: 'ack timeout' } } },
                   { target: 'armed', reenter: true, actions: ['retransmit', 'flush'] },
                 ],

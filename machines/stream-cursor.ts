@@ -26,6 +26,10 @@ export class StreamCursor {
   readonly buffer = new Map<number, EventFrame>();
   /** Consecutive app failures on the frame at `next`. */
   failures = 0;
+  /** The server answered the last subscribe/resume for this stream. */
+  confirmed = false;
+  /** The server epoch `next` refers to (null until the server first answered). */
+  epoch: string | null = null;
 
   constructor(readonly thread: string, readonly bufferCap: number) {}
 

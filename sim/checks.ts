@@ -34,7 +34,8 @@ export const heartbeatDetection: Check = (records, { input, client, session }) =
   const bound = client.pingIntervalMs + client.pongTimeoutMs;
   const slack = 2 * (input.plan.latency.baseMs + input.plan.latency.jitterMs) + 1;
   for (const w of input.plan.halfOpen) {
-    if (w.to - w.from <= Math.max(bound, session.reapAfterMs) + slack) continue; // too short to be noticed for sure
+    // windows are cut where the plan heals
+    if (Math.min(w.to, input.plan.healAt) - w.from <= Math.max(bound, session.reapAfterMs) + slack) continue; // too short to be noticed for sure
     for (const [link, state] of linksOpenAt(records, w.from)) {
       if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
       const detected = state.closedAt;

@@ -91,6 +91,8 @@ export interface WorkloadShape {
   payloadBytes: Range;
   /** When set, payload sizes are drawn from these classes instead of the range. */
   payloadSizes?: readonly number[];
+  /** Earliest start of a run (ms): after the tabs had time to connect, for latency figures. */
+  earliestStartMs: number;
   /** Latest start of a run (ms). */
   startWithinMs: number;
   /** Users and threads share ids across tenants (and users share thread ids). */
@@ -116,6 +118,7 @@ export const BASE_SHAPE: WorkloadShape = {
   thinkingPerRun: [1, 4],
   rateHz: [2, 50],
   payloadBytes: [16, 256],
+  earliestStartMs: 0,
   startWithinMs: 2000,
   collideIds: true,
   sensitivities: ['public'],
@@ -158,7 +161,7 @@ function runArb(s: WorkloadShape, threads: string[], runId: string): fc.Arbitrar
   return fc
     .record({
       thread: fc.constantFrom(...threads),
-      startAt: fc.integer({ min: 0, max: s.startWithinMs }),
+      startAt: fc.integer({ min: s.earliestStartMs, max: Math.max(s.earliestStartMs, s.startWithinMs) }),
       rate: inRange(s.rateHz),
       steps: runScriptArb(s.toolsPerRun, s.thinkingPerRun),
       sensitivity: fc.constantFrom(...s.sensitivities),

@@ -149,6 +149,7 @@ class World {
       inspect: this.inspect,
       input: {
         epoch: `e${++this.epochs}`,
+        restarted: this.epochs > 1,
         directory: this.directory,
         ...(protocol.policy ? { policy: protocol.policy } : {}),
         ...(protocol.logCapacity ? { logCapacity: protocol.logCapacity } : {}),

@@ -60,6 +60,10 @@ export interface SocketLinkOptions {
   drainPollMs?: number;
   /** Cut the socket without a close handshake (Node only; a browser waits for its own timeout). */
   terminate?: () => void;
+  /** Told when this side closes (a server counts its closes by code). */
+  closing?: (info: CloseInfo) => void;
+  /** Shared counters (a server sums its links); default: the link's own. */
+  counters?: SocketLinkCounters;
 }
 
 export interface SocketLinkCounters {
@@ -78,7 +82,7 @@ export class SocketLink implements Link {
   private readonly cap: number;
   private readonly closeGraceMs: number;
   private readonly drainPollMs: number;
-  readonly counters: SocketLinkCounters = { backpressure: 0, drains: 0 };
+  readonly counters: SocketLinkCounters;
   /** Set when this side closed: the code it asked for. */
   localClose: CloseInfo | null = null;
   /** Set when the socket reported its close. */
@@ -94,6 +98,7 @@ export class SocketLink implements Link {
     this.cap = options.bufferCap ?? DEFAULT_BUFFER_CAP;
     this.closeGraceMs = options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS;
     this.drainPollMs = options.drainPollMs ?? DEFAULT_DRAIN_POLL_MS;
+    this.counters = options.counters ?? { backpressure: 0, drains: 0 };
   }
 
   /** Server side: the handler exists only once the server accepted the link. */
@@ -129,6 +134,7 @@ export class SocketLink implements Link {
     if (this.done) return;
     this.done = true;
     this.localClose = { code, reason };
+    this.options.closing?.(this.localClose);
     this.stopDrainWatch();
     if (this.socket.readyState === ReadyState.connecting || this.socket.readyState === ReadyState.open) {
       try {

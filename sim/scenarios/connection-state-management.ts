@@ -25,7 +25,7 @@ export const connectionStateManagement: Scenario[] = [
     category,
     does: 'a peer goes silent: half-open links in either direction',
     holds: 'dead peer detected within H+T on both sides; the client reconnects',
-    input: inputOf(shape({ rateHz: [2, 10], thinkingPerRun: [2, 6] }), planShape({ latencyMs: [5, 10], halfOpen: [1, 2], halfOpenMs: [3000, 6000] })),
+    input: inputOf(shape({ rateHz: [2, 10], thinkingPerRun: [2, 6] }), planShape({ latencyMs: [5, 10], halfOpen: [1, 3], halfOpenMs: [3000, 6000], healAfterMs: 8000 })),
     settleMs: 12_000,
     thresholds: STRICT,
     checks: [heartbeatDetection],

@@ -69,7 +69,7 @@ export const eventDeliveryReliability: Scenario[] = [
     does: 'bursts of ≥1,000 events per user over a bandwidth-limited link',
     holds: 'all delivered; throughput ≥ 90% of link capacity; p99 < 100 ms at the seed load (50/s)',
     input: inputOf(
-      shape({ tenants: [1, 1], usersPerTenant: [1, 2], tabs: [1, 1], threadsPerUser: [1, 1], runsPerUser: [1, 1], toolsPerRun: [500, 520], thinkingPerRun: [0, 0], rateHz: [1000, 1000], payloadBytes: [100, 300], startWithinMs: 100 }),
+      shape({ tenants: [1, 1], usersPerTenant: [1, 2], tabs: [1, 1], threadsPerUser: [1, 1], runsPerUser: [1, 1], toolsPerRun: [500, 520], thinkingPerRun: [0, 0], rateHz: [1000, 1000], payloadBytes: [100, 300], earliestStartMs: 500, startWithinMs: 600 }),
       planShape({ latencyMs: [5, 5], bandwidth: [150_000, 250_000] }),
     ),
     settleMs: 10_000,

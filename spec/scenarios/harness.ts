@@ -1,0 +1,59 @@
+/**
+ * Proves a scenario as a fast-check property over its generated workloads and
+ * fault plans. A failure prints the seed, the path and the exact replay
+ * command, then the shrunk counterexample's failures.
+ */
+import fc from 'fast-check';
+import { defaultSeed, replayCommand, runInput, scaledRuns, type RunOutcome, type Scenario, type ScenarioInput } from '../../sim/scenario.ts';
+import { findScenario } from '../../sim/scenarios/index.ts';
+import type { ProtocolVariant } from '../../sim/world.ts';
+
+export function scenario(id: string): Scenario {
+  const found = findScenario(id);
+  if (!found) throw new Error(`no scenario ${id}`);
+  return found;
+}
+
+export interface PropertyResult {
+  failed: boolean;
+  seed: number;
+  path: string | undefined;
+  runs: number;
+  counterexample: ScenarioInput | undefined;
+  outcome: RunOutcome | undefined;
+  interrupted: boolean;
+}
+
+/** Check a scenario's property, optionally against a broken protocol variant. */
+export function check(s: Scenario, options: { variant?: ProtocolVariant; runs?: number; timeLimitMs?: number } = {}): PropertyResult {
+  const seed = defaultSeed();
+  const details = fc.check(
+    fc.property(s.input, (input) => runInput(s, input, { seed, ...(options.variant ? { variant: options.variant } : {}) }).passed),
+    { seed, numRuns: options.runs ?? scaledRuns(s), interruptAfterTimeLimit: options.timeLimitMs ?? 240_000, markInterruptAsFailure: false },
+  );
+  const counterexample = details.counterexample?.[0];
+  const outcome = counterexample ? runInput(s, counterexample, { seed, ...(options.variant ? { variant: options.variant } : {}) }) : undefined;
+  return { failed: details.failed, seed: details.seed, path: details.counterexamplePath ?? undefined, runs: details.numRuns, counterexample, outcome, interrupted: details.interrupted };
+}
+
+/** The spec body of a scenario: its property holds on the real protocol. */
+export function prove(id: string): void {
+  const s = scenario(id);
+  const result = check(s);
+  if (!result.failed) return;
+  const lines = [
+    `${id} failed (seed ${result.seed}, path ${result.path})`,
+    `replay: ${replayCommand(id, result.seed, result.path ?? '0')}`,
+    ...(result.outcome?.failures ?? []).slice(0, 8).map((f) => `  ${f}`),
+  ];
+  console.error(lines.join('\n'));
+  throw new Error(lines.join('\n'));
+}
+
+/** Size of a counterexample: what a person has to read to understand it. */
+export function sizeOf(input: ScenarioInput): { users: number; tabs: number; events: number; faults: number } {
+  const events = input.workload.users.reduce((n, u) => n + u.runs.reduce((m, r) => m + r.steps.length, 0), 0);
+  const p = input.plan;
+  const faults = p.partitions.length + p.halfOpen.length + p.blackholes.length + p.restarts.length + p.links.length + [p.drop, p.dup, p.reorder, p.corrupt].filter((x) => x > 0).length + (p.disconnect.everyMs ? 1 : 0);
+  return { users: input.workload.users.length, tabs: input.workload.users.reduce((n, u) => n + u.tabs, 0), events, faults };
+}
