@@ -240,11 +240,17 @@ export const clientConnectionMachine = setup({
       const cursor = cursorFor(context, frame.thread);
       context.stats.resyncs++;
       context.port.resync(frame.thread, cursor.next, frame.from, frame.reason);
-      cursor.skipTo(frame.from);
+      // a new epoch numbers its streams afresh: the cursor may have to go back
+      if (frame.reason === 'epoch_changed') cursor.restartAt(frame.from);
+      else cursor.skipTo(frame.from);
     },
     updateEpochFromResync: assign(({ event }) => ({ epoch: (event as { frame: ResyncRequiredFrame }).frame.epoch })),
-    countDuplicate: ({ context }) => {
+    /** A frame we already have came again: the server missed our ack, so the next ack must cover it again. */
+    countDuplicate: ({ context, event }) => {
       context.stats.duplicates++;
+      if (!isFrame(event, 'event')) return;
+      const cursor = cursorFor(context, event.frame.thread);
+      cursor.acked = Math.min(cursor.acked, event.frame.seq - 1);
     },
     /** Take an event frame the dedup guard let through, and release what is in order. */
     acceptEvent: enqueueActions(({ context, event, enqueue }) => {
@@ -277,9 +283,9 @@ export const clientConnectionMachine = setup({
       }
       if (any) context.port.send({ v: PROTOCOL_VERSION, type: 'ack', acks });
     },
-    /** After a reconnect the server knows nothing of our acks: resend them with the resume. */
+    /** After a reconnect the resume position itself acknowledges everything before it. */
     forgetAcks: ({ context }) => {
-      for (const cursor of context.streams.values()) cursor.acked = Math.min(cursor.acked, cursor.next - 1);
+      for (const cursor of context.streams.values()) cursor.acked = cursor.next - 1;
     },
     sendPing: assign(({ context }) => {
       const id = context.pingId + 1;

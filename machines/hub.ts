@@ -8,7 +8,7 @@
  * A restart is a new hub with a new epoch: the logs are gone and every resume
  * that refers to the old epoch is answered `resync_required`.
  */
-import { assign, setup, type ActorRefFrom } from 'xstate';
+import { assign, enqueueActions, setup, type ActorRefFrom } from 'xstate';
 import type { AgentEvent, Role } from './frames.ts';
 import type { Directory } from './identity.ts';
 import { DEFAULT_POLICY, type AccessPolicy } from './policy.ts';
@@ -84,9 +84,12 @@ export const hubMachine = setup({
       ref.subscribe({ complete: () => self.send({ type: 'SESSION_DONE', connId: event.connId }) });
       return {};
     }),
-    forgetSession: ({ context, event }) => {
-      if (event.type === 'SESSION_DONE') context.sessions.delete(event.connId);
-    },
+    /** A finished session leaves the map and the hub's children: nothing of it is kept. */
+    forgetSession: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'SESSION_DONE') return;
+      context.sessions.delete(event.connId);
+      enqueue.stopChild(event.connId);
+    }),
     /** Append to the stream's log, then notify that stream's subscribers only. */
     route: assign(({ context, event }) => {
       if (event.type !== 'PUBLISH') return {};

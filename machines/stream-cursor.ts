@@ -55,6 +55,8 @@ export class StreamCursor {
       this.failures = 0;
       this.buffer.delete(frame.seq);
       this.next = (frame.through ?? frame.seq) + 1;
+      // a coalesced frame covered sequences that may also be held singly: they are released now
+      if (frame.through !== undefined) for (const seq of this.buffer.keys()) if (seq < this.next) this.buffer.delete(seq);
     }
     return 'drained';
   }
@@ -64,6 +66,14 @@ export class StreamCursor {
     for (const seq of this.buffer.keys()) if (seq < from) this.buffer.delete(seq);
     if (from > this.next) this.next = from;
     if (this.acked < from - 1) this.acked = from - 1;
+    this.failures = 0;
+  }
+
+  /** Start over at `from` in a new epoch: nothing held or acked refers to it. */
+  restartAt(from: number): void {
+    this.buffer.clear();
+    this.next = from;
+    this.acked = from - 1;
     this.failures = 0;
   }
 

@@ -65,7 +65,13 @@ export const CALM_SHAPE: PlanShape = {
 export const planShape = (overrides: Partial<PlanShape>): PlanShape => ({ ...CALM_SHAPE, ...overrides });
 
 const inRange = ([min, max]: Range) => fc.integer({ min, max });
-const probability = ([min, max]: Range) => (max <= 0 ? fc.constant(0) : fc.double({ min, max, noNaN: true }));
+/**
+ * A probability in [min, max] in steps of 1/1000: fc.double is biased towards
+ * extreme values (1e-300 is "a drop rate" that never drops), which would make
+ * most lossy runs calm ones.
+ */
+const probability = ([min, max]: Range) =>
+  max <= 0 ? fc.constant(0) : fc.integer({ min: Math.round(min * 1000), max: Math.round(max * 1000) }).map((k) => k / 1000);
 
 /** Targets a fault may hit: a tab, a user, a tenant, or everybody. */
 function targetsOf(workload: Workload, which: PlanShape['targets']): string[] {

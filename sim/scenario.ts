@@ -149,11 +149,13 @@ export function runInput(scenario: Scenario, input: ScenarioInput, options: RunO
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
   const records = result.trace.records;
-  const verdict = judge(records, protocol.policy ? { policy: protocol.policy } : {});
+  // the oracle and the checks judge by the scenario's contract, never by the variant under test
+  const contract = scenario.protocol ?? {};
+  const verdict = judge(records, contract.policy ? { policy: contract.policy } : {});
   const ctx: CheckContext = {
     input: effective,
-    client: { ...DEFAULT_CLIENT_CONFIG, ...protocol.clientConfig },
-    session: { ...DEFAULT_SESSION_CONFIG, ...protocol.sessionConfig },
+    client: { ...DEFAULT_CLIENT_CONFIG, ...contract.clientConfig },
+    session: { ...DEFAULT_SESSION_CONFIG, ...contract.sessionConfig },
     metrics: verdict.metrics,
     result,
   };

@@ -216,7 +216,7 @@ function execute(path: Path, coarse = false): void {
   let role: Role = 'admin';
   let actor: ReturnType<typeof createActor<typeof serverSessionMachine>> | undefined;
   // eslint-disable-next-line prefer-const
-  actor = createActor(serverSessionMachine.provide({ guards: { outOfRetransmits: () => false } }) as typeof serverSessionMachine, {
+  actor = createActor(serverSessionMachine, {
     clock: new SimClock(scheduler),
     input: { connId: 'c1', port, services, config: CONFIG },
     inspect: (ev) => {

@@ -1,0 +1,11 @@
+/**
+ * A swarm worker thread: receives one seed at a time, runs it, posts back the
+ * compact result. Started by cli/swarm.ts through a bootstrap that registers
+ * tsx first (see `startWorker` there).
+ */
+import { parentPort } from 'node:worker_threads';
+import { runSeed, type SwarmJob } from './swarm-seed.ts';
+
+const port = parentPort;
+if (!port) throw new Error('cli/swarm-worker.ts runs as a worker thread only');
+port.on('message', (job: SwarmJob) => port.postMessage(runSeed(job)));
