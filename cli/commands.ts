@@ -1,5 +1,8 @@
 /** The subcommands, one module each; a command not built yet says so and exits 2. */
 import type { Command } from 'commander';
+import { register as diagram } from './diagram-command.ts';
+import { register as replay } from './replay.ts';
+import { register as run } from './run.ts';
 
 export type Register = (program: Command) => void;
 
@@ -16,10 +19,10 @@ const notYet = (name: string, summary: string): Register => (program) => {
 };
 
 export const commands: Register[] = [
-  notYet('run', 'run scenarios and print the report'),
-  notYet('replay', 'replay one seed of one scenario as a timeline'),
+  run,
+  replay,
   notYet('swarm', 'run many seeds in parallel'),
-  notYet('diagram', 'write every machine as Stately JSON and Mermaid'),
+  diagram,
   notYet('inspect', 'watch a run in the Stately inspector'),
   notYet('bench', 'measure the benchmark figures'),
 ];

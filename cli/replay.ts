@@ -1,0 +1,108 @@
+/**
+ * `wsim replay`: the same run, byte for byte, from (scenario, seed, path) or a
+ * swarm failure file; prints its trace hash and a readable timeline, or what
+ * each app received as AG-UI events; writes the JSONL trace and the HTML
+ * timeline on request.
+ */
+import { readFile } from 'node:fs/promises';
+import type { Command } from 'commander';
+import { defaultSeed, resolveInput, runInput, type RunOutcome, type ScenarioInput } from '../sim/scenario.ts';
+import { findScenario, SCENARIO_IDS } from '../sim/scenarios/index.ts';
+import { validateFaultPlan } from '../sim/fault-plan.ts';
+import { agUiJsonl, toAgUi, verifyAgUi } from './ag-ui.ts';
+import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, type FaultFlags } from './options.ts';
+import { renderHtml } from './timeline-html.ts';
+import { renderTimeline } from './timeline-text.ts';
+import { writeAtomic } from './write-file.ts';
+
+interface ReplayFlags extends FaultFlags {
+  scenario?: string;
+  seed?: number;
+  path?: string;
+  failure?: string;
+  trace?: string;
+  html?: string;
+  format: string;
+  limit?: number;
+  color?: boolean;
+}
+
+/** A swarm failure file: the scenario, the seed and the exact input that failed. */
+interface FailureFile {
+  scenario: string;
+  seed: number;
+  input: ScenarioInput;
+}
+
+async function readFailure(file: string): Promise<FailureFile> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(await readFile(file, 'utf8'));
+  } catch (err) {
+    usage('replay', `cannot read failure file ${file}: ${(err as Error).message.split('\n')[0]} (run \`wsim swarm\` to make one)`);
+  }
+  const f = parsed as Partial<FailureFile>;
+  if (typeof f.scenario !== 'string' || typeof f.seed !== 'number' || typeof f.input !== 'object' || f.input === null || !f.input.workload || typeof f.input.worldSeed !== 'number') {
+    usage('replay', `${file} is not a wsim failure file (needs scenario, seed, input.workload, input.plan, input.worldSeed)`);
+  }
+  const plan = validateFaultPlan(f.input.plan);
+  if (!plan.ok) usage('replay', `${file}: bad fault plan at ${plan.error.field}: ${plan.error.message}`);
+  return f as FailureFile;
+}
+
+export function register(program: Command): void {
+  const command = program
+    .command('replay')
+    .description('replay one run of a scenario as a timeline (the same run, byte for byte)')
+    .addOption(scenarioOption())
+    .option('--seed <n>', 'the seed of the run', seed)
+    .option('--path <p>', 'fast-check path (a shrunk counterexample); default 0, the first run', path)
+    .option('--failure <file>', 'replay a swarm failure file (.wsim/failures/*.json)')
+    .option('--trace <file.jsonl>', 'write the trace as JSONL')
+    .option('--html <file.html>', 'write a self-contained HTML timeline')
+    .option('--format <format>', 'text (timeline) or ag-ui (what each app received, as AG-UI events)', 'text')
+    .option('--limit <n>', 'at most N timeline lines (the first violation is always shown)', count)
+    .option('--no-color', 'no ANSI colours');
+  addFaultFlags(command).action(async (flags: ReplayFlags) => {
+    if (flags.format !== 'text' && flags.format !== 'ag-ui') usage('replay', `--format must be text or ag-ui, got "${flags.format}"`);
+    const outcome = await replay(flags);
+    const records = outcome.result.trace.records;
+    if (flags.trace) await writeOrDie(flags.trace, outcome.result.trace.toJSONL());
+    if (flags.html) await writeOrDie(flags.html, renderHtml(records, { violations: outcome.violations, title: `wsim — ${outcome.scenario} seed ${outcome.seed} path ${outcome.path}` }));
+    if (flags.format === 'ag-ui') {
+      const lines = toAgUi(records);
+      process.stdout.write(agUiJsonl(lines));
+      const verdict = await verifyAgUi(lines);
+      if (!verdict.ok) process.stderr.write(`AG-UI verification failed:\n  ${verdict.errors.slice(0, 10).join('\n  ')}\n`);
+      process.stderr.write(`trace ${outcome.traceHash}\n`);
+      process.exitCode = verdict.ok ? 0 : 1;
+      return;
+    }
+    process.stdout.write(`${renderTimeline(records, { violations: outcome.violations, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
+    process.stdout.write(`\ntrace ${outcome.traceHash}\nverdict ${outcome.passed ? 'PASS' : 'FAIL'}${outcome.passed ? '' : `: ${outcome.failures[0]}`}\n`);
+    process.exitCode = outcome.passed ? 0 : 1;
+  });
+}
+
+async function replay(flags: ReplayFlags): Promise<RunOutcome> {
+  const overrides = overridesOf(flags);
+  if (flags.failure) {
+    const file = await readFailure(flags.failure);
+    const scenario = findScenario(file.scenario);
+    if (!scenario) usage('replay', `${flags.failure} names scenario "${file.scenario}", which does not exist; valid: ${SCENARIO_IDS.join(', ')}`);
+    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}) });
+  }
+  if (!flags.scenario) usage('replay', '--scenario is required (or --failure FILE)');
+  const scenario = findScenario(flags.scenario)!;
+  const s = flags.seed ?? defaultSeed();
+  const p = flags.path ?? '0';
+  const input = resolveInput(scenario, s, p);
+  if (!input) usage('replay', `path ${p} does not fit seed ${s} of ${scenario.id}: take the path printed with that seed`);
+  return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}) });
+}
+
+async function writeOrDie(file: string, text: string): Promise<void> {
+  const written = await writeAtomic(file, text);
+  if (!written.ok) usage('replay', `${written.message}; choose a writable path`);
+  process.stderr.write(`wrote ${file}\n`);
+}
