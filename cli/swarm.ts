@@ -12,8 +12,11 @@
  * stderr: progress and logs. Exit 0 all passed, 1 a seed failed, 2 usage.
  */
 import { mkdir, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { join, relative, isAbsolute } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
@@ -69,10 +72,20 @@ export function jobsOf(info: ShardInfo): SwarmJob[] {
  * the caller's working directory.
  */
 export function startWorker(): Worker {
-  const api = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./swarm-worker.ts', import.meta.url).href;
-  const boot = `import { register } from ${JSON.stringify(api)}; register(); await import(${JSON.stringify(entry)});`;
-  return new Worker(boot, { eval: true, execArgv: [] });
+  const boot = `import { register } from ${JSON.stringify(tsxApiUrl())}; register(); await import(${JSON.stringify(new URL('./swarm-worker.ts', import.meta.url).href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { execArgv: [] });
+}
+
+/**
+ * The URL of tsx's ESM API, from tsx's own package exports. (Not
+ * `import.meta.resolve`: under mocha, tsx loads this file as CommonJS.)
+ */
+function tsxApiUrl(): string {
+  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
+  const entry = pkg.exports['./esm/api']?.import?.default;
+  if (!entry) throw new Error(`tsx at ${manifest} has no ESM API export`);
+  return pathToFileURL(join(dirname(manifest), entry)).href;
 }
 
 const crashed = (job: SwarmJob, why: string): SwarmResult => ({

@@ -33,11 +33,13 @@ const MUTATIONS: Mutation[] = [
   (r) => `{"v":1,"type":"ping","id":${r.int(0, 9)},"pad":"${'x'.repeat(3 * 1024 * 1024)}"}`,
 ];
 
-export function fuzzFrame(random: Random): string {
+/** One garbage frame; `oversized: false` leaves out the 3 MB one (a real server closes 1009 on it). */
+export function fuzzFrame(random: Random, options: { oversized?: boolean } = {}): string {
   const frame = VALID[random.int(0, VALID.length - 1)]!;
   // the oversized mutation is rare: it costs megabytes
   const index = random.int(0, MUTATIONS.length * 50 - 1);
-  const mutation = index >= MUTATIONS.length * 50 - 1 ? MUTATIONS[MUTATIONS.length - 1]! : MUTATIONS[index % (MUTATIONS.length - 1)]!;
+  const big = options.oversized !== false && index >= MUTATIONS.length * 50 - 1;
+  const mutation = big ? MUTATIONS[MUTATIONS.length - 1]! : MUTATIONS[index % (MUTATIONS.length - 1)]!;
   const out = mutation(random, frame);
   return out === frame ? `${frame}}` : out;
 }

@@ -148,6 +148,14 @@ export function runInput(scenario: Scenario, input: ScenarioInput, options: RunO
     traceTransitions: options.traceTransitions ?? true,
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
+  return judgeRun(scenario, effective, result, { ...options, compare: true });
+}
+
+/**
+ * Judge a finished world: the oracle, the scenario's checks (and its compared
+ * worlds, in simulation) and its thresholds, by the scenario's own contract.
+ */
+export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: WorldResult, options: RunOptions & { compare: boolean }): RunOutcome {
   const records = result.trace.records;
   // the oracle and the checks judge by the scenario's contract, never by the variant under test
   const contract = scenario.protocol ?? {};
@@ -161,7 +169,7 @@ export function runInput(scenario: Scenario, input: ScenarioInput, options: RunO
   };
   const violations = [...verdict.violations.filter((v) => !(scenario.thresholds.allowFailedClients && v.invariant === 'reconnect'))];
   for (const check of scenario.checks ?? []) violations.push(...check(records, ctx));
-  if (scenario.compare) violations.push(...scenario.compare(effective, (other) => runInput({ ...scenario, compare: undefined }, other, { ...options, path: options.path ?? '0' })));
+  if (scenario.compare && options.compare) violations.push(...scenario.compare(effective, (other) => runInput({ ...scenario, compare: undefined }, other, { ...options, path: options.path ?? '0' })));
   const failures = [
     ...thresholdFailures(scenario.thresholds, verdict.metrics),
     ...violations.filter((v) => v.invariant !== 'completeness' && v.invariant !== 'exactly_once' && v.invariant !== 'order').map((v) => `${v.invariant}: ${v.message}`),

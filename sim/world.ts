@@ -86,12 +86,29 @@ function stateName(value: unknown): string {
   return parts.join(',');
 }
 
-class World {
-  readonly scheduler = new Scheduler();
-  readonly clock = new SimClock(this.scheduler);
+/** What the world needs of time: the scheduler in simulation, real timers on real sockets. */
+export interface WorldTime {
+  readonly now: number;
+  at(t: number, label: string, fn: () => void): unknown;
+  after(ms: number, label: string, fn: () => void): unknown;
+}
+
+/** A transport the world can also count on: open links and injected faults. */
+export type WorldTransport = Transport & { openLinks(): number; stats(): FaultCounts };
+
+export interface WorldSetup {
+  time: WorldTime;
+  /** XState's clock for every actor (absent: XState's own, real time). */
+  clock?: SimClock;
+  /** The transport, made once the world's trace and random exist. */
+  transport: (world: World) => WorldTransport;
+}
+
+export class World {
+  readonly time: WorldTime;
   readonly random: Random;
   readonly trace: Trace;
-  readonly network: SimNetwork;
+  readonly network: WorldTransport;
   readonly directory = new Directory();
   readonly clients = new Map<string, ClientActor>();
   private hub!: HubRef;
@@ -104,17 +121,19 @@ class World {
   /** Notifications sessions received from the router (routing cost, counted on the inspection stream). */
   notifies = 0;
 
-  constructor(readonly input: WorldInput) {
+  constructor(
+    readonly input: WorldInput,
+    private readonly setup: WorldSetup,
+  ) {
+    this.time = setup.time;
     this.random = Random.seeded(input.seed);
     this.trace = new Trace({ keep: input.keepTrace ?? true });
     this.trace.append({ t: 0, k: 'run', scenario: input.scenario, seed: input.seed, ...(input.path ? { path: input.path } : {}), faultPlan: input.plan });
-    this.network = new SimNetwork({
-      scheduler: this.scheduler,
-      random: this.random.fork('network'),
-      trace: this.trace,
-      plan: input.plan,
-      onRestart: () => this.restartServer(),
-    });
+    this.network = setup.transport(this);
+  }
+
+  private get clockOption() {
+    return this.setup.clock ? { clock: this.setup.clock } : {};
   }
 
   get transport(): Transport {
@@ -136,7 +155,7 @@ class World {
     const from = this.lastState.get(actor) ?? '';
     if (from === to) return;
     this.lastState.set(actor, to);
-    this.trace.append({ t: this.scheduler.now, k: 'transition', actor, from, to, event: event.event.type });
+    this.trace.append({ t: this.time.now, k: 'transition', actor, from, to, event: event.event.type });
   };
 
   // ---- server ---------------------------------------------------------------
@@ -145,7 +164,7 @@ class World {
     const protocol = this.input.protocol ?? {};
     this.hub = createActor(protocol.hubMachine ?? hubMachine, {
       id: 'hub',
-      clock: this.clock,
+      ...this.clockOption,
       inspect: this.inspect,
       input: {
         epoch: `e${++this.epochs}`,
@@ -166,16 +185,16 @@ class World {
         hub: () => this.hub,
         observer: {
           sent: (link, data) => this.wire.sent(link, data),
-          rejected: (link, code, detail) => this.trace.append({ t: this.scheduler.now, k: 'reject', side: 'server', link, code, detail }),
+          rejected: (link, code, detail) => this.trace.append({ t: this.time.now, k: 'reject', side: 'server', link, code, detail }),
         },
       }),
     );
   }
 
   /** The server came back with empty logs: a new hub, a new epoch. */
-  private restartServer(): void {
+  restartServer(): void {
     this.hub.send({ type: 'SHUTDOWN', code: 1012, reason: 'restart' });
-    this.trace.append({ t: this.scheduler.now, k: 'fault', fault: 'restart', detail: `epoch e${this.epochs + 1}` });
+    this.trace.append({ t: this.time.now, k: 'fault', fault: 'restart', detail: `epoch e${this.epochs + 1}` });
     this.startServer();
   }
 
@@ -186,7 +205,7 @@ class World {
   // ---- clients and their apps ----------------------------------------------
 
   private appFor(id: string, failure: AppFailure | undefined): AppSink {
-    const now = () => this.scheduler.now;
+    const now = () => this.time.now;
     const random = this.random.fork(`app:${id}`);
     const poisoned = (e: AgentEvent) => failure?.poison.some((p) => p.run === e.run && p.idx === e.idx) ?? false;
     return {
@@ -226,7 +245,7 @@ class World {
           transport,
           app: this.appFor(id, failure),
           random: this.random.fork(`client:${id}`),
-          clock: this.clock,
+          ...this.clockOption,
           inspect: this.inspect,
           ...(protocol.clientConfig ? { config: protocol.clientConfig } : {}),
           ...(protocol.clientMachine ? { machine: protocol.clientMachine } : {}),
@@ -248,18 +267,18 @@ class World {
           emit: (_, params) => {
             const event = params.event;
             this.trace.append({
-              t: this.scheduler.now, k: 'produce', tenant: event.tenant, user: event.user, thread: event.thread, run: event.run, idx: event.idx,
+              t: this.time.now, k: 'produce', tenant: event.tenant, user: event.user, thread: event.thread, run: event.run, idx: event.idx,
               type: event.type, sensitivity: event.sensitivity, bytes: event.payload.length, hash: event.hash,
             });
             this.hub.send({ type: 'PUBLISH', event });
           },
         },
       }),
-      { id: `run:${run.id}`, clock: this.clock, inspect: this.inspect, input: { tenant: user.tenant, user: user.user, thread: run.thread, run: run.id, sensitivities } },
+      { id: `run:${run.id}`, ...this.clockOption, inspect: this.inspect, input: { tenant: user.tenant, user: user.user, thread: run.thread, run: run.id, sensitivities } },
     ).start();
     this.producers.push(producer);
     run.steps.forEach((step, k) => {
-      this.scheduler.at(run.startAt + k * run.intervalMs, `produce ${run.id}`, () => producer.send(withPayload(step, run, k)));
+      this.time.at(run.startAt + k * run.intervalMs, `produce ${run.id}`, () => producer.send(withPayload(step, run, k)));
     });
   }
 
@@ -268,23 +287,23 @@ class World {
     for (const close of w.tabCloses) {
       const id = clientId(close.tenant, close.user, close.tab);
       const user = w.users.find((u) => u.tenant === close.tenant && u.user === close.user);
-      this.scheduler.at(close.at, 'tab close', () => {
-        for (const thread of user?.threads ?? []) this.trace.append({ t: this.scheduler.now, k: 'subscribe', conn: id, thread, on: false });
+      this.time.at(close.at, 'tab close', () => {
+        for (const thread of user?.threads ?? []) this.trace.append({ t: this.time.now, k: 'subscribe', conn: id, thread, on: false });
         this.clients.get(id)?.send({ type: 'STOP' });
       });
     }
     if (w.fuzzFrames > 0) this.startFuzzer(w.fuzzFrames);
     for (const user of w.users) for (const run of user.runs) this.startRun(run, user);
     for (const change of w.roleChanges) {
-      this.scheduler.at(change.at, 'role change', () => {
-        this.trace.append({ t: this.scheduler.now, k: 'role', tenant: change.tenant, user: change.user, role: change.role });
+      this.time.at(change.at, 'role change', () => {
+        this.trace.append({ t: this.time.now, k: 'role', tenant: change.tenant, user: change.user, role: change.role });
         this.hub.send({ type: 'SET_ROLE', tenant: change.tenant, user: change.user, role: change.role });
       });
     }
     for (const change of w.subscriptionChanges) {
       const id = clientId(change.tenant, change.user, change.tab);
-      this.scheduler.at(change.at, 'subscription change', () => {
-        this.trace.append({ t: this.scheduler.now, k: 'subscribe', conn: id, thread: change.thread, on: change.on });
+      this.time.at(change.at, 'subscription change', () => {
+        this.trace.append({ t: this.time.now, k: 'subscribe', conn: id, thread: change.thread, on: change.on });
         this.clients.get(id)?.send({ type: change.on ? 'SUBSCRIBE' : 'UNSUBSCRIBE', thread: change.thread });
       });
     }
@@ -304,9 +323,9 @@ class World {
           const next = () => {
             if (sent++ >= frames) return;
             link.send(fuzzFrame(random));
-            this.scheduler.after(1, 'fuzz', next);
+            this.time.after(1, 'fuzz', next);
           };
-          this.scheduler.after(20, 'fuzz', next);
+          this.time.after(20, 'fuzz', next);
         },
         onFrame: () => {},
         onClose: () => {},
@@ -322,13 +341,13 @@ class World {
       for (const session of this.hub.getSnapshot().context.sessions.values()) {
         this.outboxHighWater = Math.max(this.outboxHighWater, session.getSnapshot().context.stats.highWater);
       }
-      if (this.scheduler.now + every <= until) this.scheduler.after(every, 'gauge sample', tick);
+      if (this.time.now + every <= until) this.time.after(every, 'gauge sample', tick);
     };
-    this.scheduler.after(every, 'gauge sample', tick);
+    this.time.after(every, 'gauge sample', tick);
   }
 
   writeGauges(): void {
-    const t = this.scheduler.now;
+    const t = this.time.now;
     const session = { ...DEFAULT_SESSION_CONFIG, ...this.input.protocol?.sessionConfig };
     // a flush may overshoot the shed cap by one window before the next NOTIFY sheds
     this.trace.append({ t, k: 'gauge', name: 'outbox.highWater', owner: 'sessions', value: this.outboxHighWater, cap: session.shedAbove + session.windowFrames });
@@ -369,18 +388,32 @@ class World {
 
   /** Memory model at a third of the run (after warm-up) and at the end of the load. */
   sampleMemory(warmAt: number, endAt: number): void {
-    this.scheduler.at(warmAt, 'memory sample', () => this.trace.append({ t: this.scheduler.now, k: 'gauge', name: 'memory.warm', owner: 'world', value: this.memoryModel() }));
-    this.scheduler.at(endAt, 'memory sample', () => this.trace.append({ t: this.scheduler.now, k: 'gauge', name: 'memory.end', owner: 'world', value: this.memoryModel() }));
+    this.time.at(warmAt, 'memory sample', () => this.trace.append({ t: this.time.now, k: 'gauge', name: 'memory.warm', owner: 'world', value: this.memoryModel() }));
+    this.time.at(endAt, 'memory sample', () => this.trace.append({ t: this.time.now, k: 'gauge', name: 'memory.end', owner: 'world', value: this.memoryModel() }));
   }
 
   // ---- the end: stop everything and count what is left ----------------------
 
+  /** Every tab closes, then the server shuts down; the caller lets the closes travel. */
   shutdown(): void {
     for (const actor of this.clients.values()) actor.send({ type: 'STOP' });
     this.hub.send({ type: 'SHUTDOWN', code: 1001, reason: 'world ends' });
     for (const producer of this.producers) producer.stop();
-    // closes travel one latency; nothing should be left after that
-    this.scheduler.runUntil(this.scheduler.now + 10_000);
+  }
+
+  /** Start everything: server, workload, tabs. */
+  start(): void {
+    this.startServer();
+    this.listen();
+    this.scheduleWorkload();
+    this.startClients(this.transport);
+  }
+
+  /** The last records: gauges and what was left running (pending timers only the simulation can count). */
+  end(pendingTimers: number, healedAt: number): void {
+    const t = this.time.now;
+    this.trace.append({ t, k: 'gauge', name: 'server.leftovers', owner: 'hub', value: this.serverLeftovers() });
+    this.trace.append({ t, k: 'end', pendingTimers, liveActors: this.liveActors(), openLinks: this.network.openLinks(), healedAt });
   }
 
   /** Sessions and routing entries left on the server after everyone left. */
@@ -419,19 +452,23 @@ export function horizonOf(workload: Workload, plan: FaultPlan): number {
 }
 
 export function runWorld(input: WorldInput): WorldResult {
-  const world = new World(input);
-  world.startServer();
-  world.listen();
-  world.scheduleWorkload();
-  world.startClients(world.transport);
+  const scheduler = new Scheduler();
+  const clock = new SimClock(scheduler);
+  const world = new World(input, {
+    time: scheduler,
+    clock,
+    transport: (w) =>
+      new SimNetwork({ scheduler, random: w.random.fork('network'), trace: w.trace, plan: input.plan, onRestart: () => w.restartServer() }),
+  });
+  world.start();
   const healedAt = horizonOf(input.workload, input.plan);
   world.sampleGauges(250, healedAt + input.settleMs);
   world.sampleMemory(Math.floor(healedAt / 3), healedAt);
-  world.scheduler.runUntil(healedAt + input.settleMs);
+  scheduler.runUntil(healedAt + input.settleMs);
   world.writeGauges();
   world.shutdown();
-  const end = world.scheduler.now;
-  world.trace.append({ t: end, k: 'gauge', name: 'server.leftovers', owner: 'hub', value: world.serverLeftovers() });
-  world.trace.append({ t: end, k: 'end', pendingTimers: world.scheduler.size, liveActors: world.liveActors(), openLinks: world.network.openLinks(), healedAt });
-  return { trace: world.trace, faults: world.network.stats(), healedAt, endedAt: end, transitions: world.transitionCount, schedulerSteps: world.scheduler.steps };
+  // closes travel one latency; nothing should be left after that
+  scheduler.runUntil(scheduler.now + 10_000);
+  world.end(scheduler.size, healedAt);
+  return { trace: world.trace, faults: world.network.stats(), healedAt, endedAt: scheduler.now, transitions: world.transitionCount, schedulerSteps: scheduler.steps };
 }
