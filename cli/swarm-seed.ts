@@ -205,13 +205,20 @@ export function swarmTransform(input: ScenarioInput, seed: number, escalate = tr
 
 /**
  * May the swarm add fault kinds a scenario does not use? Not to scenarios that
- * judge performance (latency, throughput, cost) or compare worlds: their
- * thresholds hold under their own fault model, and a partition dropped into a
- * p99 < 100 ms scenario is a false alarm, not a finding. Those scenarios still
+ * judge performance (latency, throughput, cost), compare worlds, or let
+ * clients give up: their thresholds hold under their own fault model, and a
+ * partition dropped into a p99 < 100 ms scenario is a false alarm, not a
+ * finding. Those scenarios still
  * get their own kinds switched off and scaled.
  */
 export function escalates(scenario: Scenario): boolean {
-  return scenario.category !== 'performance-load-handling' && scenario.thresholds.maxP99LatencyMs === undefined && scenario.compare === undefined;
+  return (
+    scenario.category !== 'performance-load-handling' &&
+    scenario.thresholds.maxP99LatencyMs === undefined &&
+    scenario.compare === undefined &&
+    // a client that may end in `failed` (few attempts, plans that never heal) fails rightly under more faults
+    scenario.thresholds.allowFailedClients !== true
+  );
 }
 
 /** The swarm's input for a seed: the scenario's own draw at (seed, path 0), transformed by the seed. */

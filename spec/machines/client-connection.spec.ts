@@ -158,6 +158,10 @@ const model = (clientConnectionMachine as AnyStateMachine).provide({
       enqueue.raise({ type: 'ACK_DUE' });
     }),
     flushAcks: assign(({ context }) => ({ m: { ...mOf(context), pend: false } }) as never),
+    // the resume position acknowledges everything before it: no ack is owed after a welcome
+    forgetAcks: assign(({ context }) => ({ m: { ...mOf(context), pend: false } }) as never),
+    // a duplicate of a released frame means the server missed our ack: one is owed again
+    countDuplicate: assign(({ context }) => ({ m: { ...mOf(context), pend: mOf(context).pend || mOf(context).past } }) as never),
     applyResync: assign(({ context }) => ({ m: { ...mOf(context), pend: false, held: false, past: true } }) as never),
     sendResume: assign(({ context }) => ({ m: { ...mOf(context), conf1: false } }) as never),
     confirmStream: assign(({ context }) => ({ m: { ...mOf(context), conf1: true } }) as never),

@@ -23,14 +23,15 @@ const deliverAll = { public: 'deliver', internal: 'deliver', restricted: 'delive
 const ignoreRoles: AccessPolicy = { viewer: deliverAll, analyst: deliverAll, admin: deliverAll };
 
 /** The client acks what it has received, not what the app has: a gap is acked away. */
+const received = (context: ClientContext) => [...context.streams.values()].map((c) => ({ cursor: c, upTo: Math.max(c.next - 1, ...c.buffer.keys()) }));
 const ackBeforeApp = clientConnectionMachine.provide({
+  guards: {
+    hasPendingAcks: ({ context }: { context: ClientContext }) => received(context).some(({ cursor, upTo }) => upTo > cursor.acked),
+  },
   actions: {
     flushAcks: ({ context }: { context: ClientContext }) => {
       const acks: Record<string, number> = {};
-      for (const cursor of context.streams.values()) {
-        const received = Math.max(cursor.next - 1, ...cursor.buffer.keys());
-        if (received > cursor.acked) acks[cursor.thread] = cursor.acked = received;
-      }
+      for (const { cursor, upTo } of received(context)) if (upTo > cursor.acked) acks[cursor.thread] = cursor.acked = upTo;
       if (Object.keys(acks).length > 0) context.port.send({ v: PROTOCOL_VERSION, type: 'ack', acks });
     },
   },
