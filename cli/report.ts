@@ -3,7 +3,7 @@
  * as the JSON object of DESIGN.md for machines.
  */
 import type { FaultCounts } from '../sim/network.ts';
-import { percentile } from '../sim/oracle.ts';
+import { percentile, type Metrics } from '../sim/oracle.ts';
 import { replayCommand, type ScenarioReport } from '../sim/scenario.ts';
 import type { FaultOverrides } from '../sim/fault-arbitraries.ts';
 
@@ -14,27 +14,12 @@ export interface ScenarioRow {
   runs: number;
   passed: boolean;
   traceHash: string;
-  metrics: {
-    deliveryRate: number;
-    delivered: number;
-    expected: number;
-    lost: number;
-    excused: number;
-    duplicatesToApp: number;
-    orderViolations: number;
-    isolationViolations: number;
-    policyViolations: number;
-    leaks: number;
-    latencyP50Ms: number;
-    latencyP99Ms: number;
-    reconnects: number;
-    retransmissions: number;
-    resyncs: number;
-    deadLetters: number;
-    rejectedFrames: number;
-    simulatedSeconds: number;
-    wallSeconds: number;
-  };
+  metrics: Pick<
+    Metrics,
+    | 'deliveryRate' | 'delivered' | 'expected' | 'lost' | 'excused' | 'duplicatesToApp' | 'orderViolations' | 'isolationViolations'
+    | 'policyViolations' | 'leaks' | 'latencyP50Ms' | 'latencyP99Ms' | 'reconnects' | 'retransmissions' | 'resyncs' | 'deadLetters' | 'rejectedFrames'
+  > & { simulatedSeconds: number; wallSeconds: number };
+
   faults: FaultCounts & { total: number };
   failures?: string[];
   replay?: string;

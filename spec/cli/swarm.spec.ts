@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { runSeed, scenarioForSeed, swarmInput, swarmTransform, CAPS, type SwarmR
 const CHEAP = 'mission_critical_events_delivery_guaranteed';
 
 /** `wsim swarm ARGS` as a process (a commander program like cli/main.ts's, with swarm registered). */
-function wsim(args: string[]): { status: number | null; stdout: string; stderr: string } {
+function wsim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
   const program = `
     import { Command, CommanderError } from 'commander';
     import { register } from './cli/swarm.ts';
@@ -19,8 +19,12 @@ function wsim(args: string[]): { status: number | null; stdout: string; stderr: 
     register(program);
     try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
     catch (err) { if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2); throw err; }`;
-  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program, 'swarm', ...args], { encoding: 'utf8', cwd: process.cwd() });
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program, 'swarm', ...args], { encoding: 'utf8', cwd: process.cwd() }, (err, stdout, stderr) => {
+      if (err && typeof err.code !== 'number') reject(err);
+      else resolve({ status: err ? (err.code as number) : 0, stdout, stderr });
+    });
+  });
 }
 
 const compact = (rs: SwarmResult[]) => rs.map((r) => ({ scenario: r.scenario, seed: r.seed, passed: r.passed, traceHash: r.traceHash }));
@@ -189,10 +193,10 @@ describe('cli/swarm', function () {
   });
 
   describe('the command', () => {
-    it('--json prints exactly the report on stdout; --merge joins shard reports; usage errors exit 2 with one line', () => {
+    it('--json prints exactly the report on stdout; --merge joins shard reports', async () => {
       const out = join(dir, 'cli');
       const shard = (i: number) => wsim(['--runs', '4', '--seed', '200', '--workers', '1', '--shard', `${i}/2`, '--scenario', 'connection_timeout_handling', '--json', '--out', out]);
-      const a = shard(1);
+      const [a, b] = await Promise.all([shard(1), shard(2)]);
       expect(a.status, a.stderr).to.equal(0);
       const report = JSON.parse(a.stdout) as SwarmReport;
       expect(Object.keys(report)).to.deep.equal(['runs', 'passed', 'failures', 'shard', 'seedsPerSecond', 'workers']);
@@ -200,22 +204,24 @@ describe('cli/swarm', function () {
       expect(report.shard).to.deep.equal({ index: 1, count: 2, seed: 200, runs: 4, scenario: 'connection_timeout_handling' });
       expect(a.stderr).to.contain('swarm: 100% (2/2 seeds');
       writeFileSync(join(dir, 'a.json'), a.stdout);
-      writeFileSync(join(dir, 'b.json'), shard(2).stdout);
-      const merged = wsim(['--merge', join(dir, 'a.json'), join(dir, 'b.json'), '--json']);
+      writeFileSync(join(dir, 'b.json'), b.stdout);
+      const [merged, twice] = await Promise.all([wsim(['--merge', join(dir, 'a.json'), join(dir, 'b.json'), '--json']), wsim(['--merge', join(dir, 'a.json'), join(dir, 'a.json')])]);
       expect(merged.status, merged.stderr).to.equal(0);
       expect(JSON.parse(merged.stdout)).to.deep.include({ runs: 4, passed: 4, failures: [] });
-      const twice = wsim(['--merge', join(dir, 'a.json'), join(dir, 'a.json')]);
       expect(twice.status).to.equal(2);
       expect(twice.stderr.trim().split('\n')).to.have.length(1);
+    });
 
+    it('usage errors exit 2 with one line on stderr and nothing on stdout', async () => {
       writeFileSync(join(dir, 'corrupt.json'), '{"runs": 3');
-      for (const args of [['--runs', '4', '--shard', '3/2'], ['--runs', '4', '--scenario', 'nope'], ['--merge', join(dir, 'corrupt.json')], ['--merge', join(dir, 'missing.json')], []]) {
-        const r = wsim(args);
-        expect(r.status, args.join(' ')).to.equal(2);
+      const cases = [['--runs', '4', '--shard', '3/2'], ['--runs', '4', '--shard', 'half'], ['--runs', '1', '--scenario', 'nope'], ['--merge', join(dir, 'corrupt.json')], ['--merge', join(dir, 'missing.json')], []];
+      const results = await Promise.all(cases.map(wsim));
+      results.forEach((r, i) => {
+        expect(r.status, cases[i]!.join(' ')).to.equal(2);
         expect(r.stdout).to.equal('');
         expect(r.stderr.trim().split('\n'), r.stderr).to.have.length(1);
-      }
-      expect(wsim(['--runs', '1', '--scenario', 'nope']).stderr).to.contain(CHEAP);
+      });
+      expect(results[2]!.stderr).to.contain(CHEAP);
     });
   });
 });

@@ -4,8 +4,8 @@
  * command, then the shrunk counterexample's failures.
  */
 import fc from 'fast-check';
-import { defaultSeed, replayCommand, runInput, scaledRuns, type RunOutcome, type Scenario, type ScenarioInput } from '../../sim/scenario.ts';
-import { findScenario } from '../../sim/scenarios/index.ts';
+import { defaultSeed, replayCommand, runInput, scaledRuns, type Category, type RunOutcome, type Scenario, type ScenarioInput } from '../../sim/scenario.ts';
+import { findScenario, SCENARIOS } from '../../sim/scenarios/index.ts';
 import type { ProtocolVariant } from '../../sim/world.ts';
 
 export function scenario(id: string): Scenario {
@@ -56,4 +56,14 @@ export function sizeOf(input: ScenarioInput): { users: number; tabs: number; eve
   const p = input.plan;
   const faults = p.partitions.length + p.halfOpen.length + p.blackholes.length + p.restarts.length + p.links.length + [p.drop, p.dup, p.reorder, p.corrupt].filter((x) => x > 0).length + (p.disconnect.everyMs ? 1 : 0);
   return { users: input.workload.users.length, tabs: input.workload.users.reduce((n, u) => n + u.tabs, 0), events, faults };
+}
+
+/** The five tests of a category: one per scenario, titled with its id and what must hold. */
+export function proveCategory(category: Category): void {
+  describe(category, function () {
+    this.timeout(300_000);
+    for (const s of SCENARIOS.filter((x) => x.category === category)) {
+      it(`${s.id}: ${s.holds}`, () => prove(s.id));
+    }
+  });
 }

@@ -1,0 +1,111 @@
+import { createServer, type Server } from 'node:net';
+import { expect } from 'chai';
+import WebSocket from 'ws';
+import { createCapture, freePort, inspectRun, InspectUsage, plain } from '../../cli/inspect.ts';
+import { findScenario } from '../../sim/scenarios/index.ts';
+import { runAt } from '../../sim/scenario.ts';
+
+interface Message {
+  type: string;
+  name?: string;
+  sessionId: string;
+  snapshot?: { status?: string; value?: unknown; context?: unknown };
+  event?: { type: string };
+}
+
+const SCENARIO = 'mission_critical_events_delivery_guaranteed';
+
+describe('cli/inspect', function () {
+  this.timeout(20_000);
+
+  it('streams actor, snapshot and event messages of the hub, sessions and clients through the relay', async () => {
+    const received: Message[] = [];
+    let client: WebSocket | undefined;
+    const done = await inspectRun(
+      { scenario: SCENARIO, seed: 42, path: '0', port: 0, pace: 2000 },
+      {
+        ready: async (s) => {
+          expect(s.url).to.equal(`http://localhost:${s.port}`);
+          expect(s.wsUrl).to.equal(`ws://localhost:${s.port}`);
+          client = new WebSocket(s.wsUrl);
+          client.on('message', (data) => received.push(JSON.parse(String(data)) as Message));
+          await new Promise((resolve, reject) => {
+            client!.once('open', resolve);
+            client!.once('error', reject);
+          });
+        },
+      },
+    );
+    // the relay forwards as it receives; give the last frames a moment
+    for (let i = 0; i < 50 && received.length < done.sent; i++) await new Promise((r) => setTimeout(r, 20));
+    client?.close();
+
+    expect(done.sent).to.equal(done.events);
+    expect(received).to.have.length(done.sent);
+    expect(done.passed).to.equal(true);
+    // the same run as `wsim replay` shows: inspection does not perturb the world
+    expect(done.traceHash).to.equal(runAt(findScenario(SCENARIO)!, { seed: 42, path: '0' })!.traceHash);
+
+    const actors = new Map(received.filter((m) => m.type === '@xstate.actor').map((m) => [m.name!, m.sessionId]));
+    const hub = actors.get('hub');
+    const clients = [...actors.keys()].filter((n) => /^t\d+\/u\d+\/\d+$/.test(n));
+    const sessions = [...actors.keys()].filter((n) => /^t\d+\/u\d+\/\d+#\d+$/.test(n));
+    expect(hub, [...actors.keys()].join(' ')).to.be.a('string');
+    expect(clients).to.not.be.empty;
+    expect(sessions).to.not.be.empty;
+    expect([...actors.keys()].some((n) => n.startsWith('run:'))).to.equal(true);
+    for (const name of ['hub', clients[0]!, sessions[0]!]) {
+      const id = actors.get(name)!;
+      const snapshots = received.filter((m) => m.type === '@xstate.snapshot' && m.sessionId === id);
+      const events = received.filter((m) => m.type === '@xstate.event' && m.sessionId === id);
+      expect(snapshots, name).to.not.be.empty;
+      expect(events, name).to.not.be.empty;
+      expect(snapshots.some((m) => m.snapshot?.value !== undefined && m.snapshot.context !== undefined), name).to.equal(true);
+    }
+    // a client goes through its handshake, as the inspector will draw it
+    const clientId = actors.get(clients[0]!)!;
+    const values = received.filter((m) => m.type === '@xstate.snapshot' && m.sessionId === clientId).map((m) => JSON.stringify(m.snapshot?.value));
+    expect(values.some((v) => v.includes('open'))).to.equal(true);
+    // each actor is announced before anything happens to it
+    const seen = new Set<string>();
+    for (const m of received) {
+      if (m.type === '@xstate.actor') seen.add(m.sessionId);
+      else expect(seen.has(m.sessionId), `${m.type} before its actor`).to.equal(true);
+    }
+  });
+
+  it('captures snapshots as they were at the time, stamped with simulated time', () => {
+    const capture = createCapture();
+    runAt(findScenario(SCENARIO)!, { seed: 42, path: '0', inspect: capture.inspect });
+    const times = capture.events.map((e) => e.t);
+    expect(times.every((t, i) => i === 0 || t >= times[i - 1]!)).to.equal(true);
+    expect(times.at(-1)).to.be.greaterThan(1000);
+    const hub = capture.events.find((e) => e.event.type === '@xstate.actor' && (e.event as { name?: string }).name === 'hub')!.event.sessionId;
+    const first = capture.events.find((e) => e.event.type === '@xstate.snapshot' && e.event.sessionId === hub)!;
+    expect(JSON.stringify(first.event)).to.contain('"sessions":{}');
+  });
+
+  it('makes contexts plain and bounded: Maps, actor refs, long payloads, cycles', () => {
+    const cyclic: Record<string, unknown> = { a: 1 };
+    cyclic.self = cyclic;
+    const out = plain({ m: new Map([['k', new Set([1, 2])]]), ref: { sessionId: 'x:1', id: 'hub', send() {} }, long: 'x'.repeat(1000), cyclic, f: function named() {} });
+    expect(out).to.deep.equal({ m: { k: [1, 2] }, ref: { actor: 'hub' }, long: `${'x'.repeat(200)}…(1000 chars)`, cyclic: { a: 1, self: '[circular]' }, f: { type: 'named' } });
+  });
+
+  it('refuses a port in use and an unknown scenario', async () => {
+    const port = await freePort();
+    const busy: Server = createServer();
+    await new Promise<void>((r) => busy.listen(port, r));
+    try {
+      let error: unknown;
+      await inspectRun({ scenario: SCENARIO, seed: 1, path: '0', port, pace: 10 }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(InspectUsage);
+      expect((error as Error).message).to.contain(`port ${port} is in use`);
+    } finally {
+      busy.close();
+    }
+    let error: unknown;
+    await inspectRun({ scenario: 'nope', seed: 1, path: '0', port: 0, pace: 10 }).catch((e: unknown) => (error = e));
+    expect((error as Error).message).to.contain('valid ids: ');
+  });
+});
