@@ -1,8 +1,10 @@
 /** The subcommands, one module each; a command not built yet says so and exits 2. */
 import type { Command } from 'commander';
 import { register as diagram } from './diagram-command.ts';
+import { register as inspect } from './inspect.ts';
 import { register as replay } from './replay.ts';
 import { register as run } from './run.ts';
+import { register as swarm } from './swarm.ts';
 
 export type Register = (program: Command) => void;
 
@@ -21,8 +23,8 @@ const notYet = (name: string, summary: string): Register => (program) => {
 export const commands: Register[] = [
   run,
   replay,
-  notYet('swarm', 'run many seeds in parallel'),
+  swarm,
   diagram,
-  notYet('inspect', 'watch a run in the Stately inspector'),
+  inspect,
   notYet('bench', 'measure the benchmark figures'),
 ];

@@ -113,24 +113,31 @@ export async function runPool(jobs: readonly SwarmJob[], workers: number, onResu
       const feed = () => {
         current = jobs[next++];
         if (current) worker.postMessage(current);
-        else void worker.terminate().then(() => resolve());
+        else {
+          worker.removeAllListeners();
+          void worker.terminate().then(() => resolve());
+        }
       };
       const done = (r: SwarmResult) => {
+        current = undefined;
         results.push(r);
         onResult?.(r);
         feed();
       };
+      /** The thread died (an error, out of memory, or exited): fail its seed, carry on with a new one. */
+      const died = (why: string) => {
+        const job = current;
+        worker.removeAllListeners();
+        void worker.terminate();
+        worker = startWorker();
+        attach();
+        if (job) done(crashed(job, why));
+        else feed();
+      };
       const attach = () => {
         worker.on('message', (r: SwarmResult) => done(r));
-        worker.on('error', (err) => {
-          const job = current;
-          worker.removeAllListeners();
-          void worker.terminate();
-          worker = startWorker();
-          attach();
-          if (job) done(crashed(job, err instanceof Error ? err.message : String(err)));
-          else feed();
-        });
+        worker.on('error', (err) => died(err instanceof Error ? err.message : String(err)));
+        worker.on('exit', (code) => died(`exited with code ${code}`));
       };
       attach();
       feed();

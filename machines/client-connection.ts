@@ -53,8 +53,9 @@ export interface ClientConfig {
 export const DEFAULT_CLIENT_CONFIG: ClientConfig = {
   connectTimeoutMs: 2000,
   authTimeoutMs: 2000,
-  pingIntervalMs: 1000,
-  pongTimeoutMs: 1000,
+  // generous, as real deployments are: a frame queued behind a large one on a slow link arrives late
+  pingIntervalMs: 2000,
+  pongTimeoutMs: 3000,
   backoffBaseMs: 100,
   backoffCapMs: 2000,
   maxAttempts: 30,
@@ -208,6 +209,8 @@ export const clientConnectionMachine = setup({
     isPong: ({ event }) => isFrame(event, 'pong'),
     isSubscribed: ({ event }) => isFrame(event, 'subscribed'),
     isResync: ({ event }) => isFrame(event, 'resync_required'),
+    /** A resync to an epoch the cursor already follows: a duplicate, which must not reset it again. */
+    isStaleResync: ({ context, event }) => isFrame(event, 'resync_required') && event.frame.reason === 'epoch_changed' && context.streams.get(event.frame.thread)?.epoch === event.frame.epoch,
     isError: ({ event }) => isFrame(event, 'error'),
     /** An event frame for a thread the app no longer wants. */
     isUnwanted: ({ context, event }) => isFrame(event, 'event') && !context.threads.has(event.frame.thread),
@@ -385,6 +388,7 @@ export const clientConnectionMachine = setup({
           // frame on a slow link); a silent client → server direction is the server's reaper's to find.
           { guard: 'isPong', actions: ['noteHeard', raise({ type: 'PONG' })] },
           { guard: 'isSubscribed', actions: ['noteHeard', 'confirmStream', 'recordSubscribed'] },
+          { guard: 'isStaleResync', actions: 'noteHeard' },
           { guard: 'isResync', actions: ['noteHeard', 'confirmStream', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
           { guard: 'isUnwanted', actions: 'noteHeard' },
           { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', raise({ type: 'ACK_DUE' })] },

@@ -49,7 +49,7 @@ export interface SessionConfig {
 
 export const DEFAULT_SESSION_CONFIG: SessionConfig = {
   authTimeoutMs: 2000,
-  reapAfterMs: 2000,
+  reapAfterMs: 5000,
   rtoMs: 300,
   rtoCapMs: 2000,
   maxRetransmits: 6,
@@ -57,7 +57,7 @@ export const DEFAULT_SESSION_CONFIG: SessionConfig = {
   coalesceAbove: 256,
   shedAbove: 4096,
   maxFrameBytes: 64 * 1024,
-  maxBatchBytes: 8 * 1024,
+  maxBatchBytes: 4 * 1024,
   batch: true,
   flushDelayMs: 0,
 };

@@ -286,7 +286,9 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
     const seen = runSeen.get(sk) ?? [];
     if (!runSeen.has(sk)) runSeen.set(sk, seen);
     // events the app was told it would not get (dead letter, resync) may leave the contract's order incomplete
-    const explicitGap = a.idx > 0 && (dead.has(`${a.conn}\u0000${a.run}\u0000${a.idx - 1}`) || dead.has(`${a.conn}\u0000${a.run}\u00000`) || resyncs.some((r) => r.conn === a.conn && r.thread === a.thread && r.t <= a.t));
+    // so may a role that withheld the run's earlier events (a later upgrade shows the rest)
+    const withheldBefore = roles.during(a.tenant, a.user, 0, a.t).some((role) => accessFor(policy, role, source.rec.sensitivity as Sensitivity) === 'withhold');
+    const explicitGap = withheldBefore || a.idx > 0 && (dead.has(`${a.conn}\u0000${a.run}\u0000${a.idx - 1}`) || dead.has(`${a.conn}\u0000${a.run}\u00000`) || resyncs.some((r) => r.conn === a.conn && r.thread === a.thread && r.t <= a.t));
     const broken = explicitGap ? null : contractBreak(seen, a.type);
     if (broken) violate({ invariant: 'run_contract', t: a.t, conn: a.conn, message: `${a.conn}, run ${a.run}: ${broken}` });
     seen.push({ type: a.type });

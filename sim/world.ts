@@ -232,7 +232,7 @@ export class World {
     const protocol = this.input.protocol ?? {};
     for (const user of this.input.workload.users) {
       this.directory.add(tokenOf(user.tenant, user.user), { tenant: user.tenant, user: user.user, role: user.role, threads: '*' });
-      const failure = this.input.workload.appFailures.find((f) => f.tenant === user.tenant && f.user === user.user);
+      const failure = mergeFailures(this.input.workload.appFailures.filter((f) => f.tenant === user.tenant && f.user === user.user));
       for (let tab = 0; tab < user.tabs; tab++) {
         const id = clientId(user.tenant, user.user, tab);
         this.trace.append({ t: 0, k: 'conn', conn: id, tenant: user.tenant, user: user.user, role: user.role, endpoint: id });
@@ -434,6 +434,12 @@ export class World {
   get transitionCount(): number {
     return this.transitions;
   }
+}
+
+/** A user may be drawn more than once: every poison counts, the highest failure rate applies. */
+function mergeFailures(failures: AppFailure[]): AppFailure | undefined {
+  if (failures.length === 0) return undefined;
+  return { ...failures[0]!, failRate: Math.max(...failures.map((f) => f.failRate)), poison: failures.flatMap((f) => f.poison) };
 }
 
 /** Give each request its payload: deterministic text of the run's size. */

@@ -111,7 +111,7 @@ const CONFIG: Partial<ClientConfig> = {
 const cfg: ClientConfig = { ...DEFAULT_CLIENT_CONFIG, ...CONFIG };
 
 /** How the executor realises an abstract event frame on thread t1 (or the unwanted thread zz). */
-type Kind = 'new' | 'new-fail' | 'dup' | 'unwanted' | 'resync';
+type Kind = 'new' | 'new-fail' | 'dup' | 'unwanted' | 'resync' | 'stale';
 type ModelEvent = ClientEvent & { kind?: Kind };
 /**
  * The model's abstract stream state: on t1 an ack is owed, frames are held
@@ -119,13 +119,15 @@ type ModelEvent = ClientEvent & { kind?: Kind };
  * server since last requested; t2 wanted (the server never answers for t2).
  */
 interface M {
+  /** t1's cursor refers to epoch e1 (the server answered for it once). */
+  e1: boolean;
   pend: boolean;
   held: boolean;
   past: boolean;
   conf1: boolean;
   want2: boolean;
 }
-const M0: M = { pend: false, held: false, past: false, conf1: false, want2: false };
+const M0: M = { e1: false, pend: false, held: false, past: false, conf1: false, want2: false };
 const mOf = (context: unknown): M => (context as { m?: M }).m ?? M0;
 const kindOf = (event: unknown): Kind | undefined => (event as ModelEvent).kind;
 
@@ -138,6 +140,9 @@ const kindOf = (event: unknown): Kind | undefined => (event as ModelEvent).kind;
 const model = (clientConnectionMachine as AnyStateMachine).provide({
   guards: {
     isDuplicate: ({ event }: { event: ModelEvent }) => kindOf(event) === 'dup',
+    // a duplicate epoch_changed resync is only recognisable once the cursor follows that epoch
+    isStaleResync: ({ context, event }: { context: unknown; event: ModelEvent }) => kindOf(event) === 'stale' && mOf(context).e1,
+    isResync: ({ event }: { event: ModelEvent }) => kindOf(event) === 'resync',
     hasPendingAcks: ({ context }: { context: unknown }) => mOf(context).pend,
     // t2 is never answered in the model: wanting it keeps a request unconfirmed
     hasUnconfirmed: ({ context }: { context: unknown }) => !mOf(context).conf1 || mOf(context).want2,
@@ -164,7 +169,7 @@ const model = (clientConnectionMachine as AnyStateMachine).provide({
     countDuplicate: assign(({ context }) => ({ m: { ...mOf(context), pend: mOf(context).pend || mOf(context).past } }) as never),
     applyResync: assign(({ context }) => ({ m: { ...mOf(context), pend: false, held: false, past: true } }) as never),
     sendResume: assign(({ context }) => ({ m: { ...mOf(context), conf1: false } }) as never),
-    confirmStream: assign(({ context }) => ({ m: { ...mOf(context), conf1: true } }) as never),
+    confirmStream: assign(({ context }) => ({ m: { ...mOf(context), conf1: true, e1: true } }) as never),
     subscribeThread: assign(({ context }) => ({ m: { ...mOf(context), want2: true } }) as never),
     unsubscribeThread: assign(({ context }) => ({ m: { ...mOf(context), want2: false } }) as never),
     rememberThread: assign(({ context, event }) => ({ m: { ...mOf(context), want2: (event as { type: string }).type === 'SUBSCRIBE' } }) as never),
@@ -183,6 +188,7 @@ const MODEL_EVENTS: ModelEvent[] = [
   frame({ v: PROTOCOL_VERSION, type: 'subscribed', thread: 't1', epoch: 'e1', from: 1, recovered: false }),
   frame({ v: PROTOCOL_VERSION, type: 'pong', id: 1 }),
   { ...frame({ v: PROTOCOL_VERSION, type: 'resync_required', thread: 't1', epoch: 'e1', from: 1, reason: 'beyond_window' }), kind: 'resync' },
+  { ...frame({ v: PROTOCOL_VERSION, type: 'resync_required', thread: 't1', epoch: 'e1', from: 1, reason: 'epoch_changed' }), kind: 'stale' },
   { ...frame(placeholder('t1')), kind: 'new' },
   { ...frame(placeholder('t1')), kind: 'new-fail' },
   { ...frame(placeholder('t1')), kind: 'dup' },
@@ -279,6 +285,11 @@ function realize(e: ModelEvent, ref: Reference, port: FakeClientPort): ClientEve
       return frame(eventFrame('t1', ref.next > 1 ? ref.next - 1 : ref.next));
     case 'unwanted':
       return frame(eventFrame('zz', 1));
+    case 'stale':
+      // a repeated epoch_changed for the epoch t1 already follows; before that, just a frame that proves the link alive
+      return ref.confirmed.has('t1')
+        ? frame({ v: PROTOCOL_VERSION, type: 'resync_required', thread: 't1', epoch: 'e1', from: 1, reason: 'epoch_changed' })
+        : frame({ v: PROTOCOL_VERSION, type: 'error', code: 'bad_field', message: 'x' });
     case 'resync':
       ref.head += 1; // one sequence the server could not replay
       return frame({ v: PROTOCOL_VERSION, type: 'resync_required', thread: 't1', epoch: 'e1', from: ref.head + 1, reason: 'beyond_window' });

@@ -1,0 +1,162 @@
+/**
+ * `wsim bench [--json] [--quick]`: the benchmark figures of DESIGN.md,
+ * measured side by side in one process — simulation speed, routing cost as
+ * sessions grow, swarm parallelism, real sockets against raw `ws` and
+ * Socket.IO, memory. Each figure is the median of several repetitions, its
+ * spread (min..max, every run) under `spread`. `--quick` is a ~1 minute
+ * version with fewer and shorter repetitions (the smoke spec runs it).
+ *
+ * stdout: the report (with --json, one JSON object and nothing else);
+ * stderr: progress. Performance is measured here, never asserted.
+ */
+import { cpus, loadavg } from 'node:os';
+import { createRequire } from 'node:module';
+import type { Command } from 'commander';
+import { measureMemory, type MemoryDetail, type MemoryFigures } from '../bench/memory.ts';
+import { measurePeer, type PeerDetail } from '../bench/peer-socketio.ts';
+import { measureScaling, type ScalingDetail, type ScalingFigures } from '../bench/scaling.ts';
+import { measureSim, type SimDetail, type SimFigures } from '../bench/sim-speed.ts';
+import { log } from '../bench/stats.ts';
+import { measureSwarm, type SwarmDetail, type SwarmFigures } from '../bench/swarm.ts';
+import { measureWs, type WsDetail, type WsFigures } from '../bench/ws.ts';
+
+export interface BenchReport {
+  sim: SimFigures;
+  scaling: ScalingFigures;
+  swarm: SwarmFigures;
+  ws: WsFigures;
+  peers: { socketio: { eventsPerSecond: number; latencyP99Ms: number }; ratio: number };
+  memory: MemoryFigures;
+  spread: { sim: SimDetail; scaling: ScalingDetail; swarm: SwarmDetail; ws: WsDetail; peers: PeerDetail; memory: MemoryDetail };
+  machine: { cpus: number; cpuModel: string; node: string; xstate: string; platform: string; date: string; quick: boolean; wallSeconds: number; loadavgBefore: number[]; loadavgAfter: number[] };
+}
+
+/** How much of each measurement: the full bench (< 10 min on 2 cores) or the quick one (~1 min). */
+export interface BenchProfile {
+  sim: { seconds: number; reps: number; toggleSends: number };
+  scaling: { rounds: number; worldSeconds: number; reps: number };
+  swarm: { runs: number; reps: number };
+  ws: { events: number; reps: number; steadySeconds: number; steadyReps: number };
+  peers: { events: number; reps: number };
+  memory: { reps: number; seconds: number; growthReps: number };
+}
+
+export const FULL: BenchProfile = {
+  sim: { seconds: 30, reps: 5, toggleSends: 500_000 },
+  scaling: { rounds: 300, worldSeconds: 3, reps: 3 },
+  swarm: { runs: 300, reps: 3 },
+  ws: { events: 10_000, reps: 7, steadySeconds: 10, steadyReps: 3 },
+  peers: { events: 10_000, reps: 7 },
+  memory: { reps: 3, seconds: 30, growthReps: 2 },
+};
+
+export const QUICK: BenchProfile = {
+  sim: { seconds: 4, reps: 2, toggleSends: 100_000 },
+  scaling: { rounds: 50, worldSeconds: 1, reps: 1 },
+  swarm: { runs: 30, reps: 1 },
+  ws: { events: 2000, reps: 2, steadySeconds: 2, steadyReps: 1 },
+  peers: { events: 2000, reps: 2 },
+  memory: { reps: 1, seconds: 4, growthReps: 1 },
+};
+
+const round2 = (n: number) => Math.round(n * 100) / 100;
+
+export async function runBench(options: { quick?: boolean } = {}): Promise<BenchReport> {
+  const profile = options.quick ? QUICK : FULL;
+  const started = performance.now();
+  const loadavgBefore = loadavg().map(round2);
+  const stage = async <T>(name: string, fn: () => Promise<T> | T): Promise<T> => {
+    const t = performance.now();
+    log(`bench: ${name}…`);
+    const out = await fn();
+    log(`bench: ${name} done in ${((performance.now() - t) / 1000).toFixed(1)} s`);
+    return out;
+  };
+  const sim = await stage('sim', () => measureSim(profile.sim));
+  const scaling = await stage('scaling', () => measureScaling(profile.scaling));
+  const swarm = await stage('swarm', () => measureSwarm(profile.swarm));
+  const ws = await stage('ws', () => measureWs(profile.ws));
+  const peers = await stage('peers', () => measurePeer(profile.peers, { eventsPerSecond: ws.figures.eventsPerSecond, burstLatencyP99Ms: ws.detail.burst.latencyP99Ms }));
+  const memory = await stage('memory', () => measureMemory(profile.memory));
+  const require = createRequire(import.meta.url);
+  const cpuList = cpus();
+  return {
+    sim: sim.figures,
+    scaling: scaling.figures,
+    swarm: swarm.figures,
+    ws: ws.figures,
+    peers: { socketio: { eventsPerSecond: peers.figures.socketio.eventsPerSecond, latencyP99Ms: peers.figures.socketio.latencyP99Ms }, ratio: peers.figures.ratio },
+    memory: memory.figures,
+    spread: { sim: sim.detail, scaling: scaling.detail, swarm: swarm.detail, ws: ws.detail, peers: peers.detail, memory: memory.detail },
+    machine: {
+      cpus: cpuList.length,
+      cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
+      node: process.version,
+      xstate: (require('xstate/package.json') as { version: string }).version,
+      platform: `${process.platform}-${process.arch}`,
+      date: new Date().toISOString(),
+      quick: options.quick === true,
+      wallSeconds: round2((performance.now() - started) / 1000),
+      loadavgBefore,
+      loadavgAfter: loadavg().map(round2),
+    },
+  };
+}
+
+const fmt = (n: number, digits = 3) => (Math.abs(n) >= 1000 ? Math.round(n).toLocaleString('en-US') : String(Number(n.toPrecision(digits))));
+const range = (s: { min: number; max: number }) => `${fmt(s.min)}..${fmt(s.max)}`;
+
+/** The human table: figure, median, spread, target. */
+export function formatBench(r: BenchReport): string {
+  const s = r.spread;
+  const rows: [string, string, string, string][] = [
+    ['sim speedup (simulated / wall)', `${fmt(r.sim.speedup)}×`, range(s.sim.spread.speedup), '≥ 50×'],
+    ['sim wall seconds', fmt(r.sim.wallSeconds), range(s.sim.spread.wallSeconds), ''],
+    ['sim delivered events / wall s', fmt(r.sim.eventsPerWallSecond), range(s.sim.spread.eventsPerWallSecond), ''],
+    ['sim transitions per event', fmt(r.sim.transitionsPerEvent), '', ''],
+    ['xstate toggle transitions / s', fmt(r.sim.xstateTransitionsPerSecond), range(s.sim.spread.xstateTransitionsPerSecond), ''],
+    ['sim floorRatio', fmt(r.sim.floorRatio), '', '≥ 0.5'],
+    ['routing µs/event @10', fmt(s.scaling.routingUsPerEvent['10']!.median), range(s.scaling.routingUsPerEvent['10']!), ''],
+    ['routing µs/event @100', fmt(s.scaling.routingUsPerEvent['100']!.median), range(s.scaling.routingUsPerEvent['100']!), ''],
+    ['routing µs/event @1000', fmt(s.scaling.routingUsPerEvent['1000']!.median), range(s.scaling.routingUsPerEvent['1000']!), ''],
+    ['scaling costPerEventRatio', fmt(r.scaling.costPerEventRatio), '', '≤ 2'],
+    ['  whole world µs/event ratio', fmt(s.scaling.world.costPerEventRatio), '', '(heartbeats incl.)'],
+    ['swarm seeds/s, 1 worker', fmt(s.swarm.seedsPerSecond.workers1.median), range(s.swarm.seedsPerSecond.workers1), ''],
+    ['swarm seeds/s, 2 workers', fmt(s.swarm.seedsPerSecond.workers2.median), range(s.swarm.seedsPerSecond.workers2), ''],
+    ['swarm speedup', fmt(r.swarm.speedup), '', '≥ 1.6'],
+    ['ws events/s (burst)', fmt(r.ws.eventsPerSecond), range(s.ws.burst.eventsPerSecond), ''],
+    ['ws raw messages/s', fmt(r.ws.rawEventsPerSecond), range(s.ws.raw.messagesPerSecond), ''],
+    ['ws ratio', fmt(r.ws.ratio), '', '≥ 0.25'],
+    ['ws p50 ms (seed load)', fmt(r.ws.latencyP50Ms), range(s.ws.seedLoad.latencyP50Ms), ''],
+    ['ws p99 ms (seed load)', fmt(r.ws.latencyP99Ms), range(s.ws.seedLoad.latencyP99Ms), '< 10'],
+    ['ws p99 ms (burst)', fmt(s.ws.burst.latencyP99Ms), range(s.ws.burst.latencyP99MsSpread), ''],
+    ['socket.io events/s', fmt(r.peers.socketio.eventsPerSecond), range(s.peers.socketio.eventsPerSecond), ''],
+    ['socket.io p99 ms (burst)', fmt(r.peers.socketio.latencyP99Ms), range(s.peers.socketio.latencyP99Ms), ''],
+    ['peers ratio (wsim / socket.io)', fmt(r.peers.ratio), '', '≥ 1'],
+    ['bytes per idle session', fmt(r.memory.bytesPerIdleSession), range(s.memory.spread.bytesPerIdleSession), ''],
+    ['heap growth (sustained)', `${fmt(100 * r.memory.heapGrowth)}%`, range({ min: 100 * s.memory.spread.heapGrowth.min, max: 100 * s.memory.spread.heapGrowth.max }), '< 10%'],
+  ];
+  const header: [string, string, string, string] = ['figure', 'median', 'spread (min..max)', 'target'];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i]!.length)));
+  const line = (row: readonly string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
+  const m = r.machine;
+  return [
+    `wsim bench${m.quick ? ' --quick' : ''} — ${m.date}, ${m.cpus} × ${m.cpuModel}, node ${m.node}, xstate ${m.xstate}, ${fmt(m.wallSeconds)} s, load ${m.loadavgBefore.join('/')} → ${m.loadavgAfter.join('/')}`,
+    line(header),
+    line(widths.map((w) => '-'.repeat(w))),
+    ...rows.map(line),
+    `sim: ${r.sim.deliveredEvents} events, ${fmt(r.sim.simulatedSeconds)} s simulated under load (${fmt(s.sim.simulatedSecondsTotal)} s in all), verification ${s.sim.verified.passed ? 'passed' : 'FAILED'}`,
+  ].join('\n');
+}
+
+export function register(program: Command): void {
+  program
+    .command('bench')
+    .description('measure the benchmark figures (sim speed, scaling, swarm, real sockets, Socket.IO, memory)')
+    .option('--json', 'print one JSON object on stdout')
+    .option('--quick', 'a ~1 minute version: fewer, shorter repetitions')
+    .action(async (flags: { json?: boolean; quick?: boolean }) => {
+      const report = await runBench({ quick: flags.quick === true });
+      process.stdout.write(flags.json ? `${JSON.stringify(report, null, 2)}\n` : `${formatBench(report)}\n`);
+    });
+}
