@@ -247,6 +247,13 @@ export const clientConnectionMachine = setup({
       if (frame.reason === 'epoch_changed') cursor.restartAt(frame.from);
       else cursor.skipTo(frame.from);
     },
+    /** The app still hears of the gap a stale resync announces; the cursor, already past it, stays. */
+    noticeResync: ({ context, event }) => {
+      const frame = (event as { frame: ResyncRequiredFrame }).frame;
+      const cursor = cursorFor(context, frame.thread);
+      cursor.confirmed = true;
+      context.port.resync(frame.thread, cursor.next, cursor.next, frame.reason);
+    },
     updateEpochFromResync: assign(({ event }) => ({ epoch: (event as { frame: ResyncRequiredFrame }).frame.epoch })),
     /** A frame we already have came again: the server missed our ack, so the next ack must cover it again. */
     countDuplicate: ({ context, event }) => {
@@ -259,6 +266,8 @@ export const clientConnectionMachine = setup({
     acceptEvent: enqueueActions(({ context, event, enqueue }) => {
       const frame = (event as { frame: EventFrame }).frame;
       const cursor = cursorFor(context, frame.thread);
+      // a fresh stream learns its epoch from its first frame if that overtook the server's answer
+      if (cursor.epoch === null && frame.epoch !== undefined) cursor.epoch = frame.epoch;
       if (frame.seq < cursor.next) {
         // dedup said "new" for a sequence already released: the app gets it again
         if (frame.event) context.port.deliver(frame.thread, frame.seq, frame.event);
@@ -388,7 +397,7 @@ export const clientConnectionMachine = setup({
           // frame on a slow link); a silent client → server direction is the server's reaper's to find.
           { guard: 'isPong', actions: ['noteHeard', raise({ type: 'PONG' })] },
           { guard: 'isSubscribed', actions: ['noteHeard', 'confirmStream', 'recordSubscribed'] },
-          { guard: 'isStaleResync', actions: 'noteHeard' },
+          { guard: 'isStaleResync', actions: ['noteHeard', 'noticeResync'] },
           { guard: 'isResync', actions: ['noteHeard', 'confirmStream', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
           { guard: 'isUnwanted', actions: 'noteHeard' },
           { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', raise({ type: 'ACK_DUE' })] },

@@ -138,6 +138,8 @@ export interface EventFrame {
   thread: string;
   seq: number;
   through?: number;
+  /** The server epoch the sequence belongs to (a frame may overtake the resync that announced it). */
+  epoch?: string;
   event?: AgentEvent;
 }
 

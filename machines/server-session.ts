@@ -181,7 +181,15 @@ function nextFrame(context: SessionContext, stream: OutboundStream, coalescible:
     }
   }
   const visible = applyPolicy(context.services.policy, context.identity!.role, event);
-  return { v: PROTOCOL_VERSION, type: 'event', thread: stream.thread, seq, ...(through > seq ? { through } : {}), ...(visible ? { event: visible } : {}) };
+  return {
+    v: PROTOCOL_VERSION,
+    type: 'event',
+    thread: stream.thread,
+    seq,
+    ...(through > seq ? { through } : {}),
+    epoch: context.services.epoch,
+    ...(visible ? { event: visible } : {}),
+  };
 }
 
 /** Encoded frames → link, packed into batches up to the frame limit. */

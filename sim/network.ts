@@ -14,7 +14,7 @@
 import type { CloseInfo, ConnectRequest, Link, LinkHandler, SendResult, ServerHandler, Transport } from '../transport/link.ts';
 import { inWindow, matchesTarget, type Dir, type FaultPlan, type LinkShape } from './fault-plan.ts';
 import type { Random } from './random.ts';
-import type { Scheduler } from './scheduler.ts';
+import type { Scheduler, TimerId } from './scheduler.ts';
 import type { Trace } from './trace.ts';
 
 export interface FaultCounts {
@@ -72,6 +72,8 @@ interface LinkState {
   serverDone: boolean;
   /** The close has been traced (once per link, when the first side closes). */
   closeTraced: boolean;
+  /** Scheduled deliveries and wire slots of this link: cancelled once both sides are gone. */
+  timers: Set<TimerId>;
   readonly baseLatency: number;
   readonly c2s: Pipe;
   readonly s2c: Pipe;
@@ -152,6 +154,7 @@ export class SimNetwork implements Transport {
       clientDone: false,
       serverDone: false,
       closeTraced: false,
+      timers: new Set(),
       baseLatency: shape?.latencyMs ?? this.plan.latency.baseMs,
       c2s: this.pipe('c2s', shape),
       s2c: this.pipe('s2c', shape),
@@ -252,14 +255,23 @@ export class SimNetwork implements Transport {
     }
     let payload = data;
     if (faulty && corruptRoll < this.plan.corrupt) payload = this.corrupt(state, dir, data, now);
-    this.scheduler.at(arrival, 'net.deliver', () => this.deliver(state, dir, payload));
+    this.linkTimer(state, arrival, 'net.deliver', () => this.deliver(state, dir, payload));
     if (faulty && dupRoll < this.plan.dup) {
       this.counts.dup++;
       this.trace.append({ t: now, k: 'dup', link: state.id, dir, frame: clip(payload) });
       const later = arrival + rnd.int(1, Math.max(1, Math.ceil(state.baseLatency)));
-      this.scheduler.at(later, 'net.deliver', () => this.deliver(state, dir, payload));
+      this.linkTimer(state, later, 'net.deliver', () => this.deliver(state, dir, payload));
     }
     return this.sendResult(pipe);
+  }
+
+  /** A timer that belongs to a link (and goes with it). */
+  private linkTimer(state: LinkState, at: number, label: string, fn: () => void): void {
+    const id = this.scheduler.at(at, label, () => {
+      state.timers.delete(id);
+      fn();
+    });
+    state.timers.add(id);
   }
 
   /** Put `bytes` on the sender's wire; returns when they are off it. */
@@ -270,7 +282,7 @@ export class SimNetwork implements Transport {
     const offWire = start + (bytes * 1000) / pipe.bandwidth;
     pipe.wireFreeAt = offWire;
     pipe.queued += bytes;
-    this.scheduler.at(offWire, 'net.wire', () => {
+    this.linkTimer(state, offWire, 'net.wire', () => {
       pipe.queued -= bytes;
       if (pipe.pressured && pipe.queued <= pipe.cap) {
         pipe.pressured = false;
@@ -389,6 +401,9 @@ export class SimNetwork implements Transport {
     if (state.clientDone && state.serverDone) {
       state.phase = 'done';
       this.links.delete(state.id);
+      // frames still on the way to a closed link would only be dropped on arrival: nothing is left behind
+      for (const id of state.timers) this.scheduler.cancel(id);
+      state.timers.clear();
     }
     const handler = side === 'client' ? state.client : state.server;
     if (handler === null) return;

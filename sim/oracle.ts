@@ -32,6 +32,12 @@ export interface Violation {
   t: number;
   conn?: string;
   message: string;
+  /**
+   * Holds under the scenario's own plan only: a performance figure (latency, drift,
+   * growth, utilisation) or a reachability expectation. Harsher fault overrides
+   * measure the faults there, so these are reported but not judged under them.
+   */
+  nominalOnly?: boolean;
 }
 
 export interface Metrics {

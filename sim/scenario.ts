@@ -174,7 +174,7 @@ export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: W
   // hold, but latency figures then measure the faults, not the protocol, and are not judged.
   const harsher = options.overrides !== undefined;
   const thresholds = harsher ? { ...scenario.thresholds, maxP99LatencyMs: undefined } : scenario.thresholds;
-  const judged = harsher ? violations.filter((v) => v.invariant !== 'latency') : violations;
+  const judged = harsher ? violations.filter((v) => !v.nominalOnly) : violations;
   const failures = [
     ...thresholdFailures(thresholds, verdict.metrics),
     ...judged.filter((v) => v.invariant !== 'completeness' && v.invariant !== 'exactly_once' && v.invariant !== 'order').map((v) => `${v.invariant}: ${v.message}`),

@@ -19,7 +19,7 @@ import { payloadHash } from '../machines/hash.ts';
 import { hubMachine, type HubMachine, type HubRef, type RouteKey } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
-import { DEFAULT_SESSION_CONFIG, type SessionConfig } from '../machines/server-session.ts';
+import type { SessionConfig } from '../machines/server-session.ts';
 import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
 import type { Transport } from '../transport/link.ts';
 import { createServerHandler } from '../transport/server-endpoint.ts';
@@ -348,9 +348,8 @@ export class World {
 
   writeGauges(): void {
     const t = this.time.now;
-    const session = { ...DEFAULT_SESSION_CONFIG, ...this.input.protocol?.sessionConfig };
-    // a flush may overshoot the shed cap by one window before the next NOTIFY sheds
-    this.trace.append({ t, k: 'gauge', name: 'outbox.highWater', owner: 'sessions', value: this.outboxHighWater, cap: session.shedAbove + session.windowFrames });
+    // a session's backlog is a window over the replay log: the log's cap is what bounds memory
+    this.trace.append({ t, k: 'gauge', name: 'outbox.highWater', owner: 'sessions', value: this.outboxHighWater });
     const logs = this.hub.getSnapshot().context.logs;
     this.trace.append({ t, k: 'gauge', name: 'replayLog.highWater', owner: 'hub', value: logs.highWater(), cap: logs.capacity });
     this.trace.append({ t, k: 'gauge', name: 'wire.retransmissions', owner: 'server', value: this.wire.retransmissions() });

@@ -72,14 +72,14 @@ export const eventDeliveryReliability: Scenario[] = [
       shape({ tenants: [1, 1], usersPerTenant: [1, 2], tabs: [1, 1], threadsPerUser: [1, 1], runsPerUser: [1, 1], toolsPerRun: [500, 520], thinkingPerRun: [0, 0], rateHz: [1000, 1000], payloadBytes: [100, 300], earliestStartMs: 500, startWithinMs: 600 }),
       planShape({ latencyMs: [5, 5], bandwidth: [150_000, 250_000] }),
     ),
-    settleMs: 10_000,
+    settleMs: 30_000, // a 1,000-event burst on a slow link needs time to drain under heavy loss
     thresholds: STRICT,
     checks: [linkUtilisation(0.9)],
     compare: (input, run): Violation[] => {
       const seedLoad = run(atSeedLoad(input));
       const p99 = seedLoad.verdict.metrics.latencyP99Ms;
-      const out: Violation[] = seedLoad.failures.map((f) => ({ invariant: 'latency' as const, t: 0, message: `at the seed load: ${f}` }));
-      if (p99 >= 100) out.push({ invariant: 'latency', t: 0, message: `p99 latency ${p99} ms at the seed load (50 events/s), not < 100 ms` });
+      const out: Violation[] = seedLoad.failures.map((f) => ({ invariant: 'latency' as const, t: 0, nominalOnly: true, message: `at the seed load: ${f}` }));
+      if (p99 >= 100) out.push({ invariant: 'latency', t: 0, nominalOnly: true, message: `p99 latency ${p99} ms at the seed load (50 events/s), not < 100 ms` });
       return out;
     },
     runs: 2,
