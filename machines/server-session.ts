@@ -355,6 +355,8 @@ export const serverSessionMachine = setup({
       if (!progress) return;
       enqueue.assign({ retransmits: 0, rto: context.config.rtoMs });
       enqueue.raise({ type: 'ACKED' });
+      // the window moved: send what waited for it (nothing waits when the backlog is empty)
+      if (backlogOf(context) > 0) enqueue.raise({ type: 'FLUSH' });
     }),
     flush: enqueueActions(({ context, enqueue }) => flushWith(context, (event) => enqueue.raise(event), onlyThinking)),
     /** Go back N on every stream and back off. */
@@ -409,7 +411,7 @@ export const serverSessionMachine = setup({
         // no region takes it, so the regions hear frames through HEARD/ACKED.
         FRAME: [
           { guard: 'isForbidden', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.forbidden, reason: 'thread not allowed' } } },
-          { guard: 'isAck', actions: ['heard', 'applyAck', 'requestFlush'] },
+          { guard: 'isAck', actions: ['heard', 'applyAck'] },
           { guard: 'isPing', actions: ['heard', 'pong'] },
           { guard: 'isSubscribe', actions: ['heard', 'handleSubscribe', 'requestFlush'] },
           { guard: 'isResume', actions: ['heard', 'handleResume', 'requestFlush'] },

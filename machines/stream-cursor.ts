@@ -30,6 +30,8 @@ export class StreamCursor {
   confirmed = false;
   /** The server epoch `next` refers to (null until the server first answered). */
   epoch: string | null = null;
+  /** The epoch of the last event frame seen (it may arrive before the answer that names it). */
+  seenEpoch: string | null = null;
 
   constructor(readonly thread: string, readonly bufferCap: number) {}
 
