@@ -53,7 +53,8 @@ export const DEFAULT_SESSION_CONFIG: SessionConfig = {
   rtoMs: 300,
   rtoCapMs: 2000,
   maxRetransmits: 6,
-  windowFrames: 512,
+  // the window must cover what one ack delay lets through: 2,048 frames per 40 ms is 50k events/s
+  windowFrames: 2048,
   coalesceAbove: 256,
   shedAbove: 4096,
   maxFrameBytes: 64 * 1024,
