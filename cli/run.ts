@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { defaultSeed, runScenario, scaledRuns, type Scenario } from '../sim/scenario.ts';
 import { findScenario, SCENARIOS } from '../sim/scenarios/index.ts';
+import { applyOverrides } from '../sim/fault-arbitraries.ts';
 import { describeFaultPlan } from '../sim/fault-plan.ts';
 import { addFaultFlags, count, overridesOf, scenarioOption, seed, type FaultFlags } from './options.ts';
 import { rowOf, table, type ScenarioRow } from './report.ts';
@@ -12,6 +13,7 @@ interface RunFlags extends FaultFlags {
   runs?: number;
   transport: 'sim' | 'ws';
   json?: boolean;
+  quiet?: boolean;
 }
 
 export function register(program: Command): void {
@@ -22,7 +24,8 @@ export function register(program: Command): void {
     .option('--seed <n>', 'fast-check seed of the runs (default 42, or SIM_SEED)', seed)
     .option('--runs <n>', 'runs per scenario (default: the scenario’s own, scaled by SIM_RUNS)', count)
     .option('--transport <kind>', 'sim (simulated network) or ws (real sockets on 127.0.0.1)', 'sim')
-    .option('--json', 'print one JSON object on stdout');
+    .option('--json', 'print one JSON object on stdout')
+    .option('--quiet', 'no line per run on stderr (seed and fault plan)');
   addFaultFlags(command).action(async (flags: RunFlags) => {
     if (flags.transport !== 'sim' && flags.transport !== 'ws') {
       process.stderr.write(`wsim run: --transport must be sim or ws, got "${flags.transport}"\n`);
@@ -51,12 +54,15 @@ async function runOne(scenario: Scenario, flags: RunFlags): Promise<ScenarioRow>
     seed: s,
     runs,
     ...(overrides ? { overrides } : {}),
-    onRun: (o) => {
-      // the seed and the full plan first, so a run killed midway can still be reproduced
-      if (process.env.WSIM_VERBOSE) process.stderr.write(`  ${scenario.id} seed ${s} path ${o.path}: ${describeFaultPlan(o.input.plan)}\n`);
+    // the seed and the full plan first, so a run killed midway can still be reproduced
+    onStart: (path, input) => {
+      if (!flags.quiet) process.stderr.write(`  ${scenario.id} seed ${s} path ${path} world ${input.worldSeed}: ${describeFaultPlan(overrides ? applyOverrides(input.plan, overrides, input.workload) : input.plan)}\n`);
     },
   });
-  return logged(rowOf(report, performance.now() - started, overrides));
+  const row = rowOf(report, performance.now() - started, overrides);
+  // again on failure: the full vector of the failing run
+  if (report.failure) row.failures = [...(row.failures ?? []), `fault plan: ${describeFaultPlan(report.failure.input.plan)}`];
+  return logged(row);
 }
 
 function logged(row: ScenarioRow): ScenarioRow {

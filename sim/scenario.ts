@@ -229,11 +229,15 @@ export interface ScenarioReport {
  * `runs` runs of a scenario from one seed (paths 0..runs-1), stopping at the
  * first failure. The report's trace hash covers every run's hash in order.
  */
-export function runScenario(scenario: Scenario, options: RunOptions & { runs: number; onRun?: (o: RunOutcome) => void }): ScenarioReport {
+export function runScenario(
+  scenario: Scenario,
+  options: RunOptions & { runs: number; onStart?: (path: string, input: ScenarioInput) => void; onRun?: (o: RunOutcome) => void },
+): ScenarioReport {
   const outcomes: RunOutcome[] = [];
   let index = 0;
   fc.check(
     fc.property(scenario.input, (input) => {
+      options.onStart?.(String(index), input);
       const outcome = runInput(scenario, input, { ...options, path: String(index++) });
       outcomes.push(outcome);
       options.onRun?.(outcome);

@@ -1,6 +1,8 @@
 import { expect } from 'chai';
 import type { TraceRecord } from '../../sim/records.ts';
 import { agUiJsonl, streamsOf, toAgUi, verifyAgUi, type AgUiLine } from '../../cli/ag-ui.ts';
+import { runAt } from '../../sim/scenario.ts';
+import { findScenario } from '../../sim/scenarios/index.ts';
 import { HAND_TRACE, realTrace } from './fixtures.ts';
 
 type AppType = 'agent_started' | 'agent_thinking' | 'tool_executing' | 'tool_completed' | 'agent_completed';
@@ -91,5 +93,17 @@ describe('cli/ag-ui', () => {
     expect(verdict.errors.join('\n')).to.contain("s1: Cannot send 'TOOL_CALL_END' event: No active tool call found with ID 'x'");
     expect(verdict.errors.join('\n')).to.contain('s2: ends with REASONING_START, not RUN_FINISHED or RUN_ERROR');
     expect(verdict.errors.join('\n')).to.match(/s3: RUN_STARTED does not match the schema: runId/);
+  });
+
+  it('every stream of a run under the fault override flags verifies (resyncs, retries, reconnects)', async function () {
+    this.timeout(60_000);
+    const overrides = { drop: 0.3, dup: 0.25, reorder: 0.4, disconnectEveryMs: 1500 };
+    for (const id of ['connection_failure_recovery', 'message_delivery_failure_retry']) {
+      const outcome = runAt(findScenario(id)!, { seed: 42, path: '0', overrides })!;
+      const lines = toAgUi(outcome.result.trace.records);
+      expect(lines.length, id).to.be.greaterThan(0);
+      expect(lines.every((l) => typeof l.streamId === 'string' && l.streamId.includes(':')), id).to.equal(true);
+      expect(await verifyAgUi(lines), id).to.deep.equal({ ok: true, errors: [] });
+    }
   });
 });
