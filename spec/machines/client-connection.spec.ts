@@ -28,7 +28,7 @@ import type { DeliverResult } from '../../machines/stream-cursor.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { Random } from '../../sim/random.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
-import { activeIds, afterEvents, Coverage, isAfterEvent, SeqRandom, replaySteps, stepsOf, Timers, type GraphPath } from './model-coverage.ts';
+import { activeIds, afterEvents, Coverage, isAfterEvent, itExecutesPaths, SeqRandom, replaySteps, stepsOf, Timers, type GraphPath } from './model-coverage.ts';
 
 // ---- the world's side: a fake port ----------------------------------------------
 
@@ -465,24 +465,14 @@ function execute(path: Path, coarse = false): void {
 describe('machines/client-connection', function () {
   this.timeout(30_000);
 
-  it('model-based: shortest paths to every model state (getShortestPaths), executed on the real machine', () => {
-    const paths = generate(getShortestPaths, traversal);
-    console.log(`      client shortest paths to states: ${paths.length}`);
-    expect(paths.length).to.be.greaterThan(20);
-    for (const p of paths) execute(p);
-  });
-
-  it('model-based: shortest paths to every model edge (transition tour), executed on the real machine', () => {
-    const paths = generate(getShortestPaths, edgeTraversal);
-    console.log(`      client shortest paths to edges: ${paths.length}`);
-    for (const p of paths) execute(p);
-  });
-
-  it('model-based: every simple path through the lifecycle (getSimplePaths), executed on the real machine', () => {
-    const paths = generate(getSimplePaths, simpleTraversal);
-    console.log(`      client simple paths: ${paths.length}`);
-    expect(paths.length).to.be.greaterThan(20);
-    for (const p of paths) execute(p, true);
+  itExecutesPaths({
+    label: 'client',
+    shortestToStates: () => generate(getShortestPaths, traversal),
+    shortestToEdges: () => generate(getShortestPaths, edgeTraversal),
+    simple: () => generate(getSimplePaths, simpleTraversal),
+    execute,
+    minShortest: 20,
+    minSimple: 20,
   });
 
   it('model-based: state and transition coverage of the real machine is full (but for the transitions shown unreachable)', () => {

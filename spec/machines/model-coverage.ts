@@ -7,6 +7,7 @@
  * it), and a deterministic RandomSource that records its draws.
  */
 
+import { expect } from 'chai';
 import { initialTransition, transition, type AnyActorRef, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition, type InspectionEvent, type StateValue } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import type { RandomSource } from '../../machines/client-connection.ts';
@@ -270,4 +271,39 @@ export function replaySteps<S, E extends { type: string }>(model: AnyStateMachin
     state = next;
   }
   return out;
+}
+
+/** The three path families every model-based spec runs, each executed on the real machine. */
+export interface PathSuite<P> {
+  /** Short name in the printed counts ('client', 'session'). */
+  label: string;
+  shortestToStates: () => P[];
+  shortestToEdges: () => P[];
+  simple: () => P[];
+  /** `coarse`: simple paths may visit a vertex by another route than the snapshot they carry. */
+  execute: (path: P, coarse?: boolean) => void;
+  minShortest: number;
+  minSimple: number;
+}
+
+export function itExecutesPaths<P>(suite: PathSuite<P>): void {
+  it('model-based: shortest paths to every model state (getShortestPaths), executed on the real machine', () => {
+    const paths = suite.shortestToStates();
+    console.log(`      ${suite.label} shortest paths to states: ${paths.length}`);
+    expect(paths.length).to.be.greaterThan(suite.minShortest);
+    for (const p of paths) suite.execute(p);
+  });
+
+  it('model-based: shortest paths to every model edge (transition tour), executed on the real machine', () => {
+    const paths = suite.shortestToEdges();
+    console.log(`      ${suite.label} shortest paths to edges: ${paths.length}`);
+    for (const p of paths) suite.execute(p);
+  });
+
+  it('model-based: every simple path (getSimplePaths), executed on the real machine', () => {
+    const paths = suite.simple();
+    console.log(`      ${suite.label} simple paths: ${paths.length}`);
+    expect(paths.length).to.be.greaterThan(suite.minSimple);
+    for (const p of paths) suite.execute(p, true);
+  });
 }

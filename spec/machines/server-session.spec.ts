@@ -27,7 +27,7 @@ import {
 } from '../../machines/server-session.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
-import { activeIds, afterEvents, Coverage, FakeSessionPort, isAfterEvent, producedEvent, replaySteps, stepsOf, Timers, type GraphPath } from './model-coverage.ts';
+import { activeIds, afterEvents, Coverage, FakeSessionPort, isAfterEvent, itExecutesPaths, producedEvent, replaySteps, stepsOf, Timers, type GraphPath } from './model-coverage.ts';
 
 // ---- the world's side ----------------------------------------------------------------
 
@@ -323,24 +323,14 @@ function execute(path: Path, coarse = false): void {
 describe('machines/server-session', function () {
   this.timeout(30_000);
 
-  it('model-based: shortest paths to every model state (getShortestPaths), executed on the real machine', () => {
-    const paths = generate(getShortestPaths, traversal);
-    console.log(`      session shortest paths to states: ${paths.length}`);
-    expect(paths.length).to.be.greaterThan(20);
-    for (const p of paths) execute(p);
-  });
-
-  it('model-based: shortest paths to every model edge (transition tour), executed on the real machine', () => {
-    const paths = generate(getShortestPaths, edgeTraversal);
-    console.log(`      session shortest paths to edges: ${paths.length}`);
-    for (const p of paths) execute(p);
-  });
-
-  it('model-based: every simple path (getSimplePaths), executed on the real machine', () => {
-    const paths = generate(getSimplePaths, simpleTraversal);
-    console.log(`      session simple paths: ${paths.length}`);
-    expect(paths.length).to.be.greaterThan(10);
-    for (const p of paths) execute(p, true);
+  itExecutesPaths({
+    label: 'session',
+    shortestToStates: () => generate(getShortestPaths, traversal),
+    shortestToEdges: () => generate(getShortestPaths, edgeTraversal),
+    simple: () => generate(getSimplePaths, simpleTraversal),
+    execute,
+    minShortest: 20,
+    minSimple: 10,
   });
 
   it('model-based: state and transition coverage of the real machine is full', () => {
