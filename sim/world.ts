@@ -362,10 +362,15 @@ export class World {
   /** Frames still held for want of an ack: session windows and client release buffers. */
   private unackedBuffers(): number {
     let n = 0;
+    // a closed tab or session holds nothing any more: its memory goes with its actor
     for (const session of this.hub.getSnapshot().context.sessions.values()) {
+      if (session.getSnapshot().status !== 'active') continue;
       for (const stream of session.getSnapshot().context.streams.values()) n += stream.inflight;
     }
-    for (const client of this.clients.values()) for (const cursor of client.getSnapshot().context.streams.values()) n += cursor.buffer.size;
+    for (const client of this.clients.values()) {
+      if (client.getSnapshot().status !== 'active') continue;
+      for (const cursor of client.getSnapshot().context.streams.values()) n += cursor.buffer.size;
+    }
     return n;
   }
 
