@@ -18,7 +18,7 @@ export const connectionStateManagement: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [buffersFreed],
-    runs: 8,
+    runs: 25,
   },
   {
     id: 'connection_heartbeat_monitoring',
@@ -29,7 +29,7 @@ export const connectionStateManagement: Scenario[] = [
     settleMs: 20_000,
     thresholds: STRICT,
     checks: [heartbeatDetection],
-    runs: 10,
+    runs: 25,
   },
   {
     id: 'connection_auto_reconnect_mechanism',
@@ -40,7 +40,7 @@ export const connectionStateManagement: Scenario[] = [
     settleMs: 12_000,
     thresholds: STRICT,
     checks: [backoffBounds],
-    runs: 10,
+    runs: 30,
   },
   {
     id: 'concurrent_connection_management',
@@ -85,6 +85,6 @@ export const connectionStateManagement: Scenario[] = [
     settleMs: 5_000,
     thresholds: { ...STRICT, allowFailedClients: true },
     checks: [timeoutsEndInFailure],
-    runs: 8,
+    runs: 20,
   },
 ];

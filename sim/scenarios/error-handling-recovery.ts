@@ -30,7 +30,7 @@ export const errorHandlingRecovery: Scenario[] = [
     input: inputOf(shape({ rateHz: [5, 30], thinkingPerRun: [2, 6] }), planShape({ latencyMs: [2, 15], restarts: [1, 2], restartDownMs: [200, 2000], partitions: [1, 2], partitionMs: [500, 2500] })),
     settleMs: 12_000,
     thresholds: STRICT,
-    runs: 10,
+    runs: 30,
   },
   {
     id: 'message_delivery_failure_retry',
@@ -41,7 +41,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [poisonDeadLetters],
-    runs: 10,
+    runs: 30,
   },
   {
     id: 'malformed_message_handling',
@@ -52,7 +52,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [everyFuzzRefused],
-    runs: 5,
+    runs: 6,
   },
   {
     id: 'resource_exhaustion_recovery',
@@ -67,7 +67,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 30_000,
     thresholds: STRICT,
     checks: [shedThenResumed],
-    runs: 6,
+    runs: 20,
   },
   {
     id: 'concurrent_error_isolation',
@@ -93,6 +93,6 @@ export const errorHandlingRecovery: Scenario[] = [
       }
       return out;
     },
-    runs: 4,
+    runs: 8,
   },
 ];

@@ -36,7 +36,7 @@ export const eventDeliveryReliability: Scenario[] = [
     input: inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), LOSSY),
     settleMs: 10_000,
     thresholds: STRICT,
-    runs: 12,
+    runs: 40,
   },
   {
     id: 'event_delivery_ordering_consistency',
@@ -46,7 +46,7 @@ export const eventDeliveryReliability: Scenario[] = [
     input: inputOf(shape({ toolsPerRun: [1, 4], thinkingPerRun: [2, 8], rateHz: [20, 50] }), planShape({ latencyMs: [2, 20], jitterMs: [10, 60], reorder: [0.1, 0.5], drop: [0, 0.1], dup: [0, 0.1] })),
     settleMs: 10_000,
     thresholds: STRICT,
-    runs: 10,
+    runs: 30,
   },
   {
     id: 'event_delivery_retry_mechanism',
@@ -61,7 +61,7 @@ export const eventDeliveryReliability: Scenario[] = [
     // one send plus at most maxRetransmits (6) on one link
     thresholds: { ...STRICT, maxSendsPerSeq: 7 },
     checks: [retransmitsHappen],
-    runs: 10,
+    runs: 30,
   },
   {
     id: 'bulk_event_delivery_performance',
@@ -92,6 +92,6 @@ export const eventDeliveryReliability: Scenario[] = [
     input: inputOf(shape({ tenants: [1, 2], usersPerTenant: [3, 5], collideRunIds: true }), { ...LOSSY, disconnectEveryMs: [500, 2000] }),
     settleMs: 10_000,
     thresholds: STRICT,
-    runs: 8,
+    runs: 25,
   },
 ];

@@ -28,7 +28,7 @@ export const eventRoutingIsolation: Scenario[] = [
     input: inputOf(shape({ tenants: [1, 3], usersPerTenant: [2, 5] }), MILD),
     settleMs: 10_000,
     thresholds: STRICT,
-    runs: 8,
+    runs: 25,
   },
   {
     id: 'thread_specific_event_routing',
@@ -38,7 +38,7 @@ export const eventRoutingIsolation: Scenario[] = [
     input: inputOf(shape({ threadsPerUser: [2, 4], runsPerUser: [2, 4], tabs: [1, 3], subscriptionChanges: [2, 8], rateHz: [5, 30] }), MILD),
     settleMs: 10_000,
     thresholds: STRICT,
-    runs: 10,
+    runs: 30,
   },
   {
     id: 'event_routing_with_role_based_access',
@@ -48,7 +48,7 @@ export const eventRoutingIsolation: Scenario[] = [
     input: inputOf(shape({ roles: ['viewer', 'analyst', 'admin'], sensitivities: ['public', 'internal', 'restricted'], roleChanges: [1, 4], runsPerUser: [2, 3] }), MILD),
     settleMs: 10_000,
     thresholds: STRICT,
-    runs: 10,
+    runs: 30,
   },
   {
     id: 'multi_tenant_event_isolation',
@@ -58,7 +58,7 @@ export const eventRoutingIsolation: Scenario[] = [
     input: inputOf(shape({ tenants: [3, 4], usersPerTenant: [1, 3], collideRunIds: true }), { ...MILD, disconnectEveryMs: [400, 1500] }),
     settleMs: 10_000,
     thresholds: STRICT,
-    runs: 8,
+    runs: 25,
   },
   {
     id: 'event_routing_performance_under_load',

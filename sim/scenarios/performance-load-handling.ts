@@ -33,7 +33,7 @@ export const performanceLoadHandling: Scenario[] = [
     input: inputOf(shape({ usersPerTenant: [2, 5], runsPerUser: [2, 3], thinkingPerRun: [20, 40], toolsPerRun: [2, 6], rateHz: [50, 50], earliestStartMs: 500 }), planShape({ latencyMs: [5, 20], jitterMs: [0, 10], dup: [0, 0.05] })),
     settleMs: 5_000,
     thresholds: { ...STRICT, maxP99LatencyMs: 100 },
-    runs: 5,
+    runs: 10,
   },
   {
     id: 'concurrent_user_scaling_performance',
@@ -68,7 +68,7 @@ export const performanceLoadHandling: Scenario[] = [
     settleMs: 15_000,
     thresholds: STRICT,
     checks: [largePayloads],
-    runs: 4,
+    runs: 10,
   },
   {
     id: 'sustained_load_endurance_performance',
@@ -94,6 +94,6 @@ export const performanceLoadHandling: Scenario[] = [
     settleMs: 8_000,
     thresholds: STRICT,
     checks: [buffersFreed],
-    runs: 6,
+    runs: 20,
   },
 ];

@@ -12,7 +12,7 @@ describe('teeth: the scenarios catch broken protocols', function () {
 
   for (const broken of BROKEN) {
     it(`teeth: ${broken.caughtBy} catches "${broken.name}"`, () => {
-      const result = check(scenario(broken.caughtBy), { variant: broken.variant, timeLimitMs: 60_000 });
+      const result = check(scenario(broken.caughtBy), { variant: broken.variant, timeLimitMs: 20_000 });
       expect(result.failed, `${broken.caughtBy} did not catch "${broken.name}" in ${result.runs} runs`).to.equal(true);
       const size = sizeOf(result.counterexample!);
       const first = result.outcome?.failures[0] ?? '(no failure line)';
