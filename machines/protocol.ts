@@ -15,7 +15,6 @@
 import {
   EVENT_TYPES,
   PROTOCOL_VERSION,
-  ROLES,
   SENSITIVITIES,
   type ClientFrame,
   type ErrorCode,

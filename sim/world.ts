@@ -13,7 +13,7 @@
  */
 import { createActor, type AnyActorRef, type InspectionEvent } from 'xstate';
 import { agentRunMachine, type AgentRunRequest } from '../machines/agent-run.ts';
-import { clientConnectionMachine, type ClientConfig, type ClientConnectionMachine } from '../machines/client-connection.ts';
+import type { ClientConfig, ClientConnectionMachine } from '../machines/client-connection.ts';
 import type { AgentEvent } from '../machines/frames.ts';
 import { payloadHash } from '../machines/hash.ts';
 import { hubMachine, type HubMachine, type HubRef, type RouteKey } from '../machines/hub.ts';

@@ -615,10 +615,9 @@ describe('machines/client-connection', function () {
       expect(w.actor.getSnapshot().value).to.equal('reconnecting');
     });
 
-    // BUG (machines/client-connection.ts applyResync → stream-cursor.ts skipTo): after a server restart the
-    // new epoch's stream starts again at 1 and the server says resync_required {from: 1, reason: 'epoch_changed'},
-    // but skipTo only moves forward, so the cursor stays at its old `next` and every new-epoch event below it is
-    // dropped as a "duplicate": silent loss. Un-skip once an epoch change rebases the cursor.
+    // After a server restart the new epoch's stream starts again at 1: an epoch change must rebase the
+    // cursor (skipTo only moves forward), or every new-epoch event below the old `next` would be dropped
+    // as a "duplicate": silent loss. Found by this spec; fixed with StreamCursor.restartAt.
     it('after resync_required epoch_changed the new epoch\'s events from `from` on reach the app', () => {
       const w = world();
       w.open();
@@ -635,10 +634,9 @@ describe('machines/client-connection', function () {
       expect(w.seqs()).to.deep.equal([1, 2, 3, 1, 2]);
     });
 
-    // BUG (minor, stream-cursor.ts drain): a coalesced frame (seq 2, through 6) held behind a gap, then the same
-    // range again as single frames (a go-back-N resend once the backlog shrank): 3 and 4 are not duplicates by
-    // isDuplicate (neither < next nor held under their own seq), are held, and stay in the buffer forever once
-    // 2..6 is released (drain jumps next to 7). They count against releaseBufferCap.
+    // A coalesced frame (seq 2, through 6) held behind a gap, then the same range again as single frames
+    // (a go-back-N resend once the backlog shrank): 3 and 4 are held under their own seq; once 2..6 is
+    // released they must leave the buffer, or they would stay forever against releaseBufferCap. Found by this spec.
     it('frames inside a released coalesced range do not stay in the release buffer', () => {
       const w = world();
       w.open();

@@ -22,7 +22,6 @@ import {
   type SessionConfig,
   type SessionEvent,
   type SessionInput,
-  type SessionPort,
   type SessionServices,
 } from '../../machines/server-session.ts';
 import { SimClock } from '../../sim/clock.ts';
