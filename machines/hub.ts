@@ -96,7 +96,12 @@ export const hubMachine = setup({
       const { tenant, user, thread } = event.event;
       const key = context.routeKey(tenant, user, thread);
       context.logs.log(key).append(event.event);
-      for (const connId of context.index.subscribers(key)) context.sessions.get(connId)?.send({ type: 'NOTIFY', thread });
+      for (const connId of context.index.subscribers(key)) {
+        const ref = context.sessions.get(connId);
+        // a session whose flush is already scheduled will send this event with it: one wake-up per burst
+        if (!ref || ref.getSnapshot().matches({ open: { outbox: 'scheduled' } })) continue;
+        ref.send({ type: 'NOTIFY', thread });
+      }
       return { published: context.published + 1 };
     }),
     changeRole: ({ context, event }) => {
