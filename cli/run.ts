@@ -7,6 +7,8 @@ import { describeFaultPlan } from '../sim/fault-plan.ts';
 import { addFaultFlags, count, overridesOf, scenarioOption, seed, type FaultFlags } from './options.ts';
 import { rowOf, table, type ScenarioRow } from './report.ts';
 
+const WS_DEFAULT_RUNS = 3;
+
 interface RunFlags extends FaultFlags {
   scenario?: string;
   seed?: number;
@@ -43,16 +45,17 @@ export function register(program: Command): void {
 async function runOne(scenario: Scenario, flags: RunFlags): Promise<ScenarioRow> {
   const overrides = overridesOf(flags);
   const s = flags.seed ?? defaultSeed();
-  const runs = flags.runs ?? scaledRuns(scenario);
   const started = performance.now();
   if (flags.transport === 'ws') {
+    // real sockets run in real time: a few runs by default (a run takes seconds, not milliseconds)
+    const runs = flags.runs ?? Math.min(WS_DEFAULT_RUNS, scaledRuns(scenario));
     const { runScenarioOverWs } = await import('../sim/ws-world.ts');
     const report = await runScenarioOverWs(scenario, { seed: s, runs, ...(overrides ? { overrides } : {}) });
     return logged(rowOf(report, performance.now() - started, overrides));
   }
   const report = runScenario(scenario, {
     seed: s,
-    runs,
+    runs: flags.runs ?? scaledRuns(scenario),
     ...(overrides ? { overrides } : {}),
     // the seed and the full plan first, so a run killed midway can still be reproduced
     onStart: (path, input) => {
