@@ -109,4 +109,13 @@ describe('cli/diagram', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+
+  it('docs/diagrams and the README show the machines as they are (regenerate: npm run diagram -- --out docs/diagrams)', () => {
+    const readme = readFileSync('README.md', 'utf8');
+    for (const d of machineDiagrams()) {
+      expect(readFileSync(join('docs/diagrams', `${d.name}.json`), 'utf8'), d.name).to.equal(d.json);
+      expect(readFileSync(join('docs/diagrams', `${d.name}.mmd`), 'utf8'), d.name).to.equal(d.mermaid);
+      expect(readme, `README embeds ${d.name}`).to.include(d.mermaid.trim());
+    }
+  });
 });
