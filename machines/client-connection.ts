@@ -277,7 +277,18 @@ export const clientConnectionMachine = setup({
       const frame = (event as { frame: EventFrame }).frame;
       const cursor = cursorFor(context, frame.thread);
       // a frame may overtake the server's answer to our request: remember whose sequence it was
+      const firstOfEpoch = frame.epoch !== undefined && cursor.seenEpoch !== frame.epoch;
       if (frame.epoch !== undefined) cursor.seenEpoch = frame.epoch;
+      // the frame repeats a resync the client has not heard yet (its resync_required was lost): tell the app first
+      if (frame.resync && (!cursor.confirmed || cursor.epoch !== (frame.epoch ?? cursor.epoch))) {
+        context.stats.resyncs++;
+        const newEpoch = frame.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== frame.epoch;
+        context.port.resync(frame.thread, cursor.next, newEpoch ? frame.resync.from : Math.max(cursor.next, frame.resync.from), frame.resync.reason);
+        if (newEpoch) cursor.restartAt(frame.resync.from);
+        else cursor.skipTo(frame.resync.from);
+        cursor.confirmed = true;
+        if (frame.epoch !== undefined) cursor.epoch = frame.epoch;
+      }
       if (frame.seq < cursor.next) {
         // dedup said "new" for a sequence already released: the app gets it again
         if (frame.event) context.port.deliver(frame.thread, frame.seq, frame.event);
@@ -391,7 +402,8 @@ export const clientConnectionMachine = setup({
       },
       on: {
         FRAME: [
-          { guard: 'isWelcome', target: 'open', actions: ['forgetAcks', 'sendResume', 'recordWelcome'] },
+          // a frame held for a failing app waits for no timer after a reconnect: retry it now
+          { guard: 'isWelcome', target: 'open', actions: ['forgetAcks', 'retryStalled', 'sendResume', 'recordWelcome'] },
           { guard: 'isError', actions: 'noteHeard' },
         ],
         BAD_FRAME: { actions: 'countRejected' },

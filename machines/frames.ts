@@ -140,6 +140,11 @@ export interface EventFrame {
   through?: number;
   /** The server epoch the sequence belongs to (a frame may overtake the resync that announced it). */
   epoch?: string;
+  /**
+   * The stream was opened with a resync_required: every frame repeats it until
+   * the client acks, so the gap is announced even if that frame was lost.
+   */
+  resync?: { from: number; reason: ResyncRequiredFrame['reason'] };
   event?: AgentEvent;
 }
 

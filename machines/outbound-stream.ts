@@ -12,9 +12,20 @@ export class OutboundStream {
   /** Highest sequence handed to the link. */
   sent: number;
 
-  constructor(readonly thread: string, readonly log: ReplayLog, from: number) {
+  constructor(
+    readonly thread: string,
+    readonly log: ReplayLog,
+    from: number,
+    /** Why the stream starts where it does, when the client's position could not be served. */
+    readonly resync?: { from: number; reason: 'epoch_changed' | 'beyond_window' },
+  ) {
     this.acked = from - 1;
     this.sent = from - 1;
+  }
+
+  /** The resync still to repeat on every frame: until the client acked past the stream's start. */
+  get unannounced(): { from: number; reason: 'epoch_changed' | 'beyond_window' } | undefined {
+    return this.resync && this.acked < this.resync.from ? this.resync : undefined;
   }
 
   get inflight(): number {

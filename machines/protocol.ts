@@ -202,7 +202,7 @@ const SHAPES: Record<Frame['type'], Shape> = {
   welcome: { session: str, epoch: str },
   subscribed: { thread: str, epoch: str, from: position, recovered: bool },
   resync_required: { thread: str, epoch: str, from: position, reason: oneOf(['epoch_changed', 'beyond_window']) },
-  event: { thread: str, seq, 'through?': seq, 'epoch?': str, 'event?': agentEvent },
+  event: { thread: str, seq, 'through?': seq, 'epoch?': str, 'resync?': object({ from: position, reason: oneOf(['epoch_changed', 'beyond_window']) }), 'event?': agentEvent },
   chunk: { thread: str, seq, index: int(0), count: int(1), hash: str, data: str },
   pong: { id: int(0) },
   batch: {}, // checkBatch: its frames are frames

@@ -139,18 +139,19 @@ export function openStream(context: SessionContext, thread: string, from: number
   const log = context.services.log(identity.tenant, identity.user, thread);
   const current = context.services.epoch;
   let start = from;
+  let resync: OutboundStream['resync'];
   // a fresh subscribe to a restarted server cannot be served from the start: say so
   const lostHistory = epoch === undefined && from === 1 && context.services.restarted;
   if ((epoch !== undefined && epoch !== current) || lostHistory) {
     start = log.start;
-    send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, from: start, reason: 'epoch_changed' });
+    resync = { from: start, reason: 'epoch_changed' };
   } else if (from < log.start || from > log.head + 1) {
     start = from < log.start ? log.start : log.head + 1;
-    send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, from: start, reason: 'beyond_window' });
-  } else {
-    send(context, { v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: current, from, recovered: epoch !== undefined });
+    resync = { from: start, reason: 'beyond_window' };
   }
-  context.streams.set(thread, new OutboundStream(thread, log, start));
+  if (resync) send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, ...resync });
+  else send(context, { v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: current, from, recovered: epoch !== undefined });
+  context.streams.set(thread, new OutboundStream(thread, log, start, resync));
   context.services.index(identity.tenant, identity.user, thread, context.connId, true);
 }
 
@@ -189,6 +190,7 @@ function nextFrame(context: SessionContext, stream: OutboundStream, coalescible:
     seq,
     ...(through > seq ? { through } : {}),
     epoch: context.services.epoch,
+    ...(stream.unannounced ? { resync: stream.unannounced } : {}),
     ...(visible ? { event: visible } : {}),
   };
 }

@@ -377,7 +377,9 @@ function execute(path: Path, coarse = false): void {
     const delivered = port.delivered.slice(mark.delivered).map((d) => `${d.thread}:${d.seq}`);
     let expectedDelivered: string[] = [];
     const m = mOf(before.context);
-    if (event.kind === 'new' || (event.type === AFTER.get('client.open.app.stalled') && m.held)) {
+    // a welcome that opens the connection retries a frame held for a failing app
+    const welcomed = event.type === 'FRAME' && (event as { frame: ServerFrame }).frame.type === 'welcome' && before.value === 'authenticating';
+    if (event.kind === 'new' || ((event.type === AFTER.get('client.open.app.stalled') || welcomed) && m.held)) {
       expectedDelivered = Array.from({ length: ref.head - ref.next + 1 }, (_, i) => `t1:${ref.next + i}`);
       ref.next = ref.head + 1;
     }
