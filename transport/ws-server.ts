@@ -308,6 +308,8 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
       });
     });
   }
+  // an http server of the caller's may still be on its way to listening: its port is known only then
+  if (!owned && !server.listening) await new Promise<void>((resolve) => server.once('listening', () => resolve()));
   const address = server.address() as AddressInfo | null;
   const port = address?.port ?? 0;
   const host = options.host ?? '127.0.0.1';
