@@ -169,6 +169,26 @@ function requestStreams(context: ClientContext, threads: Iterable<string>): void
   for (const [epoch, positions] of byEpoch) context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch, positions });
 }
 
+/**
+ * Tell the app of a gap and move the stream past it: back to `from` when a new
+ * epoch numbers the stream afresh (`rebase`), otherwise only ever forward.
+ * The server has answered for the stream: it is confirmed, in `epoch`.
+ */
+function resyncCursor(
+  context: ClientContext,
+  cursor: StreamCursor,
+  resync: { from: number; reason: ResyncRequiredFrame['reason'] },
+  epoch: string | undefined,
+  rebase: boolean,
+): void {
+  context.stats.resyncs++;
+  context.port.resync(cursor.thread, cursor.next, rebase ? resync.from : Math.max(cursor.next, resync.from), resync.reason);
+  if (rebase) cursor.restartAt(resync.from);
+  else cursor.skipTo(resync.from);
+  cursor.confirmed = true;
+  if (epoch !== undefined) cursor.epoch = epoch;
+}
+
 /** Release what is in order; true when an app failure stalled a stream. */
 function drainStream(context: ClientContext, cursor: StreamCursor): boolean {
   const { port, config } = context;
@@ -245,12 +265,8 @@ export const clientConnectionMachine = setup({
     recordSubscribed: assign(({ event }) => ({ epoch: (event as { frame: SubscribedFrame }).frame.epoch })),
     applyResync: ({ context, event }) => {
       const frame = (event as { frame: ResyncRequiredFrame }).frame;
-      const cursor = cursorFor(context, frame.thread);
-      context.stats.resyncs++;
-      context.port.resync(frame.thread, cursor.next, frame.from, frame.reason);
       // a new epoch numbers its streams afresh: the cursor may have to go back
-      if (frame.reason === 'epoch_changed') cursor.restartAt(frame.from);
-      else cursor.skipTo(frame.from);
+      resyncCursor(context, cursorFor(context, frame.thread), frame, frame.epoch, frame.reason === 'epoch_changed');
     },
     /**
      * A resync to an epoch whose frames already arrived (it was overtaken, or it came twice):
@@ -258,11 +274,7 @@ export const clientConnectionMachine = setup({
      */
     noticeResync: ({ context, event }) => {
       const frame = (event as { frame: ResyncRequiredFrame }).frame;
-      const cursor = cursorFor(context, frame.thread);
-      cursor.confirmed = true;
-      cursor.epoch = frame.epoch;
-      context.port.resync(frame.thread, cursor.next, Math.max(cursor.next, frame.from), frame.reason);
-      cursor.skipTo(frame.from);
+      resyncCursor(context, cursorFor(context, frame.thread), frame, frame.epoch, false);
     },
     updateEpochFromResync: assign(({ event }) => ({ epoch: (event as { frame: ResyncRequiredFrame }).frame.epoch })),
     /** A frame we already have came again: the server missed our ack, so the next ack must cover it again. */
@@ -281,13 +293,8 @@ export const clientConnectionMachine = setup({
       if (frame.epoch !== undefined) cursor.seenEpoch = frame.epoch;
       // the frame repeats a resync the client has not heard yet (its resync_required was lost): tell the app first
       if (frame.resync && (!cursor.confirmed || cursor.epoch !== (frame.epoch ?? cursor.epoch))) {
-        context.stats.resyncs++;
         const newEpoch = frame.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== frame.epoch;
-        context.port.resync(frame.thread, cursor.next, newEpoch ? frame.resync.from : Math.max(cursor.next, frame.resync.from), frame.resync.reason);
-        if (newEpoch) cursor.restartAt(frame.resync.from);
-        else cursor.skipTo(frame.resync.from);
-        cursor.confirmed = true;
-        if (frame.epoch !== undefined) cursor.epoch = frame.epoch;
+        resyncCursor(context, cursor, frame.resync, frame.epoch, newEpoch);
       }
       if (frame.seq < cursor.next) {
         // dedup said "new" for a sequence already released: the app gets it again

@@ -9,7 +9,8 @@ import type { RecordOf, TraceRecord } from './records.ts';
 import type { Check } from './scenario.ts';
 
 const only = <K extends TraceRecord['k']>(records: readonly TraceRecord[], k: K): RecordOf<K>[] => records.filter((r): r is RecordOf<K> => r.k === k);
-const gauge = (records: readonly TraceRecord[], name: string): number | undefined => only(records, 'gauge').find((g) => g.name === name)?.value;
+/** The value of a gauge the world wrote at the end (undefined when it wrote none). */
+export const gauge = (records: readonly TraceRecord[], name: string): number | undefined => only(records, 'gauge').find((g) => g.name === name)?.value;
 const clientOf = (link: string): string => link.split('#')[0]!;
 
 /** Links open at time t (opened before, not closed before). */

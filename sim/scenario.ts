@@ -245,10 +245,15 @@ export function runScenario(
     }),
     { seed: options.seed, numRuns: options.runs, endOnFailure: true },
   );
+  return reportOf(scenario, options.seed, outcomes);
+}
+
+/** A scenario's runs as one report: the first failure, and one hash over every run's hash in order (a single run's own). */
+export function reportOf(scenario: Scenario, seed: number, outcomes: RunOutcome[]): ScenarioReport {
   const failure = outcomes.find((o) => !o.passed);
   const hash = createHash('sha256');
   for (const o of outcomes) hash.update(o.traceHash);
-  return { scenario, seed: options.seed, runs: outcomes.length, passed: !failure, outcomes, ...(failure ? { failure } : {}), traceHash: outcomes.length === 1 ? outcomes[0]!.traceHash : hash.digest('hex') };
+  return { scenario, seed, runs: outcomes.length, passed: !failure, outcomes, ...(failure ? { failure } : {}), traceHash: outcomes.length === 1 ? outcomes[0]!.traceHash : hash.digest('hex') };
 }
 
 /** The replay command that reproduces a run. */

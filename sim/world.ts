@@ -363,8 +363,7 @@ export class World {
   private unackedBuffers(): number {
     let n = 0;
     // a closed tab or session holds nothing any more: its memory goes with its actor
-    for (const session of this.hub.getSnapshot().context.sessions.values()) {
-      if (session.getSnapshot().status !== 'active') continue;
+    for (const session of this.liveSessions()) {
       for (const stream of session.getSnapshot().context.streams.values()) n += stream.inflight;
     }
     for (const client of this.clients.values()) {
@@ -420,17 +419,18 @@ export class World {
     this.trace.append({ t, k: 'end', pendingTimers, liveActors: this.liveActors(), openLinks: this.network.openLinks(), healedAt });
   }
 
+  /** The hub's sessions still running (a finished one may wait in the map for its SESSION_DONE). */
+  private *liveSessions() {
+    for (const session of this.hub.getSnapshot().context.sessions.values()) if (session.getSnapshot().status === 'active') yield session;
+  }
+
   /** Sessions and routing entries left on the server after everyone left. */
   serverLeftovers(): number {
-    const hub = this.hub.getSnapshot().context;
-    let live = hub.index.size;
-    for (const session of hub.sessions.values()) if (session.getSnapshot().status === 'active') live++;
-    return live;
+    return this.hub.getSnapshot().context.index.size + [...this.liveSessions()].length;
   }
 
   liveActors(): number {
-    let live = this.hub.getSnapshot().status === 'active' ? 1 : 0;
-    for (const session of this.hub.getSnapshot().context.sessions.values()) if (session.getSnapshot().status === 'active') live++;
+    let live = (this.hub.getSnapshot().status === 'active' ? 1 : 0) + [...this.liveSessions()].length;
     for (const actor of this.clients.values()) if (actor.getSnapshot().status === 'active') live++;
     return live;
   }

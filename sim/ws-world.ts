@@ -8,12 +8,11 @@
  * TCP and are not injected. Real time is not reproducible: a trace hash here
  * identifies a run, it does not replay one.
  */
-import { createHash } from 'node:crypto';
 import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
 import { describeFaultPlan, type FaultPlan } from './fault-plan.ts';
 import type { FaultCounts } from './network.ts';
 import { judge } from './oracle.ts';
-import { mergeProtocol, judgeRun, resolveInput, type RunOutcome, type Scenario, type ScenarioInput, type ScenarioReport } from './scenario.ts';
+import { mergeProtocol, judgeRun, reportOf, resolveInput, type RunOutcome, type Scenario, type ScenarioInput, type ScenarioReport } from './scenario.ts';
 import { fuzzFrame } from './fuzz.ts';
 import { horizonOf, tokenOf, World, type WorldResult, type WorldTime, type WorldTransport } from './world.ts';
 import type { ConnectRequest, Link, LinkHandler, ServerHandler } from '../transport/link.ts';
@@ -189,8 +188,5 @@ export async function runScenarioOverWs(scenario: Scenario, options: { seed: num
     outcomes.push(outcome);
     if (!outcome.passed) break;
   }
-  const failure = outcomes.find((o) => !o.passed);
-  const hash = createHash('sha256');
-  for (const o of outcomes) hash.update(o.traceHash);
-  return { scenario, seed: options.seed, runs: outcomes.length, passed: !failure, outcomes, ...(failure ? { failure } : {}), traceHash: hash.digest('hex') };
+  return reportOf(scenario, options.seed, outcomes);
 }

@@ -1,4 +1,5 @@
 /** Category: event-routing-isolation — to the right user, thread, role and tenant only, at any scale. */
+import { gauge } from '../checks.ts';
 import { planShape } from '../fault-arbitraries.ts';
 import type { Violation } from '../oracle.ts';
 import { STRICT, type Scenario, type ScenarioInput } from '../scenario.ts';
@@ -16,8 +17,6 @@ export function withIdleUsers(input: ScenarioInput, count: number): ScenarioInpu
   return { ...input, workload: { ...input.workload, users: [...input.workload.users, ...idle] } };
 }
 
-const gauge = (records: readonly { k: string; name?: string; value?: number }[], name: string) =>
-  (records.find((r) => r.k === 'gauge' && r.name === name) as { value: number } | undefined)?.value ?? 0;
 
 export const eventRoutingIsolation: Scenario[] = [
   {
@@ -72,7 +71,7 @@ export const eventRoutingIsolation: Scenario[] = [
       const small = run(input);
       const large = run(withIdleUsers(input, 190));
       const out: Violation[] = large.failures.map((f) => ({ invariant: 'isolation' as const, t: 0, message: `with 200 sessions: ${f}` }));
-      const cost = (o: typeof small) => gauge(o.result.trace.records, 'routing.notifies') / Math.max(1, o.verdict.metrics.produced);
+      const cost = (o: typeof small) => (gauge(o.result.trace.records, 'routing.notifies') ?? 0) / Math.max(1, o.verdict.metrics.produced);
       const ratio = cost(large) / Math.max(1e-9, cost(small));
       if (ratio > 2) out.push({ invariant: 'latency', t: 0, nominalOnly: true, message: `routing cost per event grew ${ratio.toFixed(2)}× from 10 to 200 sessions (${cost(small).toFixed(2)} → ${cost(large).toFixed(2)} notifications per event)` });
       return out;
