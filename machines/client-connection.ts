@@ -99,6 +99,18 @@ export interface ClientInput {
   config?: Partial<ClientConfig>;
   random: RandomSource;
   port: ClientPort;
+  /**
+   * Where each stream stood when an earlier client of the same app stopped (a
+   * page reload): the first welcome resumes from there, so the app gets no
+   * event twice and misses none.
+   */
+  cursors?: Readonly<Record<string, SavedCursor>>;
+}
+
+/** A stream position worth keeping across a reload: the next sequence the app needs, in the epoch it refers to. */
+export interface SavedCursor {
+  epoch: string | null;
+  next: number;
 }
 
 export interface ClientContext {
@@ -204,6 +216,25 @@ function drainStream(context: ClientContext, cursor: StreamCursor): boolean {
     config.maxAppAttempts,
   );
   return outcome === 'stalled';
+}
+
+/** Cursors restored from an earlier client: acked up to where the app stood (the resume says so). */
+function restoredStreams(saved: ClientInput['cursors'], bufferCap: number): Map<string, StreamCursor> {
+  const streams = new Map<string, StreamCursor>();
+  for (const [thread, { epoch, next }] of Object.entries(saved ?? {})) {
+    const cursor = new StreamCursor(thread, bufferCap);
+    cursor.restartAt(next);
+    cursor.epoch = epoch;
+    streams.set(thread, cursor);
+  }
+  return streams;
+}
+
+/** The positions to save for a later client (see `ClientInput.cursors`). */
+export function savedCursors(context: Pick<ClientContext, 'streams'>): Record<string, SavedCursor> {
+  const out: Record<string, SavedCursor> = {};
+  for (const [thread, cursor] of context.streams) out[thread] = { epoch: cursor.epoch ?? cursor.seenEpoch, next: cursor.next };
+  return out;
 }
 
 export const clientConnectionMachine = setup({
@@ -373,7 +404,7 @@ export const clientConnectionMachine = setup({
     random: input.random,
     port: input.port,
     threads: new Set(input.threads),
-    streams: new Map(),
+    streams: restoredStreams(input.cursors, { ...DEFAULT_CLIENT_CONFIG, ...input.config }.releaseBufferCap),
     epoch: null,
     attempt: 0,
     backoffMs: 0,
