@@ -5,6 +5,7 @@ import { register as diagram } from './diagram-command.ts';
 import { register as inspect } from './inspect.ts';
 import { register as replay } from './replay.ts';
 import { register as run } from './run.ts';
+import { register as serve } from './serve.ts';
 import { register as swarm } from './swarm.ts';
 
 export type Register = (program: Command) => void;
@@ -16,4 +17,5 @@ export const commands: Register[] = [
   diagram,
   inspect,
   bench,
+  serve,
 ];
