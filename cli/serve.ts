@@ -56,14 +56,15 @@ export function register(program: Command): void {
         const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'is not allowed' : `cannot be used (${code ?? (error as Error).message})`;
         return usage('serve', `${flags.host}:${flags.port} ${why}`);
       }
-      if (flags.json) process.stdout.write(`${JSON.stringify({ url: serving.url, ws: serving.ws, node: serving.node })}\n`);
-      else process.stdout.write(`wsim serve listening on ${serving.url}\n`);
       const stop = () => {
         // the exit is bounded even if a peer never completes its close
         setTimeout(() => process.exit(0), SHUTDOWN_LIMIT_MS - 500).unref();
         void serving.close().then(() => process.exit(0));
       };
+      // before the listening line: whoever reads it may signal at once
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
+      if (flags.json) process.stdout.write(`${JSON.stringify({ url: serving.url, ws: serving.ws, node: serving.node })}\n`);
+      else process.stdout.write(`wsim serve listening on ${serving.url}\n`);
     });
 }
