@@ -6,11 +6,11 @@
  */
 import type http from 'node:http';
 import { createActor } from 'xstate';
-import type { Role } from '../machines/frames.ts';
 import { HookedDirectory, type IdentityResolver } from '../machines/hooked-directory.ts';
 import { hubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
 import { Directory, type Identity } from '../machines/identity.ts';
-import { PublishLedger, type PlannedStep } from '../machines/publish-ledger.ts';
+import { PublishLedger } from '../machines/publish-ledger.ts';
+import type { AgentEvent, Role } from '../machines/frames.ts';
 import { checkPublishRequest, DEFAULT_PUBLISH_LIMITS, type PublishError, type PublishLimits, type PublishRequest } from '../machines/publish-request.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import type { ServerHandler } from '../transport/link.ts';
@@ -132,18 +132,11 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
     ...(limits.rateLimit !== undefined ? { rateLimit: limits.rateLimit } : {}),
   });
 
-  const append = (step: PlannedStep): Accepted => {
-    if (step.kind === 'repeat') {
-      totals.repeats++;
-      return { thread: step.thread, seq: ledger.seqOf(step), duplicate: true };
-    }
-    hub.send({ type: 'PUBLISH', event: step.event });
+  const append = (event: AgentEvent): number => {
+    hub.send({ type: 'PUBLISH', event });
     const { logs, routeKey } = hub.getSnapshot().context;
-    const { tenant, user, thread } = step.event;
-    const seq = logs.log(routeKey(tenant, user, thread)).head;
-    ledger.committed(step, seq);
     totals.published++;
-    return { thread, seq, duplicate: false };
+    return logs.log(routeKey(event.tenant, event.user, event.thread)).head;
   };
 
   const identityOf = (connId: string): Identity | null => hub.getSnapshot().context.sessions.get(connId)?.getSnapshot().context.identity ?? null;
@@ -154,9 +147,9 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
     publish(events) {
       const checked = checkAll(events, publishLimits);
       if (!checked.ok) return checked;
-      const plan = ledger.plan(checked.requests);
-      if (!plan.ok) return plan;
-      return { ok: true, accepted: plan.steps.map(append) };
+      const admitted = ledger.admit(checked.requests, append);
+      if (admitted.ok) totals.repeats += admitted.accepted.filter((a) => a.duplicate).length;
+      return admitted;
     },
     setRole(tenant, user, role) {
       hub.send({ type: 'SET_ROLE', tenant, user, role });

@@ -85,6 +85,25 @@ describe('serve: the HTTP API', function () {
     });
   }
 
+  it('a batch refused by the run contract puts its runs back: none of it is appended, the runs go on from where they stood', async () => {
+    await post(serving, '/v1/publish', event('r0', 0));
+    const refused = await post(serving, '/v1/publish', [event('r0', 1), event('r1', 0), event('r1', 1), event('r1', 2, { toolId: 'y' })]);
+    expect(refused.status).to.equal(400);
+    expect(refused.body.error).to.include({ code: 'illegal_order', field: 'type' });
+    expect(refused.body.error.message).to.contain('tool y was never started');
+    const after = await post(serving, '/v1/publish', [event('r1', 0), event('r1', 1), event('r0', 1)]);
+    expect(after.body.accepted.map((a: { seq: number }) => a.seq)).to.deep.equal([2, 3, 4]);
+  });
+
+  it('a completed run takes no new event, and its retries still answer their seqs', async () => {
+    const run = await post(serving, '/v1/publish', [0, 1, 2, 3].map((idx) => event('r1', idx)));
+    expect(run.status).to.equal(200);
+    const late = await post(serving, '/v1/publish', event('r1', 4, { type: 'agent_thinking' }));
+    expect(late.status).to.equal(400);
+    expect(late.body.error.message).to.contain('the run is completed');
+    expect((await post(serving, '/v1/publish', event('r1', 3))).body.accepted).to.deep.equal([{ thread: 'th1', seq: 4 }]);
+  });
+
   it('refuses a retry whose content differs (400 conflicting_retry)', async () => {
     await post(serving, '/v1/publish', event('r1', 0));
     const answer = await post(serving, '/v1/publish', event('r1', 0, { payload: 'something else' }));
