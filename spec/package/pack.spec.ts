@@ -99,6 +99,19 @@ describe('package: the packed tarball in a fresh project', function () {
     expect(existsSync(join(dir, 'node_modules/tsx')), 'tsx is not installed for users').to.equal(false);
     const { stdout } = await run(process.execPath, [join(dir, 'node_modules/.bin/wsim'), '--help'], { cwd: dir });
     expect(stdout).to.match(/serve/);
+    const sim = await run(process.execPath, [join(dir, 'node_modules/.bin/wsim'), 'run', '--scenario', 'user_specific_event_routing', '--runs', '1', '--json'], { cwd: dir });
+    expect((JSON.parse(sim.stdout) as { scenarios: { passed: boolean }[] }).scenarios[0]!.passed).to.equal(true);
+  });
+
+  it('exports wsim, wsim/server, wsim/client, wsim/sim and wsim/browser', async () => {
+    const probe = [
+      "const [core, server, client, sim] = await Promise.all(['wsim', 'wsim/server', 'wsim/client', 'wsim/sim'].map((m) => import(m)));",
+      "const bundle = await import.meta.resolve('wsim/browser');",
+      'console.log(JSON.stringify([typeof core.decode, typeof core.clientConnectionMachine, typeof server.createWsimServer, typeof client.createWsimClient, sim.SCENARIOS.length, bundle.endsWith("/dist/browser/wsim-client.js")]));',
+    ].join('\n');
+    writeFileSync(join(dir, 'probe.mjs'), probe);
+    const { stdout } = await run(process.execPath, ['probe.mjs'], { cwd: dir });
+    expect(JSON.parse(stdout)).to.deep.equal(['function', 'object', 'function', 'function', 25, true]);
   });
 
   it('type-checks README’s server and client examples with tsc against the installed .d.ts', async () => {
