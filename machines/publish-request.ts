@@ -4,23 +4,14 @@
  * field name must not silently publish a default) and returns a typed error
  * naming the field, never throws. The payload hash is the server's to compute.
  */
-import { EVENT_TYPES, SENSITIVITIES, type EventType, type Sensitivity } from './frames.ts';
+import { EVENT_TYPES, SENSITIVITIES, type AgentEvent } from './frames.ts';
 
-/** An event as a producer publishes it (no hash: the server computes it). */
-export interface PublishRequest {
-  tenant: string;
-  user: string;
-  thread: string;
-  run: string;
-  idx: number;
-  type: EventType;
-  /** Required for `tool_executing` and `tool_completed`: pairs them. */
-  toolId?: string;
-  /** Default 'public'. */
-  sensitivity: Sensitivity;
-  /** Default ''. */
-  payload: string;
-}
+/**
+ * An event as a producer publishes it: an `AgentEvent` without the hash (the
+ * server computes it). `toolId` is required for `tool_executing` and
+ * `tool_completed`; `sensitivity` defaults to 'public', `payload` to ''.
+ */
+export type PublishRequest = Omit<AgentEvent, 'hash' | 'redacted'>;
 
 export type PublishErrorCode = 'bad_request' | 'bad_field' | 'unknown_field' | 'too_large' | 'illegal_order' | 'out_of_order' | 'conflicting_retry';
 

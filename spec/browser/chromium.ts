@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { build } from 'esbuild';
 import { expect } from 'chai';
 import puppeteer, { type Browser } from 'puppeteer-core';
+import { startServe, type ServeOptions, type Serving } from '../../cli/serve-start.ts';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
@@ -32,4 +33,25 @@ export function launchChromium(): Promise<Browser> {
 export async function browserBundle(): Promise<string> {
   const out = await build({ entryPoints: ['src/browser.ts'], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, logLevel: 'silent' });
   return out.outputFiles[0]!.text;
+}
+
+export interface BrowserSession {
+  serving: Serving;
+  browser: Browser;
+}
+
+/** For a describe: each test gets a `wsim serve` on 127.0.0.1:0 and a Chromium, both closed after it. */
+export function serveAndChromium(): (context: Mocha.Context, options: Omit<ServeOptions, 'host' | 'port'>) => Promise<BrowserSession> {
+  let open: Partial<BrowserSession> = {};
+  afterEach(async () => {
+    await open.browser?.close();
+    await open.serving?.close();
+    open = {};
+  });
+  return async (context, options) => {
+    requireChromium(context);
+    open.serving = await startServe({ host: '127.0.0.1', port: 0, ...options });
+    open.browser = await launchChromium();
+    return open as BrowserSession;
+  };
 }

@@ -5,26 +5,16 @@
  * WSIM_SCREENSHOT=FILE it also saves the screenshot README shows.
  */
 import { expect } from 'chai';
-import type { Browser } from 'puppeteer-core';
-import { startServe, type Serving } from '../../cli/serve-start.ts';
-import { launchChromium, requireChromium } from './chromium.ts';
+import { serveAndChromium } from './chromium.ts';
 
 const text = (selector: string) => `document.querySelector(${JSON.stringify(selector)}).textContent`;
 
 describe('browser: the demo page of wsim serve --demo', function () {
   this.timeout(90_000);
-  let serving: Serving | undefined;
-  let browser: Browser | undefined;
-
-  afterEach(async () => {
-    await browser?.close();
-    await serving?.close();
-  });
+  const start = serveAndChromium();
 
   it('shows runs arriving live, the connection state and counters; the drop button reconnects', async function () {
-    requireChromium(this);
-    serving = await startServe({ host: '127.0.0.1', port: 0, tokens: {}, demo: true, publishSecret: undefined });
-    browser = await launchChromium();
+    const { serving, browser } = await start(this, { tokens: {}, demo: true, publishSecret: undefined });
     const page = await browser.newPage();
     await page.setViewport({ width: 1200, height: 330 });
     await page.goto(`${serving.url}/`);

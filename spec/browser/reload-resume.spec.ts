@@ -8,9 +8,9 @@
  * every published event exactly once, in order, with no gap announced.
  */
 import { expect } from 'chai';
-import type { Browser, Page } from 'puppeteer-core';
-import { startServe, type Serving } from '../../cli/serve-start.ts';
-import { browserBundle, launchChromium, requireChromium } from './chromium.ts';
+import type { Page } from 'puppeteer-core';
+import type { Serving } from '../../cli/serve-start.ts';
+import { browserBundle, serveAndChromium } from './chromium.ts';
 
 const SECRET = 'browser-spec-secret';
 const THREADS = ['t1', 't2'];
@@ -73,19 +73,11 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('browser: the bundle in headless Chromium against wsim serve', function () {
   this.timeout(90_000);
-  let serving: Serving | undefined;
-  let browser: Browser | undefined;
-
-  afterEach(async () => {
-    await browser?.close();
-    await serving?.close();
-  });
+  const start = serveAndChromium();
 
   it('the app holds every event exactly once and in order through server-side cuts and a reload mid-run', async function () {
-    requireChromium(this);
+    const { serving, browser } = await start(this, { tokens: { tab: { tenant: 'acme', user: 'ada', role: 'admin', threads: '*' } }, demo: false, publishSecret: SECRET });
     const bundle = await browserBundle();
-    serving = await startServe({ host: '127.0.0.1', port: 0, tokens: { tab: { tenant: 'acme', user: 'ada', role: 'admin', threads: '*' } }, demo: false, publishSecret: SECRET });
-    browser = await launchChromium();
     const page: Page = await browser.newPage();
     await page.setRequestInterception(true);
     page.on('request', (request) => {
