@@ -14,15 +14,9 @@ export const DEMO_TOKEN = 'demo';
 export const DEMO_IDENTITY: Identity = { tenant: 'demo', user: 'demo', role: 'admin', threads: '*' };
 const DEMO_THREADS = ['support', 'research'];
 
-/** The browser bundle: the package's build, or (working in the repository without one) built now. */
+/** The browser bundle: the package's own build, or (running from the TypeScript sources) built from them now. */
 async function browserBundle(): Promise<string> {
-  for (const candidate of ['../browser/wsim-client.js', '../dist/browser/wsim-client.js']) {
-    try {
-      return await readFile(new URL(candidate, import.meta.url), 'utf8');
-    } catch {
-      // not this layout
-    }
-  }
+  if (!import.meta.url.endsWith('.ts')) return readFile(new URL('../browser/wsim-client.js', import.meta.url), 'utf8');
   const { build } = await import('esbuild');
   const out = await build({ entryPoints: [new URL('../src/browser.ts', import.meta.url).pathname], bundle: true, format: 'esm', platform: 'browser', write: false, logLevel: 'silent' });
   return out.outputFiles[0]!.text;
