@@ -64,6 +64,7 @@ export function register(program: Command): void {
       // before the listening line: whoever reads it may signal at once
       process.once('SIGTERM', stop);
       process.once('SIGINT', stop);
+      if (!process.env.WSIM_PUBLISH_SECRET) process.stderr.write('wsim serve: POST /v1/publish and /v1/roles answer 401 until WSIM_PUBLISH_SECRET is set\n');
       if (flags.json) process.stdout.write(`${JSON.stringify({ url: serving.url, ws: serving.ws, node: serving.node })}\n`);
       else process.stdout.write(`wsim serve listening on ${serving.url}\n`);
     });
