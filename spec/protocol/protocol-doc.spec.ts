@@ -2,171 +2,71 @@
  * PROTOCOL.md against the code and the specs: every requirement id is unique
  * and covered by tests that exist; every id a spec names is defined; the
  * numbers of the Limits table, the hash vectors, the error codes and the close
- * codes' reconnect classes are those of the code.
+ * codes' reconnect classes are those of the code. Then the same checks on
+ * broken copies of the document: each break must be caught.
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { createActor } from 'xstate';
-import { DEFAULT_MAX_PENDING_BYTES, RECENT_COMPLETIONS } from '../../machines/chunking.ts';
-import { DEFAULT_CLIENT_CONFIG } from '../../machines/client-connection.ts';
-import { CloseCode, isReconnectCode } from '../../machines/frames.ts';
-import { PAYLOAD_HASH_LENGTH, payloadHash } from '../../machines/hash.ts';
-import { hubMachine } from '../../machines/hub.ts';
-import { Directory } from '../../machines/identity.ts';
-import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ERROR_CODES } from '../../machines/protocol.ts';
-import { DEFAULT_SESSION_CONFIG } from '../../machines/server-session.ts';
-import { SCENARIOS } from '../../sim/scenarios/index.ts';
-import { DEFAULT_BUFFER_CAP, DEFAULT_CLOSE_GRACE_MS } from '../../transport/ws-client.ts';
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_RATE_LIMIT } from '../../transport/ws-server.ts';
-import {
-  hasTestTitled,
-  ID_PATTERN,
-  numberCell,
-  provedCategory,
-  requirements,
-  ROOT,
-  source,
-  specExists,
-  specFiles,
-  tables,
-  tablesWith,
-  unquote,
-  type Requirement,
-  type TestRef,
-} from './protocol-doc.ts';
+import { closeCodeProblems, errorCodeProblems, hashProblems, idProblems, limitProblems, referenceProblems, requirementProblems } from './doc-checks.ts';
+import { requirements, ROOT, tables } from './protocol-doc.ts';
 
 const DOC = readFileSync(path.join(ROOT, 'PROTOCOL.md'), 'utf8');
-const ALL = tables(DOC);
-const REQS = requirements(ALL);
-const DEFINED = new Set(REQS.map((r) => r.id));
 
-/** The hub's default log capacity is an input default, not a constant: read it from a hub. */
-function hubLogCapacity(): number {
-  const hub = createActor(hubMachine, { input: { epoch: 'e', directory: new Directory() } }).start();
-  const capacity = hub.getSnapshot().context.logs.capacity;
-  hub.stop();
-  return capacity;
+/** The document with one exact piece replaced (which must be there). */
+function broken(from: string | RegExp, to: string): string {
+  const out = DOC.replace(from, to);
+  expect(out, `the mutation ${String(from)} applies`).to.not.equal(DOC);
+  return out;
 }
-
-/** Every configuration name the Limits table may use, with the code's default. */
-const DEFAULTS: Record<string, number | Record<string, unknown>> = {
-  DEFAULT_MAX_FRAME_BYTES,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_MAX_PAYLOAD,
-  DEFAULT_MAX_PENDING_BYTES,
-  RECENT_COMPLETIONS,
-  PAYLOAD_HASH_LENGTH,
-  DEFAULT_RATE_LIMIT,
-  DEFAULT_BUFFER_CAP,
-  DEFAULT_CLOSE_GRACE_MS,
-  DEFAULT_SESSION_CONFIG: { ...DEFAULT_SESSION_CONFIG },
-  DEFAULT_CLIENT_CONFIG: { ...DEFAULT_CLIENT_CONFIG },
-  HubInput: { logCapacity: hubLogCapacity() },
-};
-
-function codeDefault(name: string): unknown {
-  const [head = '', field] = name.split('.');
-  const value = DEFAULTS[head];
-  if (field === undefined) return value;
-  return typeof value === 'object' ? value[field] : undefined;
-}
-
-/** Why a reference names no test, or null when it does. */
-function brokenRef(ref: TestRef): string | null {
-  if (!specExists(ref.file)) return `no spec file ${ref.file}`;
-  const category = provedCategory(ref.file);
-  if (category !== null) {
-    const found = SCENARIOS.some((s) => s.category === category && s.id === ref.title);
-    return found ? null : `${ref.file} proves category ${category}, which has no scenario "${ref.title}"`;
-  }
-  return hasTestTitled(ref.file, ref.title) ? null : `${ref.file} has no test titled "…${ref.title}…"`;
-}
-
-const limitRows = () => tablesWith(ALL, ['configuration', 'default', 'unit', 'what it bounds']).flatMap((t) => t.rows);
 
 describe('protocol: PROTOCOL.md is complete and true', function () {
   it('defines requirements with unique, well-formed ids, each with a requirement word and at least one covering test', () => {
-    expect(REQS.length, 'requirement rows found').to.be.greaterThan(50);
-    const seen = new Set<string>();
-    const problems: string[] = [];
-    for (const r of REQS) {
-      if (!/^WS-[A-Z]+-\d+$/.test(r.id)) problems.push(`malformed id "${r.id}"`);
-      if (seen.has(r.id)) problems.push(`${r.id} is defined twice`);
-      seen.add(r.id);
-      if (!/\b(MUST|SHOULD|MAY|SHALL|REQUIRED)\b/.test(r.text)) problems.push(`${r.id} says no RFC 2119 word`);
-      if (r.refs.length === 0) problems.push(`${r.id} has no covering test`);
-    }
-    expect(problems).to.deep.equal([]);
+    expect(requirements(tables(DOC)).length, 'requirement rows found').to.be.greaterThan(50);
+    expect(requirementProblems(DOC)).to.deep.equal([]);
   });
 
   it('every covering test it names exists: the file, and a test whose title holds the quoted words (a scenario id for scenario suites)', () => {
-    const problems = REQS.flatMap((r: Requirement) => r.refs.map(brokenRef).filter((p): p is string => p !== null).map((p) => `${r.id}: ${p}`));
-    expect(problems).to.deep.equal([]);
+    expect(referenceProblems(DOC)).to.deep.equal([]);
   });
 
   it('every requirement id a spec or the doc itself mentions is defined, and a spec titled with an id is listed under that id', () => {
-    const problems: string[] = [];
-    for (const id of DOC.match(ID_PATTERN) ?? []) if (!DEFINED.has(id)) problems.push(`PROTOCOL.md mentions undefined ${id}`);
-    for (const file of specFiles()) {
-      for (const line of source(file).split('\n')) {
-        for (const id of line.match(ID_PATTERN) ?? []) {
-          if (!DEFINED.has(id)) problems.push(`${file} names undefined ${id}`);
-          else if (/\bit\(/.test(line) && !REQS.find((r) => r.id === id)!.refs.some((ref) => ref.file === file)) problems.push(`${file} has a test for ${id}, which does not list it`);
-        }
-      }
-    }
-    expect(problems).to.deep.equal([]);
+    expect(idProblems(DOC)).to.deep.equal([]);
   });
 
   it('Limits: every value is the code default of the configuration it names, and every numeric session and client setting is listed', () => {
-    const rows = limitRows();
-    expect(rows.length).to.be.greaterThan(20);
-    const listed = new Set<string>();
-    const problems: string[] = [];
-    for (const [nameCell = '', valueCell = ''] of rows) {
-      const name = unquote(nameCell);
-      listed.add(name);
-      const actual = codeDefault(name);
-      if (typeof actual !== 'number') problems.push(`${name}: no numeric default of that name in the code`);
-      else if (numberCell(valueCell) !== actual) problems.push(`${name}: the doc says ${valueCell}, the code ${actual}`);
-    }
-    for (const [config, values] of [['DEFAULT_SESSION_CONFIG', DEFAULT_SESSION_CONFIG], ['DEFAULT_CLIENT_CONFIG', DEFAULT_CLIENT_CONFIG]] as const) {
-      for (const [field, value] of Object.entries(values)) {
-        if (typeof value === 'number' && !listed.has(`${config}.${field}`)) problems.push(`${config}.${field} (${value}) is missing from the Limits table`);
-      }
-    }
-    expect(problems).to.deep.equal([]);
+    expect(limitProblems(DOC)).to.deep.equal([]);
   });
 
-  it('WS-HASH-1: the test vectors are what payloadHash computes, each 16 lowercase hex digits', () => {
-    const rows = tablesWith(ALL, ['input', 'payloadHash']).flatMap((t) => t.rows);
-    expect(rows.length).to.be.at.least(5);
-    for (const [input = '', expected = ''] of rows) {
-      const text = JSON.parse(unquote(input)) as string;
-      expect(payloadHash(text), `payloadHash(${input})`).to.equal(unquote(expected));
-      expect(unquote(expected)).to.match(/^[0-9a-f]{16}$/);
-    }
-    // the vectors reach every branch that differs between languages: empty, non-ASCII, a surrogate pair
-    const inputs = rows.map(([input = '']) => JSON.parse(unquote(input)) as string);
-    expect(inputs).to.include('');
-    expect(inputs.some((s) => /[^\u0000-\u007f]/.test(s) && !/[\ud800-\udfff]/.test(s))).to.equal(true);
-    expect(inputs.some((s) => /[\ud800-\udbff][\udc00-\udfff]/.test(s))).to.equal(true);
+  it('WS-HASH-1: the test vectors are what payloadHash computes, and reach the empty string, non-ASCII and a surrogate pair', () => {
+    expect(hashProblems(DOC)).to.deep.equal([]);
   });
 
   it('WS-ERR-1: the error-code table lists exactly the codes of the codec', () => {
-    const codes = tablesWith(ALL, ['code', 'sent by', 'when']).flatMap((t) => t.rows.map(([code = '']) => unquote(code)));
-    expect([...codes].sort()).to.deep.equal([...ERROR_CODES].sort());
+    expect(errorCodeProblems(DOC)).to.deep.equal([]);
   });
 
-  it('WS-CLOSE-1: the close-code table lists every close code, and its reactions are the client\'s reconnect classes', () => {
-    const rows = tablesWith(ALL, ['code', 'sent by', 'meaning', 'client reaction']).flatMap((t) => t.rows);
-    const reactions = new Map(rows.map(([code = '', , , reaction = '']) => [Number(code), reaction]));
-    for (const code of Object.values(CloseCode)) expect(reactions.has(code), `close code ${code} in the table`).to.equal(true);
-    for (const [code, reaction] of reactions) expect(reaction, `reaction to ${code}`).to.equal(isReconnectCode(code) ? 'reconnect' : 'final');
-    // the prose rule for the private range: 4000–4499 reconnect but 4401 and 4403; 4500 and above final
-    for (let code = 4000; code <= 4999; code++) {
-      expect(isReconnectCode(code), `code ${code}`).to.equal(code <= 4499 && code !== 4401 && code !== 4403);
-    }
+  it('WS-CLOSE-1: the close-code table lists every close code, and its reactions are the client reconnect classes', () => {
+    expect(closeCodeProblems(DOC)).to.deep.equal([]);
+  });
+
+  it('catches a broken document: each kind of mistake is reported', () => {
+    const cases: Array<[string, string[], RegExp]> = [
+      ['a requirement without test', requirementProblems(broken(/(\| WS-SUB-4 \|[^\n]*\| )[^\n]*( \|\n)/, '$1$2')), /WS-SUB-4 has no covering test/],
+      ['a requirement without RFC 2119 word', requirementProblems(broken('| WS-HB-3 | The server MUST answer', '| WS-HB-3 | The server answers')), /WS-HB-3 says no RFC 2119 word/],
+      ['an id twice', requirementProblems(broken('| WS-HB-4 |', '| WS-HB-3 |')), /WS-HB-3 is defined twice/],
+      ['a test title that does not exist', referenceProblems(broken('"a duplicate event frame reaches the app once"', '"a duplicate event frame reaches the app twice"')), /client-connection\.spec\.ts has no test titled/],
+      ['a spec file that does not exist', referenceProblems(broken('`spec/protocol/upgrade.spec.ts` "WS-AUTH-2"', '`spec/protocol/upgrades.spec.ts` "WS-AUTH-2"')), /no spec file spec\/protocol\/upgrades\.spec\.ts/],
+      ['a scenario that does not exist', referenceProblems(broken('"connection_heartbeat_monitoring"', '"connection_heartbeat_monitor"')), /has no scenario "connection_heartbeat_monitor"/],
+      ['a spec naming an undefined id', idProblems(broken(/\| WS-RETX-2 \|[^\n]*\n/, '')), /session-rules\.spec\.ts names undefined WS-RETX-2/],
+      ['a test not listed under its id', idProblems(broken('`spec/protocol/session-rules.spec.ts` "WS-HB-4"', '`spec/transport/exhaustion.spec.ts` "the ws-level heartbeat"')), /session-rules\.spec\.ts has a test for WS-HB-4, which does not list it/],
+      ['a wrong limit', limitProblems(broken('| `DEFAULT_SESSION_CONFIG.rtoMs` | 300 |', '| `DEFAULT_SESSION_CONFIG.rtoMs` | 301 |')), /rtoMs: the doc says 301, the code 300/],
+      ['a missing limit', limitProblems(broken(/\| `DEFAULT_CLIENT_CONFIG\.resubscribeMs` \|[^\n]*\n/, '')), /resubscribeMs \(500\) is missing/],
+      ['a limit of a name the code lacks', limitProblems(broken('`DEFAULT_BUFFER_CAP`', '`DEFAULT_BUFFER_CAPACITY`')), /DEFAULT_BUFFER_CAPACITY: no numeric default/],
+      ['a wrong hash vector', hashProblems(broken('`7a3bb02308d28faa`', '`7a3bb02308d28fab`')), /the doc says 7a3bb02308d28fab, payloadHash 7a3bb02308d28faa/],
+      ['a missing error code', errorCodeProblems(broken(/\| `bad_chunk` \|[^\n]*\n/, '')), /error code bad_chunk is missing/],
+      ['a wrong close reaction', closeCodeProblems(broken('| 4001 | server | ack timeout: retransmissions exhausted | reconnect |', '| 4001 | server | ack timeout: retransmissions exhausted | final |')), /close code 4001: the doc says final/],
+    ];
+    for (const [what, problems, expected] of cases) expect(problems.some((p) => expected.test(p)), `${what}: ${JSON.stringify(problems)}`).to.equal(true);
   });
 });
