@@ -4,20 +4,9 @@
  * JSON.parse and payloadHash, as a receiver in another language sees them.
  */
 import { expect } from 'chai';
-import type { AgentEvent } from '../../machines/frames.ts';
+import type { AgentEvent, ChunkFrame } from '../../machines/frames.ts';
 import { payloadHash } from '../../machines/hash.ts';
 import { SessionWorld, TENANT, USER } from './session-world.ts';
-
-interface WireChunk {
-  v: number;
-  type: string;
-  thread: string;
-  seq: number;
-  index: number;
-  count: number;
-  hash: string;
-  data: string;
-}
 
 const utf8 = (text: string): number => new TextEncoder().encode(text).length;
 
@@ -32,7 +21,7 @@ describe('protocol: chunks on the wire', function () {
     const event: AgentEvent = { tenant: TENANT, user: USER, thread: 't1', run: 'r1', idx: 0, type: 'tool_completed', toolId: 'k', sensitivity: 'public', payload, hash: payloadHash(payload) };
     w.publishEvent(event);
     const messages = w.port.messages.slice(mark);
-    const chunks = messages.map((m) => JSON.parse(m) as WireChunk);
+    const chunks = messages.map((m) => JSON.parse(m) as ChunkFrame);
     expect(chunks.length).to.be.greaterThan(5);
     chunks.forEach((c, i) => {
       expect(c).to.include({ v: 1, type: 'chunk', thread: 't1', seq: 1, index: i, count: chunks.length });
