@@ -99,11 +99,11 @@ export function provedCategory(file: string): string | null {
   return /proveCategory\('([a-z-]+)'\)/.exec(source(file))?.[1] ?? null;
 }
 
-/** A test title in this file contains `title`: a line that opens a test (`it(`) and holds it. */
+/** A test title in this file contains `title`: a line that holds it and opens a test (`it(`), or follows a line that does (a formatter may wrap the title). */
 export function hasTestTitled(file: string, title: string): boolean {
-  return source(file)
-    .split('\n')
-    .some((line) => /\bit\(/.test(line) && line.includes(title));
+  const lines = source(file).split('\n');
+  const opensTest = (line: string | undefined): boolean => line !== undefined && /\bit\(/.test(line);
+  return lines.some((line, i) => line.includes(title) && (opensTest(line) || (opensTest(lines[i - 1]) && /^\s*['"`]/.test(line))));
 }
 
 /** Every spec source under spec/ (helpers included: they hold test titles too). */
