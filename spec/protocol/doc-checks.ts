@@ -5,21 +5,22 @@
  * Pure functions of the text, so a spec can also feed them a broken document
  * and see each problem caught.
  */
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { createActor } from 'xstate';
-import { DEFAULT_MAX_PENDING_BYTES, RECENT_COMPLETIONS } from '../../machines/chunking.ts';
-import { DEFAULT_CLIENT_CONFIG } from '../../machines/client-connection.ts';
 import { CloseCode, isReconnectCode } from '../../machines/frames.ts';
-import { PAYLOAD_HASH_LENGTH, payloadHash } from '../../machines/hash.ts';
+import { payloadHash } from '../../machines/hash.ts';
 import { hubMachine } from '../../machines/hub.ts';
 import { Directory } from '../../machines/identity.ts';
-import { DEFAULT_MAX_FRAME_BYTES, DEFAULT_MAX_MESSAGE_BYTES, ERROR_CODES } from '../../machines/protocol.ts';
-import { DEFAULT_SESSION_CONFIG } from '../../machines/server-session.ts';
+import { ERROR_CODES } from '../../machines/protocol.ts';
 import { SCENARIOS } from '../../sim/scenarios/index.ts';
-import { DEFAULT_BUFFER_CAP, DEFAULT_CLOSE_GRACE_MS } from '../../transport/ws-client.ts';
-import { DEFAULT_MAX_PAYLOAD, DEFAULT_RATE_LIMIT } from '../../transport/ws-server.ts';
-import { hasTestTitled, ID_PATTERN, numberCell, provedCategory, requirements, source, specExists, specFiles, tables, tablesWith, unquote, type TestRef } from './protocol-doc.ts';
+import { hasTestTitled, ID_PATTERN, numberCell, provedCategory, requirements, ROOT, source, specExists, specFiles, tables, tablesWith, unquote, type TestRef } from './protocol-doc.ts';
 
 // ---- the code's side -------------------------------------------------------
+
+/** Constant name (or `Input.field`) → the code's default: a number, or an object of settings. */
+export type Defaults = Map<string, number | Record<string, unknown>>;
 
 /** The hub's default log capacity is an input default, not a constant: read it from a hub. */
 function hubLogCapacity(): number {
@@ -29,27 +30,42 @@ function hubLogCapacity(): number {
   return capacity;
 }
 
-/** Every configuration name the Limits table may use, with the code's default. */
-const DEFAULTS: Record<string, number | Record<string, unknown>> = {
-  DEFAULT_MAX_FRAME_BYTES,
-  DEFAULT_MAX_MESSAGE_BYTES,
-  DEFAULT_MAX_PAYLOAD,
-  DEFAULT_MAX_PENDING_BYTES,
-  RECENT_COMPLETIONS,
-  PAYLOAD_HASH_LENGTH,
-  DEFAULT_RATE_LIMIT,
-  DEFAULT_BUFFER_CAP,
-  DEFAULT_CLOSE_GRACE_MS,
-  DEFAULT_SESSION_CONFIG: { ...DEFAULT_SESSION_CONFIG },
-  DEFAULT_CLIENT_CONFIG: { ...DEFAULT_CLIENT_CONFIG },
-  HubInput: { logCapacity: hubLogCapacity() },
-};
+/**
+ * Every upper-case constant that machines/ and transport/ export with a number
+ * or an object for value: found by importing each module, so a new module's
+ * `DEFAULT_*` (and a new field of one) is seen without this file changing.
+ */
+export async function codeDefaults(): Promise<Defaults> {
+  const out: Defaults = new Map();
+  for (const dir of ['machines', 'transport']) {
+    for (const file of readdirSync(path.join(ROOT, dir)).filter((f) => f.endsWith('.ts')).sort()) {
+      const module = (await import(pathToFileURL(path.join(ROOT, dir, file)).href)) as Record<string, unknown>;
+      for (const [name, value] of Object.entries(module)) {
+        if (!/^[A-Z][A-Z0-9_]*$/.test(name)) continue;
+        if (typeof value === 'number' || (typeof value === 'object' && value !== null && !Array.isArray(value))) out.set(name, value as number | Record<string, unknown>);
+      }
+    }
+  }
+  out.set('HubInput', { logCapacity: hubLogCapacity() });
+  return out;
+}
 
-function codeDefault(name: string): unknown {
+function codeDefault(defaults: Defaults, name: string): unknown {
   const [head = '', field] = name.split('.');
-  const value = DEFAULTS[head];
+  const value = defaults.get(head);
   if (field === undefined) return value;
   return typeof value === 'object' ? value[field] : undefined;
+}
+
+/** The names the Limits table must list: every numeric `DEFAULT_*`, and every numeric field of a `DEFAULT_*` object. */
+function requiredLimits(defaults: Defaults): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [name, value] of defaults) {
+    if (!name.startsWith('DEFAULT_')) continue;
+    if (typeof value === 'number') out.set(name, value);
+    else for (const [field, v] of Object.entries(value)) if (typeof v === 'number') out.set(`${name}.${field}`, v);
+  }
+  return out;
 }
 
 /** Why a reference names no test, or null when it does. */
@@ -103,22 +119,18 @@ export function idProblems(doc: string, files: string[] = specFiles()): string[]
   return problems;
 }
 
-/** Each Limits value is the code's default; every numeric session and client setting has a row. */
-export function limitProblems(doc: string): string[] {
+/** Each Limits value is the code's default; every numeric `DEFAULT_*` setting has a row. */
+export function limitProblems(doc: string, defaults: Defaults): string[] {
   const listed = new Set<string>();
   const problems: string[] = [];
   for (const [nameCell = '', valueCell = ''] of rowsOf(doc, ['configuration', 'default', 'unit', 'what it bounds'])) {
     const name = unquote(nameCell);
     listed.add(name);
-    const actual = codeDefault(name);
+    const actual = codeDefault(defaults, name);
     if (typeof actual !== 'number') problems.push(`${name}: no numeric default of that name in the code`);
     else if (numberCell(valueCell) !== actual) problems.push(`${name}: the doc says ${valueCell}, the code ${actual}`);
   }
-  for (const [config, values] of [['DEFAULT_SESSION_CONFIG', DEFAULT_SESSION_CONFIG], ['DEFAULT_CLIENT_CONFIG', DEFAULT_CLIENT_CONFIG]] as const) {
-    for (const [field, value] of Object.entries(values)) {
-      if (typeof value === 'number' && !listed.has(`${config}.${field}`)) problems.push(`${config}.${field} (${value}) is missing from the Limits table`);
-    }
-  }
+  for (const [name, value] of requiredLimits(defaults)) if (!listed.has(name)) problems.push(`${name} (${value}) is missing from the Limits table`);
   return problems;
 }
 
