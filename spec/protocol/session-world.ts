@@ -1,16 +1,21 @@
 /**
- * One real server session on a simulated clock, for the PROTOCOL.md specs:
- * frames go in as the decoder would hand them, and everything the session
- * writes is read back from its port as wire frames.
+ * One server connection on a simulated clock, for the PROTOCOL.md specs: the
+ * real hub behind the real server endpoint, with a fake link. Frames go in as
+ * wire text (through the real decoder) and everything the server writes is
+ * read back from the link as wire frames. Only the endpoint's and the hub's
+ * public events are used, so the world does not depend on how the hub lends
+ * its services to sessions.
  */
 import { createActor } from 'xstate';
 import type { AgentEvent, ClientFrame, EventType, Sensitivity } from '../../machines/frames.ts';
+import { hubMachine, type SessionRef } from '../../machines/hub.ts';
 import { Directory } from '../../machines/identity.ts';
-import { DEFAULT_POLICY } from '../../machines/policy.ts';
-import { ReplayLogStore, streamKey } from '../../machines/replay-log.ts';
-import { serverSessionMachine, type SessionConfig, type SessionServices } from '../../machines/server-session.ts';
+import { encode } from '../../machines/protocol.ts';
+import type { SessionConfig } from '../../machines/server-session.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
+import type { Link, LinkHandler, SendResult } from '../../transport/link.ts';
+import { createServerHandler } from '../../transport/server-endpoint.ts';
 import { FakeSessionPort, producedEvent } from '../machines/model-coverage.ts';
 
 export const TENANT = 'acme';
@@ -30,29 +35,45 @@ export interface SessionWorldOptions {
 
 export class SessionWorld {
   readonly scheduler = new Scheduler();
+  /** What the server wrote and how it closed (a recorder: `congested` makes sends report backpressure). */
   readonly port = new FakeSessionPort();
   readonly directory = new Directory();
-  readonly logs: ReplayLogStore;
-  /** Routing registrations: thread → subscribed. */
-  readonly index = new Map<string, boolean>();
-  readonly actor;
+  readonly hub;
+  private readonly handler: LinkHandler;
+  private readonly idx = new Map<string, number>();
 
   constructor(options: SessionWorldOptions = {}) {
-    this.logs = new ReplayLogStore(options.capacity ?? 100);
     this.directory.add(ADMIN, { tenant: TENANT, user: USER, role: 'admin', threads: ['t1', 't2'] });
     this.directory.add(VIEWER, { tenant: TENANT, user: USER, role: 'viewer', threads: '*' });
-    const services: SessionServices = {
-      epoch: options.epoch ?? 'e1',
-      restarted: options.restarted ?? false,
-      policy: DEFAULT_POLICY,
-      authenticate: (token) => this.directory.authenticate(token),
-      log: (tenant, user, thread) => this.logs.log(streamKey(tenant, user, thread)),
-      index: (_tenant, _user, thread, _connId, on) => void this.index.set(thread, on),
-    };
-    this.actor = createActor(serverSessionMachine, {
+    this.hub = createActor(hubMachine, {
       clock: new SimClock(this.scheduler),
-      input: { connId: 'conn-1', port: this.port, services, ...(options.config ? { config: options.config } : {}) },
+      input: {
+        epoch: options.epoch ?? 'e1',
+        restarted: options.restarted ?? false,
+        directory: this.directory,
+        logCapacity: options.capacity ?? 100,
+        ...(options.config ? { sessionConfig: options.config } : {}),
+      },
     }).start();
+    const port = this.port;
+    const link: Link = {
+      id: 'link-1',
+      send: (data): SendResult => {
+        port.send(data);
+        return port.congested ? { ok: true, bufferedBytes: 1, backpressure: true } : { ok: true, bufferedBytes: 0 };
+      },
+      close: (code, reason) => port.close(code, reason),
+      bufferedBytes: () => 0,
+    };
+    this.handler = createServerHandler({ hub: () => this.hub }).accept(link, { connId: 'conn-1', endpoint: `${TENANT}/${USER}/0`, token: ADMIN });
+    this.handler.onOpen();
+  }
+
+  /** The one session of this world. */
+  get session(): SessionRef {
+    const [session] = this.hub.getSnapshot().context.sessions.values();
+    if (!session) throw new Error('the session is gone');
+    return session;
   }
 
   /** Run what is due now (a flush is scheduled at delay 0). */
@@ -60,14 +81,19 @@ export class SessionWorld {
     this.scheduler.runUntil(this.scheduler.now);
   }
 
-  send(frame: ClientFrame): void {
-    this.actor.send({ type: 'FRAME', frame });
+  /** A message as wire text, through the server's decoder. */
+  message(text: string): void {
+    this.handler.onFrame(text);
     this.settle();
   }
 
-  /** What the decoder hands the session for a message it refused. */
-  sendGarbage(code = 'malformed_json'): void {
-    this.actor.send({ type: 'BAD_FRAME', code, detail: 'garbage' });
+  send(frame: ClientFrame): void {
+    this.message(encode(frame));
+  }
+
+  /** The link's send buffer fell back under its cap. */
+  drain(): void {
+    this.handler.onDrain?.();
     this.settle();
   }
 
@@ -81,19 +107,22 @@ export class SessionWorld {
     for (const thread of threads) this.send({ v: 1, type: 'subscribe', thread, from: 1 });
   }
 
-  /** Append to a stream's log and notify the session, as the hub does. */
+  /** Publish n produced events on a thread, as a producer does. */
   publish(thread: string, n = 1, type: EventType = 'agent_thinking', sensitivity?: Sensitivity): AgentEvent[] {
-    const log = this.logs.log(streamKey(TENANT, USER, thread));
     const out: AgentEvent[] = [];
-    for (let i = 0; i < n; i++) out.push(log.append(producedEvent(TENANT, USER, thread, log.head, type, sensitivity)).event);
-    this.actor.send({ type: 'NOTIFY', thread });
+    for (let i = 0; i < n; i++) {
+      const idx = this.idx.get(thread) ?? 0;
+      this.idx.set(thread, idx + 1);
+      out.push(producedEvent(TENANT, USER, thread, idx, type, sensitivity));
+    }
+    for (const event of out) this.hub.send({ type: 'PUBLISH', event });
     this.settle();
     return out;
   }
 
   publishEvent(event: AgentEvent): void {
-    this.logs.log(streamKey(TENANT, USER, event.thread)).append(event);
-    this.actor.send({ type: 'NOTIFY', thread: event.thread });
+    this.idx.set(event.thread, event.idx + 1);
+    this.hub.send({ type: 'PUBLISH', event });
     this.settle();
   }
 
@@ -108,6 +137,6 @@ export class SessionWorld {
   }
 
   get done(): boolean {
-    return this.actor.getSnapshot().status === 'done';
+    return this.hub.getSnapshot().context.sessions.size === 0;
   }
 }
