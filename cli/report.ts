@@ -4,7 +4,8 @@
  */
 import type { FaultCounts } from '../sim/network.ts';
 import { percentile, type Metrics } from '../sim/oracle.ts';
-import { replayCommand, type ScenarioReport } from '../sim/scenario.ts';
+import type { ScenarioReport } from '../sim/scenario.ts';
+import { replayCommand } from './replay-command.ts';
 import type { FaultOverrides } from '../sim/fault-arbitraries.ts';
 
 export interface ScenarioRow {

@@ -35,6 +35,8 @@ export interface HtmlOptions {
   title?: string;
   /** Records drawn at most (default 5,000). */
   maxRecords?: number;
+  /** The seed the user typed (the trace itself knows only the world seed). */
+  seed?: number;
 }
 
 /** An arrow's fate (numbers in the embedded data). */
@@ -299,9 +301,9 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
   const violations = opts.violations ?? [];
   const verdict = violations.length === 0 ? (opts.violations ? 'no violations' : 'not judged') : `${violations.length} violation(s): ${[...new Set(violations.map((v) => v.invariant))].join(', ')}`;
   return {
-    title: opts.title ?? (run ? `wsim — ${run.scenario} seed ${run.seed}` : 'wsim timeline'),
+    title: opts.title ?? (run ? `wsim — ${runHeader(run, opts.seed).replace(/ {2}/g, ' ')}` : 'wsim timeline'),
     header: [
-      `${run ? runHeader(run) : 'no run record'} · ${verdict}`,
+      `${run ? runHeader(run, opts.seed) : 'no run record'} · ${verdict}`,
       ...(run ? [`fault plan: ${faultPlanLine(run.faultPlan)}`] : []),
       `${records.length} records: ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}`,
     ],

@@ -180,8 +180,14 @@ export function faultPlanLine(plan: unknown): string {
   return valid.ok ? describeFaultPlan(valid.value) : JSON.stringify(plan);
 }
 
-export function runHeader(r: RecordOf<'run'>): string {
-  return `scenario ${r.scenario}  seed ${r.seed}${r.path ? `  path ${r.path}` : ''}`;
+/**
+ * The run in one line. A trace knows only the world seed (the one its PRNG
+ * ran on, drawn from the seed the user typed); with the user's seed given,
+ * that one leads and the world seed is named as such.
+ */
+export function runHeader(r: RecordOf<'run'>, seed?: number): string {
+  const path = r.path ? `  path ${r.path}` : '';
+  return seed === undefined ? `scenario ${r.scenario}  world seed ${r.seed}${path}` : `scenario ${r.scenario}  seed ${seed}${path}  (world seed ${r.seed})`;
 }
 
 /** What happened, in one line (without time and lane). */

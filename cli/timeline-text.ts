@@ -18,6 +18,8 @@ export interface TimelineOptions {
   kinds?: readonly RecordKind[];
   /** Records shown before the first violation when `limit` cut the timeline short of it. */
   context?: number;
+  /** The seed the user typed (the trace itself knows only the world seed). */
+  seed?: number;
 }
 
 const ESC = '\u001b[';
@@ -71,7 +73,7 @@ export function renderTimeline(records: readonly TraceRecord[], opts: TimelineOp
 
   // ---- header
   const run = records.find((r): r is RecordOf<'run'> => r.k === 'run');
-  out.push(paint(color, '1', `wsim timeline — ${run ? runHeader(run) : 'no run record'}`));
+  out.push(paint(color, '1', `wsim timeline — ${run ? runHeader(run, opts.seed) : 'no run record'}`));
   if (run) out.push(`fault plan: ${faultPlanLine(run.faultPlan)}`);
 
   const shown = kinds ? records.filter((r) => kinds.has(r.k)) : records;
