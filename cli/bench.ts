@@ -145,7 +145,7 @@ export function formatBench(r: BenchReport): string {
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),
-    `sim: ${r.sim.deliveredEvents} events, ${fmt(r.sim.simulatedSeconds)} s simulated under load (${fmt(s.sim.simulatedSecondsTotal)} s in all), verification ${s.sim.verified.passed ? 'passed' : 'FAILED'}`,
+    `sim: ${r.sim.deliveredEvents} events, ${fmt(r.sim.simulatedSeconds)} s simulated under load (${fmt(s.sim.simulatedSecondsTotal)} s in all), verification ${s.sim.verified.passed ? 'passed' : 'FAILED'}${s.sim.verified.notJudged.length > 0 ? ' (memory growth and drift not judged on a short load)' : ''}`,
   ].join('\n');
 }
 

@@ -34,7 +34,7 @@ const embedded = (html: string): HtmlData => {
 describe('cli/timeline-text', () => {
   it('prints the run header, one line per record, and a summary', () => {
     const text = renderTimeline(HAND_TRACE, { violations: [] });
-    expect(text).to.contain('scenario hand_made  seed 7  path p1');
+    expect(text).to.contain('scenario hand_made  world seed 7  path p1');
     expect(text).to.contain('fault plan: latency=5+0ms drop=0.1 dup=0.1 reorder=0.1');
     expect(text).to.match(/\n\s+0 {2}client t0\/u0\/0\s+idle → connecting \[START\]/);
     expect(text).to.contain('connecting → authenticating [LINK_OPEN]');
@@ -55,6 +55,15 @@ describe('cli/timeline-text', () => {
     for (const count of ['app 3', 'resync 1', 'app_error 1', 'transition 11', 'send 4', 'drop 1', 'dup 1']) expect(text).to.contain(count);
     expect(text).to.contain('violations: none');
     expect(text.split('\n').filter((l) => /^\s+\d+(\.\d)? {2}\S/.test(l))).to.have.length(HAND_TRACE.length);
+  });
+
+  it('leads with the seed the user typed and names the trace\'s own as the world seed', () => {
+    const text = renderTimeline(HAND_TRACE, { violations: [], seed: 42 });
+    expect(text.split('\n')[0]).to.equal('wsim timeline — scenario hand_made  seed 42  path p1  (world seed 7)');
+    const html = buildHtmlData(HAND_TRACE, { violations: [], seed: 42 });
+    expect(html.title).to.equal('wsim — scenario hand_made seed 42 path p1 (world seed 7)');
+    expect(html.header[0]).to.contain('seed 42  path p1  (world seed 7)');
+    expect(renderHtml(HAND_TRACE, { seed: 42 })).to.not.match(/seed 7(?! *\))/);
   });
 
   it('marks the first violation at its time and explains it', () => {
@@ -100,7 +109,7 @@ describe('cli/timeline-text', () => {
     const { records, violations } = realWithDuplicate();
     expect(violations.map((v) => v.invariant)).to.include('exactly_once');
     const text = renderTimeline(records, { violations });
-    expect(text).to.contain('scenario cli_fixture  seed 1');
+    expect(text).to.contain('scenario cli_fixture  world seed 1');
     expect(text).to.contain('idle → connecting [START]');
     expect(text).to.contain('connecting → authenticating [LINK_OPEN]');
     expect(text).to.match(/open: acks idle → pending \[/);
