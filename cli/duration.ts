@@ -18,5 +18,12 @@ export function formatDuration(seconds: number): string {
 /** 1,000,000 rather than 1000000. */
 export const formatCount = (n: number): string => Math.round(n).toLocaleString('en-US');
 
+/**
+ * Float noise inside a message (five decimals or more) rounded as `formatMs`
+ * does: the world computes in floats, a person reads "16013 ms", not
+ * "16013.045882999999 ms".
+ */
+export const roundNumbers = (text: string): string => text.replace(/\d+\.\d{5,}/g, (n) => formatMs(Number(n)));
+
 /** Milliseconds with at most one decimal: 16013.045882999999 → "16013"; 3.46 → "3.5". */
 export const formatMs = (ms: number): string => (Math.abs(ms) >= 100 ? String(Math.round(ms)) : String(Math.round(ms * 10) / 10));

@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
 import { resolveInput, runInput, type RunOutcome, type ScenarioInput } from '../sim/scenario.ts';
 import { findScenario, SCENARIO_IDS } from '../sim/scenarios/index.ts';
+import { roundNumbers } from './duration.ts';
 import { defaultSeed } from './env.ts';
 import { unknownMessage } from './usage.ts';
 import { validateFaultPlan } from '../sim/fault-plan.ts';
@@ -81,7 +82,7 @@ export function register(program: Command): void {
       return;
     }
     process.stdout.write(`${renderTimeline(records, { violations: outcome.violations, seed: outcome.seed, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
-    process.stdout.write(`\ntrace ${outcome.traceHash}\nverdict ${outcome.passed ? 'PASS' : 'FAIL'}${outcome.passed ? '' : `: ${outcome.failures[0]}`}\n`);
+    process.stdout.write(`\ntrace ${outcome.traceHash}\nverdict ${outcome.passed ? 'PASS' : 'FAIL'}${outcome.passed ? '' : `: ${roundNumbers(outcome.failures[0] ?? '')}`}\n`);
     process.exitCode = outcome.passed ? 0 : 1;
   });
 }

@@ -20,7 +20,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { InvalidArgumentError, type Command } from 'commander';
 import { defaultSeed } from './env.ts';
-import { formatCount } from './duration.ts';
+import { formatCount, roundNumbers } from './duration.ts';
 import { count, scenarioOption, seed } from './options.ts';
 import { startProgress } from './progress.ts';
 import { failureReplayCommand, replayCommand } from './replay-command.ts';
@@ -351,7 +351,7 @@ export function formatReport(r: SwarmReport): string {
   const lines = [`swarm: ${r.runs} seeds, ${r.passed} passed, ${r.failures.length} failed — shard ${shardText(r.shard)}; ${r.seedsPerSecond} seeds/s on ${r.workers} worker${r.workers === 1 ? '' : 's'}`];
   for (const f of r.failures) {
     lines.push(`FAIL ${f.scenario} seed ${f.seed}`);
-    for (const line of f.failures) lines.push(`    ${line}`);
+    for (const line of f.failures) lines.push(`    ${roundNumbers(line)}`);
     lines.push(`    replay: ${f.replay}`);
   }
   return `${lines.join('\n')}\n`;

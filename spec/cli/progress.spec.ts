@@ -5,7 +5,7 @@
  * did-you-mean for near misses.
  */
 import { expect } from 'chai';
-import { formatDuration, formatMs } from '../../cli/duration.ts';
+import { formatDuration, formatMs, roundNumbers } from '../../cli/duration.ts';
 import { startProgress } from '../../cli/progress.ts';
 import { workersFor } from '../../cli/swarm.ts';
 import { suggest } from '../../cli/usage.ts';
@@ -92,6 +92,7 @@ describe('cli: progress', function () {
   it('rounds durations and milliseconds to what means something', () => {
     expect(formatMs(16013.045882999999)).to.equal('16013');
     expect(formatMs(3.4567)).to.equal('3.5');
+    expect(roundNumbers('p99 latency 309.6273974874034 ms ≥ 100 ms; 16013.045882999999 ms; rate 0.9987')).to.equal('p99 latency 310 ms ≥ 100 ms; 16013 ms; rate 0.9987');
     expect(formatDuration(2.2)).to.equal('2.2 s');
     expect(formatDuration(339)).to.equal('5 min 39 s');
     expect(formatDuration(1320)).to.equal('22 min 00 s');
