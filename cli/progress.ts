@@ -62,7 +62,7 @@ export function startProgress(o: ProgressOptions): Progress {
 
   if (tty) {
     const bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: `${o.command} [{bar}] {status} | {clock}`, hideCursor: true, clearOnComplete: false, barsize: 24 },
+      { stream: process.stderr, format: `wsim ${o.command} [{bar}] {status} | {clock}`, hideCursor: true, clearOnComplete: false, barsize: 24 },
       cliProgress.Presets.shades_classic,
     );
     bar.start(o.total, 0, { status: o.status(0), clock: clock() });
