@@ -1,6 +1,6 @@
 /**
  * `wsim swarm`: many seeds in parallel, VOPR style. Seed j of [seed, seed+runs)
- * picks a scenario (round-robin over the 25, or --scenario) and draws its own
+ * picks a scenario (round-robin over the registry, or --scenario) and draws its own
  * fault vector over that scenario's input (cli/swarm-seed.ts). Seeds run on
  * worker threads; failing seeds are written to `.wsim/failures/` with the
  * exact input, so `npm run replay -- --failure FILE` reproduces them.
