@@ -64,7 +64,7 @@ export function register(program: Command): void {
     let finished = 0;
     if (!flags.quiet) {
       const transport = flags.transport === 'ws' ? ' over real sockets' : '';
-      process.stderr.write(`wsim run: ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'}, ${formatCount(total)} runs from seed ${plan.seed}${transport}${flags.verbose ? '' : ' (--verbose: a line per run)'}\n`);
+      process.stderr.write(`wsim run: ${scenarios.length} scenario${scenarios.length === 1 ? '' : 's'}, ${formatCount(total)} run${total === 1 ? '' : 's'} from seed ${plan.seed}${transport}${flags.verbose ? '' : ' (--verbose: a line per run)'}\n`);
       plan.progress = startProgress({
         command: 'run',
         total,
