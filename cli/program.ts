@@ -57,6 +57,8 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     process.stderr.write(`${usageLine('', `a command is needed: ${program.commands.map((c) => c.name()).join(', ')} (wsim --help, wsim --version)`)}\n`);
     return 2;
   }
+  // commands report failure through process.exitCode; read it, then leave it as it was
+  const before = process.exitCode;
   try {
     process.exitCode = undefined;
     await program.parseAsync([...argv], { from: 'user' });
@@ -72,6 +74,6 @@ export async function runCli(argv: readonly string[]): Promise<number> {
     if (process.env.WSIM_DEBUG) process.stderr.write(`${(err as Error).stack}\n`);
     return 1;
   } finally {
-    process.exitCode = undefined;
+    process.exitCode = before;
   }
 }

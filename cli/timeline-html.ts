@@ -15,7 +15,7 @@
  */
 import type { Violation } from '../sim/oracle.ts';
 import type { RecordOf, TraceRecord } from '../sim/records.ts';
-import { formatMs } from './duration.ts';
+import { formatMs, roundNumbers } from './duration.ts';
 import { firstViolation } from './timeline-text.ts';
 import {
   connOfLink,
@@ -231,7 +231,7 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
     }
     if (!healed && r.t >= healAt) {
       healed = true;
-      bands.push({ row: bandRow(healAt), cls: 'heal', label: `faults heal at ${healAt} ms` });
+      bands.push({ row: bandRow(healAt), cls: 'heal', label: `faults heal at ${formatTime(healAt)} ms` });
     }
     const key = laneKey(r);
     const lane = key === null ? network : laneIndex.get(key)!;
@@ -316,7 +316,7 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
         if (r === offending) {
           // the delivery the violation is about: red, and its text says so
           offendingItem = items.length;
-          items.push([rowFor(r.t, lane), lane, 'bad', `✗ ${r.type} ${r.run}#${r.idx}`, `VIOLATION ${first!.invariant}: ${first!.message} — ${formatTime(r.t)} ms ${describe(r)}`]);
+          items.push([rowFor(r.t, lane), lane, 'bad', `✗ ${r.type} ${r.run}#${r.idx}`, `VIOLATION ${first!.invariant}: ${roundNumbers(first!.message)} — ${formatTime(r.t)} ms ${describe(r)}`]);
         } else {
           items.push([rowFor(r.t, lane), lane, r.receivedHash !== r.hash ? 'bad' : 'app', `${r.type} ${r.run}#${r.idx}`, `${formatTime(r.t)} ms ${describe(r)}`]);
         }

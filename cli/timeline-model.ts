@@ -229,7 +229,7 @@ export function describe(r: TraceRecord): string {
     case 'gauge':
       return `gauge ${r.name} of ${r.owner} = ${r.value}${r.cap !== undefined ? ` (cap ${r.cap})` : ''}`;
     case 'end':
-      return `end: ${plural(r.pendingTimers, 'timer')}, ${plural(r.liveActors, 'live actor')}, ${plural(r.openLinks, 'open link')} left; healed at ${r.healedAt} ms`;
+      return `end: ${plural(r.pendingTimers, 'timer')}, ${plural(r.liveActors, 'live actor')}, ${plural(r.openLinks, 'open link')} left; healed at ${formatTime(r.healedAt)} ms`;
   }
 }
 
