@@ -15,7 +15,21 @@ import { commands } from './commands.ts';
 import { checkEnv } from './env.ts';
 import { UsageError, usageLine } from './usage.ts';
 
-export const VERSION: string = (createRequire(import.meta.url)('../package.json') as { version: string }).version;
+/** The package's version, from the nearest package.json up from here (cli/ from source, dist/cli/ when built). */
+function packageVersion(): string {
+  const require = createRequire(import.meta.url);
+  for (const up of ['../package.json', '../../package.json']) {
+    try {
+      const pkg = require(up) as { name?: string; version?: string };
+      if (pkg.name === 'wsim' && pkg.version) return pkg.version;
+    } catch {
+      // not at this level
+    }
+  }
+  return 'unknown';
+}
+
+export const VERSION: string = packageVersion();
 
 /**
  * Commander's messages as one `wsim <command>:` line: "error: option '--seed
