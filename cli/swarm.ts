@@ -61,6 +61,15 @@ export function shardSeeds(seed: number, runs: number, shard: Shard = { index: 1
   return out;
 }
 
+/** How many seeds a slice has, without listing them: j in [seed, seed+runs) with (j mod count) + 1 = index. */
+export function countSeeds(seed: number, runs: number, shard: Shard = { index: 1, count: 1 }): number {
+  const below = (n: number) => Math.floor((n - (shard.index - 1) + shard.count - 1) / shard.count); // j < n with j ≡ index-1
+  return below(seed + runs) - below(seed);
+}
+
+/** Seeds one swarm process takes on: its lists live in memory (and 10 million seeds are weeks of CPU already). */
+export const MAX_SEEDS = 10_000_000;
+
 export function jobsOf(info: ShardInfo): SwarmJob[] {
   return shardSeeds(info.seed, info.runs, info).map((seed) => ({ scenario: scenarioForSeed(seed, info.scenario ?? undefined), seed }));
 }
@@ -407,7 +416,8 @@ export async function swarmCommand(o: SwarmCliOptions): Promise<number> {
     const workers = workersFor(o.workers, availableParallelism(), log);
     const shard = o.shard ?? { index: 1, count: 1 };
     const seed = o.seed ?? defaultSeed();
-    const total = shardSeeds(seed, o.runs, shard).length;
+    const total = countSeeds(seed, o.runs, shard);
+    if (total > MAX_SEEDS) throw new UsageError('swarm', `${formatCount(total)} seeds in one process is too many (at most ${formatCount(MAX_SEEDS)}, already weeks of CPU): split the swarm with --shard I/N across machines`);
     const threads = Math.max(1, Math.min(workers, total));
     let failed = 0;
     const progress = startProgress({

@@ -75,6 +75,7 @@ const CASES: Case[] = [
   ['swarm', ['swarm', '--runs', '5', '--shard', 'half'], {}, /--shard: must be I\/N/],
   ['swarm', ['swarm', '--runs', '1', '--seed', '-1'], {}, /--seed: must be a whole number from 0/],
   ['swarm', ['swarm', '--merge', join(dir, 'missing.json')], {}, /--merge: cannot read/],
+  ['swarm', ['swarm', '--runs', '1000000000'], {}, /1,000,000,000 seeds in one process is too many .* --shard I\/N/],
   ['swarm', ['swarm', '--merge', corrupt], {}, /--merge: .*not JSON/],
   // inspect
   ['inspect', ['inspect'], {}, /--scenario ID is required/],

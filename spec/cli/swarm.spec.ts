@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { findScenario } from '../../sim/scenarios/index.ts';
 import { runInput } from '../../sim/scenario.ts';
-import { mergeReports, parseReport, parseShard, shardSeeds, swarm, writeFailureFile, type FailureFile, type SwarmReport } from '../../cli/swarm.ts';
+import { countSeeds, mergeReports, parseReport, parseShard, shardSeeds, swarm, writeFailureFile, type FailureFile, type SwarmReport } from '../../cli/swarm.ts';
 import { runSeed, scenarioForSeed, swarmInput, swarmTransform, CAPS, type SwarmResult } from '../../cli/swarm-seed.ts';
 
 const CHEAP = 'mission_critical_events_delivery_guaranteed';
@@ -33,6 +33,9 @@ describe('cli/swarm', function () {
   describe('seeds and shards', () => {
     it('parses I/N and refuses anything else', () => {
       expect(parseShard('2/3')).to.deep.equal({ ok: true, value: { index: 2, count: 3 } });
+      for (const [seed, runs, index, count] of [[0, 10, 1, 1], [42, 17, 2, 3], [5, 1, 1, 4], [7, 0, 1, 2], [100, 999, 4, 4], [1, 13, 3, 5]] as const) {
+        expect(countSeeds(seed, runs, { index, count }), `${seed}+${runs} ${index}/${count}`).to.equal(shardSeeds(seed, runs, { index, count }).length);
+      }
       for (const bad of ['0/2', '3/2', '1', '1/0', 'a/b', '1/2/3', '-1/2']) expect(parseShard(bad).ok, bad).to.equal(false);
     });
 
