@@ -12,7 +12,7 @@ import { SCENARIOS, findScenario } from '../sim/scenarios/index.ts';
 import { applyOverrides, type FaultOverrides } from '../sim/fault-arbitraries.ts';
 import { describeFaultPlan } from '../sim/fault-plan.ts';
 import { defaultSeed, scaledRuns } from './env.ts';
-import { formatCount } from './duration.ts';
+import { formatCount, roundNumbers } from './duration.ts';
 import { addFaultFlags, count, overridesOf, scenarioOption, seed, usage, type FaultFlags } from './options.ts';
 import { startProgress, type Progress } from './progress.ts';
 import { rowOf, table, type ScenarioRow } from './report.ts';
@@ -109,7 +109,7 @@ export function register(program: Command): void {
         onRun: (o: RunOutcome) => {
           if (!o.passed || Number(o.path) === runs - 1) finished++;
           p.progress?.advance();
-          if (!o.passed) p.progress?.log(`wsim run: ✗ ${scenario.id} seed ${p.seed} path ${o.path}: ${o.failures[0] ?? 'failed'}`);
+          if (!o.passed) p.progress?.log(`wsim run: ✗ ${scenario.id} seed ${p.seed} path ${o.path}: ${roundNumbers(o.failures[0] ?? 'failed')}`);
         },
       });
       return { ...report, wallMs: performance.now() - started };
