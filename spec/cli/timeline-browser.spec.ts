@@ -37,13 +37,12 @@ describe('cli/timeline-html in Chromium', function () {
       // a state pill whose text is cut ('…') on its lane
       const index = await page.evaluate<number>(`(() => { const data = JSON.parse(document.getElementById('wsim-data').textContent); return [...document.querySelectorAll('#svg .it')].findIndex((g) => g.textContent.endsWith('…') && data.items[+g.getAttribute('data-i')][2] === 'st'); })()`);
       expect(index, 'a truncated state pill').to.be.at.least(0);
-      const selector = `#svg .it:nth-of-type(${index + 1})`;
-      const { full, shown } = await page.evaluate<{ full: string; shown: string }>(`(() => { const g = document.querySelectorAll('#svg .it')[${index}]; const data = JSON.parse(document.getElementById('wsim-data').textContent); return { full: data.items[+g.getAttribute('data-i')][3], shown: g.textContent }; })()`);
+      const { full, shown, itemIndex } = await page.evaluate<{ full: string; shown: string; itemIndex: number }>(`(() => { const g = document.querySelectorAll('#svg .it')[${index}]; const data = JSON.parse(document.getElementById('wsim-data').textContent); return { full: data.items[+g.getAttribute('data-i')][3], shown: g.textContent, itemIndex: +g.getAttribute('data-i') }; })()`);
       expect(shown.length).to.be.lessThan(full.length);
       await shot(page, '1-overview.png');
 
       // hover: the whole text in the tooltip
-      const at = await page.evaluate<Box>(`(() => { const g = document.querySelectorAll('#svg .it')[${index}]; g.scrollIntoView({ block: 'center', inline: 'center' }); const r = g.getBoundingClientRect(); return { x: r.x + r.width / 2, y: r.y + r.height / 2 }; })()`);
+      const at = (await centre(page, `#svg .it[data-i="${itemIndex}"]`))!;
       await page.mouse('mouseMoved', at.x, at.y);
       const tip = await page.evaluate<{ hidden: boolean; text: string }>(`({ hidden: document.getElementById('tip').hidden, text: document.getElementById('tip').textContent })`);
       expect(tip.hidden).to.equal(false);
@@ -74,7 +73,6 @@ describe('cli/timeline-html in Chromium', function () {
       const drawn = await page.evaluate<{ network: number; routes: number }>(`(() => { const data = JSON.parse(document.getElementById('wsim-data').textContent); const n = data.lanes.findIndex((l) => l.kind === 'network'); return { network: data.items.filter((i) => i[1] === n).length, routes: document.querySelectorAll('#svg [marker-end="url(#ahr)"]').length }; })()`);
       expect(drawn.network).to.be.greaterThan(10);
       expect(drawn.routes).to.be.greaterThan(20);
-      void selector;
     });
   });
 });
