@@ -3,7 +3,7 @@
  * own — the 25 scenarios, `runScenario`, the world, fault plans, the oracle.
  */
 export { SCENARIOS, SCENARIO_IDS, findScenario } from '../sim/scenarios/index.ts';
-export { runScenario, runInput, runAt, reportOf, replayCommand, STRICT, CATEGORIES } from '../sim/scenario.ts';
+export { runScenario, runInput, runAt, reportOf, STRICT, CATEGORIES } from '../sim/scenario.ts';
 export type { Scenario, ScenarioInput, ScenarioReport, RunOptions, RunOutcome, Thresholds, Category, Check, CheckContext } from '../sim/scenario.ts';
 export { World, runWorld, horizonOf } from '../sim/world.ts';
 export type { WorldInput, WorldResult, ProtocolVariant } from '../sim/world.ts';

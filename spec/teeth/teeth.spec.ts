@@ -3,7 +3,7 @@
  * A scenario that passes on a broken protocol proves nothing.
  */
 import { expect } from 'chai';
-import { replayCommand } from '../../sim/scenario.ts';
+import { replayCommand } from '../../cli/replay-command.ts';
 import { check, scenario, sizeOf } from '../scenarios/harness.ts';
 import { BROKEN } from './variants.ts';
 
