@@ -1,0 +1,97 @@
+import { expect } from 'chai';
+import { createClient } from 'redis';
+import { checkRedis, RedisStore } from '../../transport/redis-store.ts';
+import { RedisServer } from './redis-server.ts';
+import { describeContract } from './store-contract.ts';
+import { eventOf, TestNode, type HarnessFactory, type StoreHarness } from './store-node.ts';
+
+const UNTIL_MS = 10_000;
+
+/** Real time passes: poll, bounded. */
+async function poll(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + UNTIL_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${UNTIL_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+}
+
+/** A fresh redis-server per harness; the store's reconnect backoff kept short so specs stay fast. */
+const redisHarness: HarnessFactory = async (capacity) => (await redisWorld(capacity)).harness;
+
+async function redisWorld(capacity: number): Promise<{ harness: StoreHarness; server: RedisServer }> {
+  const server = await RedisServer.start();
+  const store = new RedisStore({ url: server.url, capacity, reconnect: { minMs: 10, maxMs: 100 }, commandTimeoutMs: 2000 });
+  const admin = createClient({ url: server.url, socket: { reconnectStrategy: 20 } });
+  admin.on('error', () => {});
+  await admin.connect();
+  const harness: StoreHarness = {
+    store,
+    until: poll,
+    loseData: () => server.restart(),
+    lossBreaksLinks: true,
+    dropLinks: async () => {
+      await admin.clientKill({ filter: 'TYPE', type: 'normal' } as never);
+      await admin.clientKill({ filter: 'TYPE', type: 'pubsub' } as never);
+    },
+    close: async () => {
+      admin.destroy();
+      await server.stop();
+    },
+  };
+  return { harness, server };
+}
+
+describeContract('redis streams', redisHarness, { links: true });
+
+describe('store: redis specifics', () => {
+  let harness: StoreHarness | undefined;
+  afterEach(async () => {
+    await harness?.close();
+    harness = undefined;
+  });
+
+  it('an unreachable Redis is one line, never a throw', async () => {
+    const result = await checkRedis('redis://127.0.0.1:1', 1000);
+    expect(result.ok).to.equal(false);
+    if (!result.ok) expect(result.message).to.match(/^redis at redis:\/\/127\.0\.0\.1:1 is unreachable: \S.*$/);
+  });
+
+  it('a flush without a restart is a new epoch too, announced at the next command', async () => {
+    const world = await redisWorld(16);
+    harness = world.harness;
+    const [a, b] = [new TestNode('a', harness), new TestNode('b', harness)];
+    await a.ready();
+    await b.ready();
+    const stream = { tenant: 't', user: 'u', thread: 'th' };
+    const first = await a.append(eventOf(stream, 'r', 0));
+    const flusher = createClient({ url: world.server.url });
+    await flusher.connect();
+    await flusher.flushAll();
+    flusher.destroy();
+    const again = await b.append(eventOf(stream, 'r', 0));
+    expect([again.seq, again.duplicate]).to.deep.equal([1, false]);
+    expect(again.epoch).to.not.equal(first.epoch);
+    await harness.until(() => a.notices.some((n) => n.kind === 'epoch' && n.epoch === again.epoch), 'a told of the new epoch');
+    a.close();
+    b.close();
+  });
+
+  it('commands while Redis is down fail at once as unavailable, and the link comes back with the server', async () => {
+    const server = await RedisServer.start();
+    const store = new RedisStore({ url: server.url, capacity: 16, reconnect: { minMs: 10, maxMs: 50 } });
+    harness = { store, until: poll, loseData: () => server.restart(), lossBreaksLinks: true, close: () => server.stop() };
+    const a = new TestNode('a', harness);
+    await a.ready();
+    await server['halt']();
+    await poll(() => !a.up, 'link down');
+    const started = Date.now();
+    const reply = await a.ask({ kind: 'epoch' });
+    expect(reply).to.include({ kind: 'failed', reason: 'unavailable' });
+    expect(Date.now() - started, 'a refused command waited').to.be.below(1000);
+    await server['spawn']();
+    await a.ready();
+    expect((await a.ask({ kind: 'epoch' })).kind).to.equal('epoch');
+    a.close();
+  });
+});
