@@ -3,16 +3,11 @@ import { Random } from '../../sim/random.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import type { LogEntry } from '../../machines/store.ts';
+import { faultArb, opArb, params, readBack, scheduleFaults, type Fault, type Op } from './broker-plan.ts';
 import { describeContract } from './store-contract.ts';
 import { scheduledHarness } from './scheduled-harness.ts';
 import { eventOf, TestNode, type HarnessFactory } from './store-node.ts';
 
-/** fast-check settings: modest by default, SIM_RUNS scales, SIM_SEED pins. */
-const params = (runs: number): fc.Parameters<unknown> => ({
-  numRuns: process.env.SIM_RUNS ? Number(process.env.SIM_RUNS) : runs,
-  ...(process.env.SIM_SEED ? { seed: Number(process.env.SIM_SEED) } : {}),
-});
 
 const brokerHarness = (seed: number): HarnessFactory => async (capacity) => {
   const scheduler = new Scheduler();
@@ -70,13 +65,8 @@ describe('sim/broker: faults of its own', () => {
   });
 
   it('property: under latency, partitions and restarts, nodes that retry failed appends store each event once, in one gap-free sequence; same seed, same timeline', () => {
-    const op = fc.record({ node: fc.integer({ min: 0, max: 2 }), at: fc.integer({ min: 0, max: 400 }) });
-    const fault = fc.oneof(
-      fc.record({ kind: fc.constant('partition' as const), node: fc.integer({ min: 0, max: 2 }), at: fc.integer({ min: 0, max: 400 }), forMs: fc.integer({ min: 1, max: 200 }) }),
-      fc.record({ kind: fc.constant('restart' as const), at: fc.integer({ min: 0, max: 400 }), forMs: fc.integer({ min: 0, max: 100 }) }),
-    );
     fc.assert(
-      fc.property(fc.integer(), fc.array(op, { minLength: 1, maxLength: 40 }), fc.array(fault, { maxLength: 4 }), (seed, ops, faults) => {
+      fc.property(fc.integer(), fc.array(opArb(400), { minLength: 1, maxLength: 40 }), fc.array(faultArb(400), { maxLength: 4 }), (seed, ops, faults) => {
         const first = retryingWorld(seed, ops, faults);
         const all = ops.map((_, i) => i);
         expect(first.seqs, 'seqs of the stream').to.deep.equal(all.map((i) => i + 1));
@@ -89,13 +79,9 @@ describe('sim/broker: faults of its own', () => {
   });
 });
 
-type Op = { node: number; at: number };
-type Fault = { kind: 'partition'; node: number; at: number; forMs: number } | { kind: 'restart'; at: number; forMs: number };
-
 /**
  * Three nodes append ops[i] = (run 'r', idx i) at its time, retrying every
- * failure 10 ms later, under the faults (restarts keep the data: a loss is
- * the contract's data-loss check). Returns the stream as read back at the end
+ * failure 10 ms later, under the faults. Returns the stream as read back at the end
  * (seqs, and the idx stored at each), every node's notices, and the timeline
  * of everything the nodes heard.
  */
@@ -127,20 +113,9 @@ function retryingWorld(seed: number, ops: Op[], faults: Fault[]): { seqs: number
     return append;
   });
   ops.forEach((op, i) => scheduler.at(op.at, 'op', () => links[op.node]!(i)));
-  for (const f of faults) {
-    if (f.kind === 'partition') {
-      scheduler.at(f.at, 'partition', () => broker.partition(`n${f.node}`));
-      scheduler.at(f.at + f.forMs, 'heal', () => broker.heal(`n${f.node}`));
-    } else scheduler.at(f.at, 'restart', () => broker.restart({ keepData: true, downMs: f.forMs }));
-  }
+  scheduleFaults(scheduler, broker, faults);
   const settled = scheduler.runUntilSettled({ maxSteps: 100_000 });
   if (!settled.ok) throw new Error(settled.error.message);
-  // a fresh node reads the whole stream back
-  let entries: LogEntry[] | undefined;
-  const reader = broker.connect('reader', {
-    reply: (r) => (entries = r.kind === 'read' ? r.entries : []),
-    notice: (x) => x.kind === 'link' && x.up && reader.send({ kind: 'read', req: 1, stream, from: 1, max: 10_000 }),
-  });
-  scheduler.runUntilSettled({ maxSteps: 1000, settled: () => entries !== undefined });
-  return { seqs: entries!.map((e) => e.seq), idxs: entries!.map((e) => e.event.idx), notified, timeline };
+  const entries = readBack(scheduler, broker, stream);
+  return { seqs: entries.map((e) => e.seq), idxs: entries.map((e) => e.event.idx), notified, timeline };
 }
