@@ -16,26 +16,32 @@
  * - channel `P:notify`: JSON notices, published by the script itself, so a
  *   notice is sent only after its append is stored.
  *
- * A stream whose meta names another epoch (or none) dates from before a loss,
- * whole or partial (a key evicted under memory pressure): it is reset and
- * starts again at 1. Redis must still be run with `maxmemory-policy
- * noeviction`: an evicted log or id set would lose history or idempotency.
+ * A stream whose meta names another epoch dates from before a loss: it is
+ * reset and starts again at 1. A stream whose log or ids outlived its meta
+ * (a key evicted under memory pressure) lost history within the epoch: that
+ * starts a new epoch, so clients hear `epoch_changed` rather than nothing.
+ * Redis must still run with `maxmemory-policy noeviction` (`checkRedis`
+ * refuses any other policy): a stream evicted whole cannot be told from one
+ * that never existed, and an evicted id set loses idempotency.
  */
 
 /** KEYS: epoch, meta, log, ids. ARGV[1]: candidate epoch, ARGV[2]: channel. */
 const PRELUDE = `
+local function new_epoch()
+  redis.call('SET', KEYS[1], ARGV[1])
+  redis.call('PUBLISH', ARGV[2], cjson.encode({kind = 'epoch', epoch = ARGV[1]}))
+  return ARGV[1]
+end
 local function store_epoch()
-  local epoch = redis.call('GET', KEYS[1])
-  if not epoch then
-    epoch = ARGV[1]
-    redis.call('SET', KEYS[1], epoch)
-    redis.call('PUBLISH', ARGV[2], cjson.encode({kind = 'epoch', epoch = epoch}))
-  end
-  return epoch
+  return redis.call('GET', KEYS[1]) or new_epoch()
 end
 local function stream_epoch()
   local epoch = store_epoch()
-  if redis.call('HGET', KEYS[2], 'epoch') ~= epoch then redis.call('DEL', KEYS[2], KEYS[3], KEYS[4]) end
+  local written = redis.call('HGET', KEYS[2], 'epoch')
+  if written == epoch then return epoch end
+  -- part of the stream outlived its meta: history was lost within this epoch, and only a new epoch says so
+  if not written and redis.call('EXISTS', KEYS[3], KEYS[4]) > 0 then epoch = new_epoch() end
+  redis.call('DEL', KEYS[2], KEYS[3], KEYS[4])
   return epoch
 end
 `;

@@ -228,18 +228,36 @@ function parseNotice(message: string): ChannelMessage | undefined {
   return { kind: 'appended', stream: { tenant: s.tenant, user: s.user, thread: s.thread }, epoch: v.epoch, seq: v.seq as number };
 }
 
-/** Whether Redis answers at `url` within `timeoutMs`: one line when it does not (for `wsim serve --redis`). */
+/**
+ * Whether Redis at `url` can hold the streams: it answers within `timeoutMs`,
+ * and it never evicts keys (`maxmemory-policy noeviction`, where CONFIG is
+ * allowed to say). One line when not (for `wsim serve --redis`).
+ */
 export async function checkRedis(url: string, timeoutMs = 2000): Promise<{ ok: true } | { ok: false; message: string }> {
   const client = createClient({ url, socket: { connectTimeout: timeoutMs, reconnectStrategy: false } });
   client.on('error', () => {});
   try {
     await client.connect();
     await client.ping();
+    const policy = await evictionPolicy(client as Client);
+    if (policy !== undefined && policy !== 'noeviction') {
+      return { ok: false, message: `redis at ${url} has maxmemory-policy ${policy}: it may evict history; set it to noeviction` };
+    }
     return { ok: true };
   } catch (error) {
     const text = error instanceof Error ? error.message || error.name : String(error);
     return { ok: false, message: `redis at ${url} is unreachable: ${text.split('\n')[0]}` };
   } finally {
     client.destroy();
+  }
+}
+
+/** The eviction policy, or undefined where CONFIG is not allowed (managed services). */
+async function evictionPolicy(client: Client): Promise<string | undefined> {
+  try {
+    const config = (await client.configGet('maxmemory-policy')) as Record<string, string>;
+    return config['maxmemory-policy'];
+  } catch {
+    return undefined;
   }
 }

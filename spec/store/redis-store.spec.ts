@@ -57,6 +57,39 @@ describe('store: redis specifics', () => {
     if (!result.ok) expect(result.message).to.match(/^redis at redis:\/\/127\.0\.0\.1:1 is unreachable: \S.*$/);
   });
 
+  it('a Redis that may evict keys is refused in one line; noeviction is accepted', async () => {
+    const world = await redisWorld(16);
+    harness = world.harness;
+    expect(await checkRedis(world.server.url)).to.deep.equal({ ok: true });
+    const admin = createClient({ url: world.server.url });
+    await admin.connect();
+    await admin.configSet('maxmemory-policy', 'allkeys-lru');
+    admin.destroy();
+    const refused = await checkRedis(world.server.url);
+    expect(refused).to.deep.equal({ ok: false, message: `redis at ${world.server.url} has maxmemory-policy allkeys-lru: it may evict history; set it to noeviction` });
+  });
+
+  it('a stream that lost its meta but kept its log is a new epoch, never a silent restart at 1', async () => {
+    const world = await redisWorld(16);
+    harness = world.harness;
+    const [a, b] = [new TestNode('a', harness), new TestNode('b', harness)];
+    await a.ready();
+    await b.ready();
+    const stream = { tenant: 't', user: 'u', thread: 'th' };
+    for (let i = 0; i < 3; i++) await a.append(eventOf(stream, 'r', i));
+    const before = await a.epoch();
+    const admin = createClient({ url: world.server.url });
+    await admin.connect();
+    expect(await admin.del('wsim:s:t:u:th:meta')).to.equal(1);
+    admin.destroy();
+    const read = await b.read(stream, 1, 10);
+    expect(read.epoch).to.not.equal(before);
+    expect([read.head, read.entries.length]).to.deep.equal([0, 0]);
+    await harness.until(() => a.notices.some((n) => n.kind === 'epoch' && n.epoch === read.epoch), 'a told of the new epoch');
+    a.close();
+    b.close();
+  });
+
   it('a flush without a restart is a new epoch too, announced at the next command', async () => {
     const world = await redisWorld(16);
     harness = world.harness;
