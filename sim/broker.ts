@@ -27,7 +27,15 @@ export interface BrokerOptions {
   capacity: number;
   /** One-way latency between a node and the broker, drawn per message. */
   latency: { minMs: number; maxMs: number };
+  /** Told of every fault and link change as it happens (the world writes them to its trace). */
+  observe?: (fact: BrokerFact) => void;
 }
+
+export type BrokerFact =
+  | { kind: 'partition' | 'heal'; node: string }
+  | { kind: 'restart'; keepData: boolean }
+  | { kind: 'restarted' }
+  | { kind: 'link'; node: string; up: boolean };
 
 interface BrokerLink {
   node: string;
@@ -80,21 +88,25 @@ export class SimBroker implements Store {
 
   /** Cut one node off the broker (every link it has), until `heal`. */
   partition(node: string): void {
+    this.options.observe?.({ kind: 'partition', node });
     this.partitioned.add(node);
     for (const link of this.links) if (link.node === node) this.drop(link);
   }
 
   heal(node: string): void {
+    this.options.observe?.({ kind: 'heal', node });
     this.partitioned.delete(node);
     for (const link of this.links) if (link.node === node) this.reconnect(link);
   }
 
   /** Stop the broker for `downMs`; without `keepData` it comes back empty, in a new epoch. */
   restart(options: { keepData: boolean; downMs: number }): void {
+    this.options.observe?.({ kind: 'restart', keepData: options.keepData });
     this.running = false;
     for (const link of this.links) this.drop(link);
     if (!options.keepData) this.data.wipe();
     this.options.scheduler.after(options.downMs, 'broker:restarted', () => {
+      this.options.observe?.({ kind: 'restarted' });
       this.running = true;
       for (const link of this.links) this.reconnect(link);
     });
@@ -144,6 +156,7 @@ export class SimBroker implements Store {
     this.options.scheduler.after(0, 'broker:link-down', () => {
       if (!link.open) return;
       for (const req of pending) link.listener.reply(failed(req));
+      this.options.observe?.({ kind: 'link', node: link.node, up: false });
       link.listener.notice({ kind: 'link', up: false });
     });
   }
@@ -156,6 +169,7 @@ export class SimBroker implements Store {
     this.options.scheduler.after(this.latency(), 'broker:link-up', () => {
       if (link.generation !== generation || !eligible()) return;
       link.up = true;
+      this.options.observe?.({ kind: 'link', node: link.node, up: true });
       link.listener.notice({ kind: 'link', up: true });
     });
   }

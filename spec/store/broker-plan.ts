@@ -2,6 +2,7 @@
 import fc from 'fast-check';
 import type { LogEntry, StreamName } from '../../machines/store.ts';
 import type { SimBroker } from '../../sim/broker.ts';
+import type { BrokerFault } from '../../sim/broker-faults.ts';
 import type { Scheduler } from '../../sim/scheduler.ts';
 
 /** fast-check settings: modest by default, SIM_RUNS scales, SIM_SEED pins. */
@@ -11,28 +12,22 @@ export const params = (runs: number): fc.Parameters<unknown> => ({
 });
 
 export type Op = { node: number; at: number };
-/** Restarts keep the data: a loss is the contract's data-loss check. */
-export type Fault = { kind: 'partition'; node: number; at: number; forMs: number } | { kind: 'restart'; at: number; forMs: number };
 
 export const NODES = 3;
 
 export const opArb = (horizon: number): fc.Arbitrary<Op> => fc.record({ node: fc.integer({ min: 0, max: NODES - 1 }), at: fc.integer({ min: 0, max: horizon }) });
 
-export const faultArb = (horizon: number): fc.Arbitrary<Fault> =>
+/** Partitions of node `n<i>` and restarts that keep the data (a loss is the contract's data-loss check). */
+export const faultArb = (horizon: number): fc.Arbitrary<BrokerFault> =>
   fc.oneof(
-    fc.record({ kind: fc.constant('partition' as const), node: fc.integer({ min: 0, max: NODES - 1 }), at: fc.integer({ min: 0, max: horizon }), forMs: fc.integer({ min: 1, max: horizon / 2 }) }),
-    fc.record({ kind: fc.constant('restart' as const), at: fc.integer({ min: 0, max: horizon }), forMs: fc.integer({ min: 0, max: horizon / 4 }) }),
+    fc.record({
+      kind: fc.constant('partition' as const),
+      node: fc.integer({ min: 0, max: NODES - 1 }).map((n) => `n${n}`),
+      at: fc.integer({ min: 0, max: horizon }),
+      forMs: fc.integer({ min: 1, max: horizon / 2 }),
+    }),
+    fc.record({ kind: fc.constant('restart' as const), at: fc.integer({ min: 0, max: horizon }), forMs: fc.integer({ min: 0, max: horizon / 4 }), keepData: fc.constant(true) }),
   );
-
-/** Node n is named `n<n>` on the broker. */
-export function scheduleFaults(scheduler: Scheduler, broker: SimBroker, faults: Fault[]): void {
-  for (const f of faults) {
-    if (f.kind === 'partition') {
-      scheduler.at(f.at, 'partition', () => broker.partition(`n${f.node}`));
-      scheduler.at(f.at + f.forMs, 'heal', () => broker.heal(`n${f.node}`));
-    } else scheduler.at(f.at, 'restart', () => broker.restart({ keepData: true, downMs: f.forMs }));
-  }
-}
 
 /** The whole stream as the broker holds it, read by a fresh node once everything settled. */
 export function readBack(scheduler: Scheduler, broker: SimBroker, stream: StreamName): LogEntry[] {

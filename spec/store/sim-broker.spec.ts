@@ -1,9 +1,10 @@
-import { SimBroker } from '../../sim/broker.ts';
-import { Random } from '../../sim/random.ts';
-import { Scheduler } from '../../sim/scheduler.ts';
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { faultArb, opArb, params, readBack, scheduleFaults, type Fault, type Op } from './broker-plan.ts';
+import { SimBroker, type BrokerFact } from '../../sim/broker.ts';
+import { scheduleBrokerFaults, type BrokerFault } from '../../sim/broker-faults.ts';
+import { Random } from '../../sim/random.ts';
+import { Scheduler } from '../../sim/scheduler.ts';
+import { faultArb, opArb, params, readBack, type Op } from './broker-plan.ts';
 import { describeContract } from './store-contract.ts';
 import { scheduledHarness } from './scheduled-harness.ts';
 import { eventOf, TestNode, type HarnessFactory } from './store-node.ts';
@@ -48,6 +49,32 @@ describe('sim/broker: faults of its own', () => {
     expect(during.map((r) => r.seq)).to.deep.equal([2, 3]);
   });
 
+  it('reports its faults and every link change to the world (for the trace), in order', async () => {
+    const scheduler = new Scheduler();
+    const facts: string[] = [];
+    const observe = (f: BrokerFact): number => facts.push(`${scheduler.now.toFixed(1)} ${JSON.stringify(f)}`);
+    const broker = new SimBroker({ scheduler, random: Random.seeded(5).fork('broker'), capacity: 8, latency: { minMs: 1, maxMs: 3 }, observe });
+    const harness = scheduledHarness(scheduler, broker, { loseData: () => {}, lossBreaksLinks: false });
+    const a = new TestNode('a', harness);
+    await a.ready();
+    scheduleBrokerFaults(scheduler, broker, [
+      { kind: 'partition', node: 'a', at: 10, forMs: 5 },
+      { kind: 'restart', at: 30, forMs: 10, keepData: false },
+    ]);
+    await harness.until(() => scheduler.size === 0, 'faults played');
+    expect(facts.map((f) => f.replace(/^[\d.]+ /, ''))).to.deep.equal([
+      '{"kind":"link","node":"a","up":true}',
+      '{"kind":"partition","node":"a"}',
+      '{"kind":"link","node":"a","up":false}',
+      '{"kind":"heal","node":"a"}',
+      '{"kind":"link","node":"a","up":true}',
+      '{"kind":"restart","keepData":false}',
+      '{"kind":"link","node":"a","up":false}',
+      '{"kind":"restarted"}',
+      '{"kind":"link","node":"a","up":true}',
+    ]);
+  });
+
   it('restarting with its data keeps the epoch; without it, a new one', async () => {
     const scheduler = new Scheduler();
     const broker = new SimBroker({ scheduler, random: Random.seeded(3).fork('broker'), capacity: 64, latency: { minMs: 1, maxMs: 3 } });
@@ -85,7 +112,7 @@ describe('sim/broker: faults of its own', () => {
  * (seqs, and the idx stored at each), every node's notices, and the timeline
  * of everything the nodes heard.
  */
-function retryingWorld(seed: number, ops: Op[], faults: Fault[]): { seqs: number[]; idxs: number[]; notified: number[][]; timeline: string[] } {
+function retryingWorld(seed: number, ops: Op[], faults: BrokerFault[]): { seqs: number[]; idxs: number[]; notified: number[][]; timeline: string[] } {
   const scheduler = new Scheduler();
   const broker = new SimBroker({ scheduler, random: Random.seeded(seed).fork('broker'), capacity: 1000, latency: { minMs: 1, maxMs: 12 } });
   const stream = { tenant: 't', user: 'u', thread: 'th' };
@@ -113,7 +140,7 @@ function retryingWorld(seed: number, ops: Op[], faults: Fault[]): { seqs: number
     return append;
   });
   ops.forEach((op, i) => scheduler.at(op.at, 'op', () => links[op.node]!(i)));
-  scheduleFaults(scheduler, broker, faults);
+  scheduleBrokerFaults(scheduler, broker, faults);
   const settled = scheduler.runUntilSettled({ maxSteps: 100_000 });
   if (!settled.ok) throw new Error(settled.error.message);
   const entries = readBack(scheduler, broker, stream);

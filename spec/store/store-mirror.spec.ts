@@ -4,9 +4,10 @@ import { StoreMirror } from '../../machines/store-mirror.ts';
 import { streamKey } from '../../machines/replay-log.ts';
 import type { StreamName } from '../../machines/store.ts';
 import { SimBroker } from '../../sim/broker.ts';
+import { scheduleBrokerFaults } from '../../sim/broker-faults.ts';
 import { Random } from '../../sim/random.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
-import { faultArb, NODES, opArb, params, readBack, scheduleFaults } from './broker-plan.ts';
+import { faultArb, NODES, opArb, params, readBack } from './broker-plan.ts';
 import { eventOf } from './store-node.ts';
 
 const stream: StreamName = { tenant: 't', user: 'u', thread: 'th' };
@@ -135,7 +136,7 @@ describe('machines/store-mirror on the simulated broker', () => {
         nodes.forEach((node, n) => w.scheduler.at(n * 7, 'open', () => node.mirror.open(stream)));
         const publishers = nodes.map((node) => publisher(w, node));
         ops.forEach((o, i) => w.scheduler.at(o.at, 'publish', () => publishers[o.node]!(i)));
-        scheduleFaults(w.scheduler, w.broker, faults);
+        scheduleBrokerFaults(w.scheduler, w.broker, faults);
         w.run(() => w.scheduler.size === 0, 'settled');
         const truth = readBack(w.scheduler, w.broker, stream);
         const expected = truth.map((e) => `${e.seq}:${e.event.payload}`);
