@@ -117,6 +117,18 @@ export class StoreMirror {
     if (mirrored && --mirrored.users <= 0) this.streams.delete(key);
   }
 
+  /**
+   * Ask again for every stream that is behind and has no read under way. A
+   * read that failed while the link stayed up (a timeout) is otherwise retried
+   * only by the next notice, which a quiet stream never gets: the node calls
+   * this on a timer of its own (the world's clock, like every delay).
+   */
+  refresh(): void {
+    for (const [key, mirrored] of this.streams) {
+      if (mirrored.reading === undefined && (!mirrored.loaded || mirrored.log.head < mirrored.wanted)) this.fetch(key, mirrored, true);
+    }
+  }
+
   isLoaded(key: string): boolean {
     return this.streams.get(key)?.loaded ?? false;
   }

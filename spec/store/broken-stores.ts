@@ -17,7 +17,7 @@ interface Tamper {
 }
 
 /** The store `inner`, with what goes in and out of each link passed through `tamper`. */
-function tampered(inner: Store, tamper: Tamper, capacity = inner.capacity): Store {
+export function tampered(inner: Store, tamper: Tamper, capacity = inner.capacity): Store {
   let links = 0;
   return {
     capacity,

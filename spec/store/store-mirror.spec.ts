@@ -3,11 +3,13 @@ import fc from 'fast-check';
 import { StoreMirror } from '../../machines/store-mirror.ts';
 import { streamKey } from '../../machines/replay-log.ts';
 import type { StreamName } from '../../machines/store.ts';
+import { MemoryStore } from '../../machines/memory-store.ts';
 import { SimBroker } from '../../sim/broker.ts';
 import { scheduleBrokerFaults } from '../../sim/broker-faults.ts';
 import { Random } from '../../sim/random.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { faultArb, NODES, opArb, params, readBack } from './broker-plan.ts';
+import { tampered } from './broken-stores.ts';
 import { eventOf } from './store-node.ts';
 
 const stream: StreamName = { tenant: 't', user: 'u', thread: 'th' };
@@ -126,6 +128,24 @@ describe('machines/store-mirror on the simulated broker', () => {
     expect(held(b)).to.deep.equal(['1:after#0']);
     w.run(() => w.scheduler.size === 0, 'quiet');
     expect([a.epochChanges.length, b.epochChanges.length]).to.deep.equal([1, 1]);
+  });
+
+  it('a read that fails while the link stays up is asked again by refresh, and only then', () => {
+    const scheduler = new Scheduler();
+    const inner = new MemoryStore({ capacity: 16, newEpoch: () => 'e1', defer: (fn) => scheduler.after(1, 'store', fn) });
+    let failReads = 1;
+    const store = tampered(inner, {
+      reply: (r) => (r.kind === 'read' && failReads-- > 0 ? { kind: 'failed', req: r.req, reason: 'timeout', message: 'no answer in time' } : r),
+    });
+    let loaded = 0;
+    const mirror = new StoreMirror(store, 'a', { loaded: () => loaded++, grew() {}, epochChanged() {}, link() {} });
+    scheduler.runUntilSettled({ maxSteps: 100 });
+    mirror.open(stream);
+    scheduler.runUntilSettled({ maxSteps: 100 });
+    expect(loaded, 'loaded although its read failed').to.equal(0);
+    mirror.refresh();
+    scheduler.runUntilSettled({ maxSteps: 100 });
+    expect(loaded).to.equal(1);
   });
 
   it('property: under partitions and restarts that keep the data, every mirror ends equal to the store', () => {
