@@ -57,6 +57,8 @@ export class SimBroker implements Store {
   private readonly links = new Set<BrokerLink>();
   private readonly partitioned = new Set<string>();
   private running = true;
+  /** Bumped by each restart: only the latest one's end brings the broker back. */
+  private restarts = 0;
   private epochs = 0;
   private readonly latencies: Random;
 
@@ -105,7 +107,9 @@ export class SimBroker implements Store {
     this.running = false;
     for (const link of this.links) this.drop(link);
     if (!options.keepData) this.data.wipe();
+    const restart = ++this.restarts;
     this.options.scheduler.after(options.downMs, 'broker:restarted', () => {
+      if (restart !== this.restarts) return;
       this.options.observe?.({ kind: 'restarted' });
       this.running = true;
       for (const link of this.links) this.reconnect(link);
@@ -183,7 +187,6 @@ export class SimBroker implements Store {
     const { minMs, maxMs } = this.options.latency;
     return minMs + this.latencies.next() * (maxMs - minMs);
   }
-
 }
 
 const failed = (req: RequestId): StoreReply => ({ kind: 'failed', req, reason: 'unavailable', message: 'the link to the broker is down' });

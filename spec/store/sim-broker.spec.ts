@@ -91,6 +91,17 @@ describe('sim/broker: faults of its own', () => {
     expect(await a.epoch()).to.not.equal(epoch);
   });
 
+  it('a restart during a restart: the broker is back at the later one\'s end', async () => {
+    const scheduler = new Scheduler();
+    const broker = new SimBroker({ scheduler, random: Random.seeded(4).fork('broker'), capacity: 8, latency: { minMs: 1, maxMs: 1 } });
+    broker.restart({ keepData: true, downMs: 50 });
+    scheduler.at(20, 'again', () => broker.restart({ keepData: true, downMs: 100 }));
+    scheduler.runUntil(60);
+    expect(broker.isRunning, 'back at the first restart\'s end').to.equal(false);
+    scheduler.runUntil(120);
+    expect(broker.isRunning).to.equal(true);
+  });
+
   it('property: under latency, partitions and restarts, nodes that retry failed appends store each event once, in one gap-free sequence; same seed, same timeline', () => {
     fc.assert(
       fc.property(fc.integer(), fc.array(opArb(400), { minLength: 1, maxLength: 40 }), fc.array(faultArb(400), { maxLength: 4 }), (seed, ops, faults) => {
