@@ -105,6 +105,7 @@ class RedisLink implements StoreLink {
   private up = false;
   /** The probe that, once heard on the subscriber, proves notices flow. */
   private probe = '';
+  private probing: NodeJS.Timeout | undefined;
   /** Replies are handed over in the order the commands were sent. */
   private tail: Promise<unknown> = Promise.resolve();
 
@@ -140,6 +141,7 @@ class RedisLink implements StoreLink {
   close(): void {
     if (!this.open) return;
     this.open = false;
+    clearTimeout(this.probing);
     this.commands.destroy();
     this.notices.destroy();
   }
@@ -150,12 +152,15 @@ class RedisLink implements StoreLink {
   }
 
   private tryUp(): void {
-    if (!this.open || this.up || !this.commands.isReady || !this.notices.isReady) return;
+    if (!this.open || this.up || this.probing || !this.commands.isReady || !this.notices.isReady) return;
     const probe = `probe:${randomUUID()}`;
     this.probe = probe;
     this.commands.publish(this.store.channel, JSON.stringify({ kind: 'probe', probe })).catch(() => this.down());
     // the subscription may not be live again yet after a reconnect: probe again until one is heard
-    setTimeout(() => this.tryUp(), PROBE_RETRY_MS).unref();
+    this.probing = setTimeout(() => {
+      this.probing = undefined;
+      this.tryUp();
+    }, PROBE_RETRY_MS).unref();
   }
 
   private down(): void {
@@ -183,9 +188,9 @@ class RedisLink implements StoreLink {
 /** A Redis reply as the contract's reply; a malformed one (a foreign writer) is an error, never a throw. */
 function toReply(command: StoreCommand, raw: unknown): StoreReply {
   try {
+    if (command.kind === 'epoch') return { kind: 'epoch', req: command.req, epoch: String(raw) };
     const row = raw as unknown[];
     const epoch = String(row[0]);
-    if (command.kind === 'epoch') return { kind: 'epoch', req: command.req, epoch: String(raw) };
     if (command.kind === 'append') {
       return { kind: 'appended', req: command.req, epoch, stream: streamOf(command.event), seq: Number(row[1]), duplicate: Number(row[2]) === 1 };
     }
