@@ -5,9 +5,10 @@
  * begin anywhere (the store capped what came before).
  */
 import type { AgentEvent } from './frames.ts';
+import type { LogView } from './log-view.ts';
 import type { LogEntry } from './replay-log.ts';
 
-export class MirroredLog {
+export class MirroredLog implements LogView {
   private entries: LogEntry[] = [];
   private offset = 0;
   private first = 1;

@@ -1,9 +1,11 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { StoreMirror } from '../../machines/store-mirror.ts';
-import { streamKey } from '../../machines/replay-log.ts';
+import { ReplayLog, streamKey } from '../../machines/replay-log.ts';
 import type { StreamName } from '../../machines/store.ts';
+import type { LogView } from '../../machines/log-view.ts';
 import { MemoryStore } from '../../machines/memory-store.ts';
+import { MirroredLog } from '../../machines/mirrored-log.ts';
 import { SimBroker } from '../../sim/broker.ts';
 import { scheduleBrokerFaults } from '../../sim/broker-faults.ts';
 import { Random } from '../../sim/random.ts';
@@ -71,6 +73,35 @@ function twoServing(w: ReturnType<typeof world>): [Node, Node] {
   w.run(() => a.loaded === 1 && b.loaded === 1, 'loaded');
   return [a, b];
 }
+
+describe('machines/mirrored-log', () => {
+  it('filled in order, it is the same view as a ReplayLog of the same capacity (a drop-in for sessions)', () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 40 }), (capacity, appends) => {
+        const views: [LogView, LogView] = [new ReplayLog(capacity), new MirroredLog(capacity)];
+        const [replay, mirrored] = views as [ReplayLog, MirroredLog];
+        for (let i = 0; i < appends; i++) {
+          const event = eventOf(stream, 'r', i);
+          replay.append(event);
+          expect(mirrored.put(i + 1, event)).to.equal(true);
+        }
+        const shape = (v: LogView): unknown => [v.start, v.head, v.size, v.bytes(), [0, 1, v.start, v.head, v.head + 1].map((q) => v.get(q)?.event.idx)];
+        expect(shape(mirrored)).to.deep.equal(shape(replay));
+        expect(mirrored.put(mirrored.head, eventOf(stream, 'again', 0)), 'a seq already held is kept').to.equal(false);
+      }),
+      params(50),
+    );
+  });
+
+  it('past a gap it continues at the seq given; restartAt empties it', () => {
+    const log = new MirroredLog(4);
+    log.put(1, eventOf(stream, 'r', 0));
+    log.put(9, eventOf(stream, 'r', 8));
+    expect([log.start, log.head, log.get(1), log.get(9)?.event.idx]).to.deep.equal([9, 9, undefined, 8]);
+    log.restartAt(1);
+    expect([log.start, log.head, log.size]).to.deep.equal([1, 0, 0]);
+  });
+});
 
 describe('machines/store-mirror on the simulated broker', () => {
   it('every node that serves a stream mirrors it as the store holds it; its own appends need no read', () => {
