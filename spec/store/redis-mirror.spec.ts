@@ -4,18 +4,9 @@ import { streamKey } from '../../machines/replay-log.ts';
 import { StoreMirror } from '../../machines/store-mirror.ts';
 import type { StreamName } from '../../machines/store.ts';
 import { RedisStore } from '../../transport/redis-store.ts';
-import { RedisServer } from './redis-server.ts';
+import { poll, RedisServer } from './redis-server.ts';
 import { eventOf } from './store-node.ts';
 
-const UNTIL_MS = 15_000;
-
-async function poll(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + UNTIL_MS;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${UNTIL_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 1));
-  }
-}
 
 const percentile = (sorted: number[], p: number): number => sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))]!;
 

@@ -11,6 +11,16 @@ import { join } from 'node:path';
 
 const READY = /Ready to accept connections/;
 const START_TIMEOUT_MS = 5000;
+const POLL_LIMIT_MS = 15_000;
+
+/** Real time passes while Redis works: wait for `done()`, bounded, one line when it never holds. */
+export async function poll(done: () => boolean, what: string): Promise<void> {
+  const deadline = Date.now() + POLL_LIMIT_MS;
+  while (!done()) {
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${POLL_LIMIT_MS} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+}
 
 async function freePort(): Promise<number> {
   const server = net.createServer();
@@ -22,13 +32,13 @@ async function freePort(): Promise<number> {
 
 export class RedisServer {
   private child: ChildProcess | undefined;
-  private readonly kill = (): void => void this.child?.kill('SIGKILL');
+  private readonly onExit = (): void => void this.child?.kill('SIGKILL');
 
   private constructor(
     readonly port: number,
     private readonly dir: string,
   ) {
-    process.on('exit', this.kill);
+    process.on('exit', this.onExit);
   }
 
   get url(): string {
@@ -37,23 +47,24 @@ export class RedisServer {
 
   static async start(): Promise<RedisServer> {
     const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), 'wsim-redis-')));
-    await server.spawn();
+    await server.launch();
     return server;
   }
 
   /** Kill it (SIGKILL: no chance to save) and start it again on the same port: all data is gone. */
   async restart(): Promise<void> {
-    await this.halt();
-    await this.spawn();
+    await this.kill();
+    await this.launch();
   }
 
   async stop(): Promise<void> {
-    await this.halt();
-    process.off('exit', this.kill);
+    await this.kill();
+    process.off('exit', this.onExit);
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private async halt(): Promise<void> {
+  /** SIGKILL, and wait for the exit (a no-op when it is not running). */
+  async kill(): Promise<void> {
     const child = this.child;
     this.child = undefined;
     if (!child || child.exitCode !== null) return;
@@ -62,7 +73,8 @@ export class RedisServer {
     await exited;
   }
 
-  private spawn(): Promise<void> {
+  /** Start it on its port, resolved once it accepts connections. */
+  launch(): Promise<void> {
     const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir, '--loglevel', 'notice'];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;

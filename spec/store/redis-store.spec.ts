@@ -1,20 +1,10 @@
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { checkRedis, RedisStore } from '../../transport/redis-store.ts';
-import { RedisServer } from './redis-server.ts';
+import { poll, RedisServer } from './redis-server.ts';
 import { describeContract } from './store-contract.ts';
 import { eventOf, TestNode, type HarnessFactory, type StoreHarness } from './store-node.ts';
 
-const UNTIL_MS = 10_000;
-
-/** Real time passes: poll, bounded. */
-async function poll(done: () => boolean, what: string): Promise<void> {
-  const deadline = Date.now() + UNTIL_MS;
-  while (!done()) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${UNTIL_MS} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
 
 /** A fresh redis-server per harness; the store's reconnect backoff kept short so specs stay fast. */
 const redisHarness: HarnessFactory = async (capacity) => (await redisWorld(capacity)).harness;
@@ -44,12 +34,37 @@ async function redisWorld(capacity: number): Promise<{ harness: StoreHarness; se
 
 describeContract('redis streams', redisHarness, { links: true });
 
+const operatorClient = (url: string) => createClient({ url });
+
+/** Run one admin command on the server, as an operator would. */
+async function operator<T>(url: string, command: (client: ReturnType<typeof operatorClient>) => Promise<T>): Promise<T> {
+  const client = operatorClient(url);
+  await client.connect();
+  try {
+    return await command(client);
+  } finally {
+    client.destroy();
+  }
+}
+
 describe('store: redis specifics', () => {
   let harness: StoreHarness | undefined;
+  let nodes: TestNode[] = [];
   afterEach(async () => {
+    for (const node of nodes) node.close();
+    nodes = [];
     await harness?.close();
     harness = undefined;
   });
+
+  /** A fresh server with two nodes whose links are up. */
+  async function twoNodes(): Promise<{ server: RedisServer; a: TestNode; b: TestNode }> {
+    const world = await redisWorld(16);
+    harness = world.harness;
+    nodes = [new TestNode('a', harness), new TestNode('b', harness)];
+    for (const node of nodes) await node.ready();
+    return { server: world.server, a: nodes[0]!, b: nodes[1]! };
+  }
 
   it('an unreachable Redis is one line, never a throw', async () => {
     const result = await checkRedis('redis://127.0.0.1:1', 1000);
@@ -61,53 +76,32 @@ describe('store: redis specifics', () => {
     const world = await redisWorld(16);
     harness = world.harness;
     expect(await checkRedis(world.server.url)).to.deep.equal({ ok: true });
-    const admin = createClient({ url: world.server.url });
-    await admin.connect();
-    await admin.configSet('maxmemory-policy', 'allkeys-lru');
-    admin.destroy();
+    await operator(world.server.url, (c) => c.configSet('maxmemory-policy', 'allkeys-lru'));
     const refused = await checkRedis(world.server.url);
     expect(refused).to.deep.equal({ ok: false, message: `redis at ${world.server.url} has maxmemory-policy allkeys-lru: it may evict history; set it to noeviction` });
   });
 
   it('a stream that lost its meta but kept its log is a new epoch, never a silent restart at 1', async () => {
-    const world = await redisWorld(16);
-    harness = world.harness;
-    const [a, b] = [new TestNode('a', harness), new TestNode('b', harness)];
-    await a.ready();
-    await b.ready();
+    const { server, a, b } = await twoNodes();
     const stream = { tenant: 't', user: 'u', thread: 'th' };
     for (let i = 0; i < 3; i++) await a.append(eventOf(stream, 'r', i));
     const before = await a.epoch();
-    const admin = createClient({ url: world.server.url });
-    await admin.connect();
-    expect(await admin.del('wsim:s:t:u:th:meta')).to.equal(1);
-    admin.destroy();
+    expect(await operator(server.url, (c) => c.del('wsim:s:t:u:th:meta'))).to.equal(1);
     const read = await b.read(stream, 1, 10);
     expect(read.epoch).to.not.equal(before);
     expect([read.head, read.entries.length]).to.deep.equal([0, 0]);
-    await harness.until(() => a.notices.some((n) => n.kind === 'epoch' && n.epoch === read.epoch), 'a told of the new epoch');
-    a.close();
-    b.close();
+    await harness!.until(() => a.notices.some((n) => n.kind === 'epoch' && n.epoch === read.epoch), 'a told of the new epoch');
   });
 
   it('a flush without a restart is a new epoch too, announced at the next command', async () => {
-    const world = await redisWorld(16);
-    harness = world.harness;
-    const [a, b] = [new TestNode('a', harness), new TestNode('b', harness)];
-    await a.ready();
-    await b.ready();
+    const { server, a, b } = await twoNodes();
     const stream = { tenant: 't', user: 'u', thread: 'th' };
     const first = await a.append(eventOf(stream, 'r', 0));
-    const flusher = createClient({ url: world.server.url });
-    await flusher.connect();
-    await flusher.flushAll();
-    flusher.destroy();
+    await operator(server.url, (c) => c.flushAll());
     const again = await b.append(eventOf(stream, 'r', 0));
     expect([again.seq, again.duplicate]).to.deep.equal([1, false]);
     expect(again.epoch).to.not.equal(first.epoch);
-    await harness.until(() => a.notices.some((n) => n.kind === 'epoch' && n.epoch === again.epoch), 'a told of the new epoch');
-    a.close();
-    b.close();
+    await harness!.until(() => a.notices.some((n) => n.kind === 'epoch' && n.epoch === again.epoch), 'a told of the new epoch');
   });
 
   it('commands while Redis is down fail at once as unavailable, and the link comes back with the server', async () => {
@@ -115,16 +109,16 @@ describe('store: redis specifics', () => {
     const store = new RedisStore({ url: server.url, capacity: 16, reconnect: { minMs: 10, maxMs: 50 } });
     harness = { store, until: poll, loseData: () => server.restart(), lossBreaksLinks: true, close: () => server.stop() };
     const a = new TestNode('a', harness);
+    nodes = [a];
     await a.ready();
-    await server['halt']();
+    await server.kill();
     await poll(() => !a.up, 'link down');
     const started = Date.now();
     const reply = await a.ask({ kind: 'epoch' });
     expect(reply).to.include({ kind: 'failed', reason: 'unavailable' });
     expect(Date.now() - started, 'a refused command waited').to.be.below(1000);
-    await server['spawn']();
+    await server.launch();
     await a.ready();
     expect((await a.ask({ kind: 'epoch' })).kind).to.equal('epoch');
-    a.close();
   });
 });
