@@ -40,6 +40,8 @@ interface Parts {
   newEpoch?: () => string;
   /** Delay of the n-th deferred answer. */
   delay?: (n: number) => number;
+  /** Answer at once, inside the caller's send. */
+  immediate?: boolean;
   tamper?: Tamper;
 }
 
@@ -51,7 +53,7 @@ function brokenHarness(parts: Parts): HarnessFactory {
     const inner = new MemoryStore({
       capacity: parts.capacity ?? capacity,
       newEpoch: parts.newEpoch ?? epochCounter('m'),
-      defer: (fn) => scheduler.after(delay(n++), 'store', fn),
+      defer: parts.immediate ? (fn) => fn() : (fn) => scheduler.after(delay(n++), 'store', fn),
     });
     const store = tampered(inner, parts.tamper ?? {}, capacity);
     return scheduledHarness(scheduler, store, { loseData: () => inner.wipe(), lossBreaksLinks: false });
@@ -91,4 +93,5 @@ export const brokenStores: { name: string; caughtBy: string; make: HarnessFactor
   },
   { name: 'keeps its epoch after losing its data', caughtBy: 'dataLoss', make: brokenHarness({ newEpoch: () => 'forever' }) },
   { name: 'answers later commands first', caughtBy: 'replies', make: brokenHarness({ delay: (n) => 1000 - n }) },
+  { name: 'answers from inside send (re-entrant)', caughtBy: 'replies', make: brokenHarness({ immediate: true }) },
 ];

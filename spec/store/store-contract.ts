@@ -30,7 +30,10 @@ async function withStore(make: HarnessFactory, capacity: number, body: (h: Store
   try {
     for (const node of nodes) await node.ready();
     await body(harness, nodes);
-    for (const node of nodes) expect(node.extraReplies, `${node.name} got a second reply to a request`).to.equal(0);
+    for (const node of nodes) {
+      expect(node.extraReplies, `${node.name} got a second reply to a request`).to.equal(0);
+      expect(node.reentrant, `${node.name} was called back from inside its own send`).to.equal(0);
+    }
   } finally {
     for (const node of nodes) node.close();
     await harness.close();
@@ -119,7 +122,7 @@ export const contract: Record<string, ContractCheck> = {
       expect(nodes.every((n) => n.appendNotices(streamB).length === 0), 'a notice for another stream').to.equal(true);
     })),
 
-  replies: check('every command gets exactly one reply, in the order sent; a bad position is a typed error', (make) =>
+  replies: check('every command gets exactly one reply, never from inside send, in the order sent; a bad position is a typed error', (make) =>
     withStore(make, ROOMY, async (_h, [a]) => {
       const sent = range(0, 29).map((i) =>
         i % 3 === 0 ? a!.send({ kind: 'append', event: eventOf(streamA, 'r1', i) }) : i % 3 === 1 ? a!.send({ kind: 'read', stream: streamA, from: 1, max: 5 }) : a!.send({ kind: 'epoch' }),

@@ -45,6 +45,9 @@ export class TestNode implements StoreListener {
   readonly order: RequestId[] = [];
   /** Replies for a request that already had one (must stay 0). */
   extraReplies = 0;
+  /** Calls of the listener from inside `send` (must stay 0: no re-entrance into the sender). */
+  reentrant = 0;
+  private sending = false;
   readonly notices: StoreNotice[] = [];
   up = false;
   /** Times the link went down. */
@@ -60,12 +63,14 @@ export class TestNode implements StoreListener {
   }
 
   reply(reply: StoreReply): void {
+    if (this.sending) this.reentrant++;
     if (this.replies.has(reply.req)) this.extraReplies++;
     this.replies.set(reply.req, reply);
     this.order.push(reply.req);
   }
 
   notice(notice: StoreNotice): void {
+    if (this.sending) this.reentrant++;
     this.notices.push(notice);
     if (notice.kind !== 'link') return;
     if (this.up && !notice.up) this.downs++;
@@ -74,7 +79,12 @@ export class TestNode implements StoreListener {
 
   send(command: Unnumbered<StoreCommand>): RequestId {
     const req = this.next++;
-    this.link.send({ ...command, req } as StoreCommand);
+    this.sending = true;
+    try {
+      this.link.send({ ...command, req } as StoreCommand);
+    } finally {
+      this.sending = false;
+    }
     return req;
   }
 
