@@ -18,6 +18,7 @@ import type { AgentEvent } from '../machines/frames.ts';
 import { payloadHash } from '../machines/hash.ts';
 import { hubMachine, type HubMachine, type HubRef, type RouteKey } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
+import type { Limits } from '../machines/limits.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
@@ -43,6 +44,7 @@ export interface ProtocolVariant {
   policy?: AccessPolicy;
   routeKey?: RouteKey;
   logCapacity?: number;
+  limits?: Partial<Limits>;
 }
 
 export interface WorldInput {
@@ -120,6 +122,8 @@ export class World {
   private outboxHighWater = 0;
   /** Notifications sessions received from the router (routing cost, counted on the inspection stream). */
   notifies = 0;
+  /** The server's connection ids: the world's randomness, as crypto is a real server's. */
+  private readonly sessionIds: () => string;
 
   constructor(
     readonly input: WorldInput,
@@ -130,6 +134,8 @@ export class World {
     this.trace = new Trace({ keep: input.keepTrace ?? true });
     this.trace.append({ t: 0, k: 'run', scenario: input.scenario, seed: input.seed, ...(input.path ? { path: input.path } : {}), faultPlan: input.plan });
     this.network = setup.transport(this);
+    const ids = this.random.fork('session-ids');
+    this.sessionIds = () => `s-${ids.int(0, 0x7fffffff).toString(36)}${ids.int(0, 0x7fffffff).toString(36)}`;
   }
 
   private get clockOption() {
@@ -174,6 +180,8 @@ export class World {
         ...(protocol.logCapacity ? { logCapacity: protocol.logCapacity } : {}),
         ...(protocol.routeKey ? { routeKey: protocol.routeKey } : {}),
         ...(protocol.sessionConfig ? { sessionConfig: protocol.sessionConfig } : {}),
+        ...(protocol.limits ? { limits: protocol.limits } : {}),
+        sessionIds: this.sessionIds,
       },
     });
     this.hub.start();

@@ -176,15 +176,19 @@ export class RealWorld {
     }
   }
 
-  /** The server side of a client's current connection. */
+  /** The server side of a client's current connection (the server names links itself; the client's endpoint hint finds it). */
   serverLinkOf(clientId: string) {
-    return this.server.links().find((l) => l.id.startsWith(`${clientId}#`));
+    return this.server.links().filter((l) => l.request.endpoint === clientId).at(-1);
   }
 
   async waitOpen(client: TestClient, timeoutMs = 5000): Promise<void> {
     await waitFor(() => client.actor.getSnapshot().matches('open') && client.actor.getSnapshot().context.epoch !== null, `${client.id} open`, timeoutMs);
     // subscribed on the server too: the hub routes to it from now on
-    await waitFor(() => [...this.hub.getSnapshot().context.sessions.values()].some((s) => s.id.startsWith(`${client.id}#`) && s.getSnapshot().context.streams.size > 0), `${client.id} subscribed`, timeoutMs);
+    const subscribed = () => {
+      const link = this.serverLinkOf(client.id)?.id;
+      return [...this.hub.getSnapshot().context.sessions.values()].some((s) => s.getSnapshot().context.link === link && s.getSnapshot().context.streams.size > 0);
+    };
+    await waitFor(subscribed, `${client.id} subscribed`, timeoutMs);
   }
 
   async close(): Promise<void> {
