@@ -19,7 +19,7 @@ import type { Directory } from './identity.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { DEFAULT_POLICY, type AccessPolicy } from './policy.ts';
 import { ReplayLogStore, streamKey } from './replay-log.ts';
-import { serverSessionMachine, type SessionConfig, type SessionPort, type SessionServices } from './server-session.ts';
+import { serverSessionMachine, type SessionConfig, type SessionInput, type SessionPort, type SessionServices } from './server-session.ts';
 import { SubscriberIndex } from './subscriber-index.ts';
 import { tickerMachine } from './ticker.ts';
 
@@ -67,7 +67,15 @@ export type HubEvent =
    * only); `token` the one it was admitted with; `accepted` hears the session
    * the hub made for it, under an id of the hub's own.
    */
-  | { type: 'CONNECT'; link: string; port: SessionPort; token?: string; accepted?: (session: SessionRef) => void }
+  | {
+      type: 'CONNECT';
+      link: string;
+      port: SessionPort;
+      token?: string;
+      /** The id the client asked for: never used (a client choosing ids took over sessions, issue 10). */
+      hint?: string;
+      accepted?: (session: SessionRef) => void;
+    }
   | { type: 'PUBLISH'; event: AgentEvent }
   | { type: 'SET_ROLE'; tenant: string; user: string; role: Role }
   | { type: 'REVOKE'; token: string }
@@ -76,7 +84,7 @@ export type HubEvent =
   | { type: 'SWEEP' };
 
 /** A fresh id the map does not hold: a collision is drawn again, never shared. */
-function freshId(context: HubContext): string {
+export function freshId(context: HubContext): string {
   for (;;) {
     const id = context.sessionIds();
     if (!context.sessions.has(id)) return id;
@@ -89,6 +97,50 @@ function counterIds(): () => string {
   return () => `s${++n}`;
 }
 
+/** What a session may use of the hub: its logs, within quotas, and the routing index. */
+function servicesOf(context: HubContext): SessionServices {
+  return {
+    epoch: context.epoch,
+    restarted: context.restarted,
+    policy: context.policy,
+    authenticate: (token) => context.directory.authenticate(token),
+    log: (tenant, user, thread) => context.logs.log(context.routeKey(tenant, user, thread), { tenant, user }),
+    open: (tenant, user, thread, from) => context.logs.open(context.routeKey(tenant, user, thread), { tenant, user }, from),
+    index: (tenant, user, thread, connId, on) => {
+      const key = context.routeKey(tenant, user, thread);
+      if (on) context.index.add(key, connId);
+      else context.index.remove(key, connId);
+    },
+  };
+}
+
+export type ConnectEvent = Extract<HubEvent, { type: 'CONNECT' }>;
+
+/**
+ * The hub's spawnSession action, naming each session with `name`: the hub's
+ * own is `freshId` (a broken variant in the specs shows what a client-chosen
+ * name did).
+ */
+export function spawnSessionNamed(name: (context: HubContext, event: ConnectEvent) => string) {
+  return assign(({ context, event, spawn, self }: { context: HubContext; event: HubEvent; spawn: (src: 'session', options: { id: string; input: SessionInput }) => SessionRef; self: { send(event: HubEvent): void } }) => {
+    if (event.type !== 'CONNECT') return {};
+    const connId = name(context, event);
+    // by name, so `hubMachine.provide({ actors: { session } })` swaps the session machine
+    const ref = spawn('session', {
+      id: connId,
+      input: {
+        connId, link: event.link, port: event.port, services: servicesOf(context), config: context.sessionConfig, limits: context.limits,
+        ...(event.token !== undefined ? { upgradeToken: event.token } : {}),
+      },
+    });
+    context.sessions.set(connId, ref);
+    // a session that ends leaves the map at once: routing never reaches a dead session
+    ref.subscribe({ complete: () => self.send({ type: 'SESSION_DONE', connId }) });
+    event.accepted?.(ref);
+    return {};
+  });
+}
+
 export const hubMachine = setup({
   types: {
     context: {} as HubContext,
@@ -97,35 +149,8 @@ export const hubMachine = setup({
   },
   actors: { session: serverSessionMachine, ticker: tickerMachine },
   actions: {
-    spawnSession: assign(({ context, event, spawn, self }) => {
-      if (event.type !== 'CONNECT') return {};
-      const connId = freshId(context);
-      const services: SessionServices = {
-        epoch: context.epoch,
-        restarted: context.restarted,
-        policy: context.policy,
-        authenticate: (token) => context.directory.authenticate(token),
-        log: (tenant, user, thread) => context.logs.log(context.routeKey(tenant, user, thread), { tenant, user }),
-        open: (tenant, user, thread, from) => context.logs.open(context.routeKey(tenant, user, thread), { tenant, user }, from),
-        index: (tenant, user, thread, connId, on) => {
-          const key = context.routeKey(tenant, user, thread);
-          if (on) context.index.add(key, connId);
-          else context.index.remove(key, connId);
-        },
-      };
-      const ref = spawn('session', {
-        id: connId,
-        input: {
-          connId, link: event.link, port: event.port, services, config: context.sessionConfig, limits: context.limits,
-          ...(event.token !== undefined ? { upgradeToken: event.token } : {}),
-        },
-      });
-      context.sessions.set(connId, ref);
-      // a session that ends leaves the map at once: routing never reaches a dead session
-      ref.subscribe({ complete: () => self.send({ type: 'SESSION_DONE', connId }) });
-      event.accepted?.(ref);
-      return {};
-    }),
+    // typed by its own signature: setup's action type cannot name a function built outside it
+    spawnSession: spawnSessionNamed(freshId) as never,
     /** A finished session leaves the map and the hub's children: nothing of it is kept. */
     forgetSession: enqueueActions(({ context, event, enqueue }) => {
       if (event.type !== 'SESSION_DONE') return;

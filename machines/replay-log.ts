@@ -189,6 +189,13 @@ export class ReplayLogStore {
     return Math.max(0, ...this.perTenant.values());
   }
 
+  /** Logs whose owner matches (a gauge: what some clients made the server hold). */
+  countOwned(match: (owner: LogOwner) => boolean): number {
+    let n = 0;
+    for (const { owner } of this.logs.values()) if (owner && match(owner)) n++;
+    return n;
+  }
+
   get tombstoneCount(): number {
     return this.tombstones.size;
   }

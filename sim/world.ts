@@ -28,6 +28,7 @@ import { SimClock } from './clock.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { SimNetwork, type FaultCounts } from './network.ts';
 import { fuzzFrame } from './fuzz.ts';
+import { startRogue, type RogueHost } from './rogue.ts';
 import { makePayload } from './payload.ts';
 import { Random } from './random.ts';
 import { Scheduler } from './scheduler.ts';
@@ -301,6 +302,7 @@ export class World {
       });
     }
     if (w.fuzzFrames > 0) this.startFuzzer(w.fuzzFrames);
+    this.input.plan.rogues?.forEach((spec, i) => this.time.at(spec.at, `rogue ${spec.kind}`, () => startRogue(this.rogueHost, spec, i)));
     for (const user of w.users) for (const run of user.runs) this.startRun(run, user);
     for (const change of w.roleChanges) {
       this.time.at(change.at, 'role change', () => {
@@ -339,6 +341,65 @@ export class World {
         onClose: () => {},
       },
     );
+  }
+
+  // ---- rogues: hostile clients as a fault kind ------------------------------
+
+  /** Link names rogues connected under (their sessions are theirs, whatever id they forged). */
+  private readonly rogueLinks = new Set<string>();
+
+  private get rogueHost(): RogueHost {
+    const users = this.input.workload.users;
+    const transport: Transport = {
+      listen: () => {},
+      connect: (request, handler) => {
+        this.rogueLinks.add(request.connId);
+        return this.transport.connect(request, handler);
+      },
+    };
+    return {
+      trace: this.trace,
+      transport,
+      directory: this.directory,
+      now: () => this.time.now,
+      after: (ms, label, fn) => void this.time.after(ms, label, fn),
+      victim: (i) => {
+        const u = users[i % users.length]!;
+        return { tenant: u.tenant, user: u.user, token: tokenOf(u.tenant, u.user), threads: u.threads };
+      },
+      sessionIds: () => [...this.hub.getSnapshot().context.sessions.keys()],
+      publish: (event) => this.hub.send({ type: 'PUBLISH', event }),
+    };
+  }
+
+  /**
+   * The server's state, now and then while rogues are about: the quota gauges
+   * must stay within the scenario's limits, the rogue gauges be back at 0 once
+   * they left (sim/rogue-checks.ts judges both).
+   */
+  sampleQuotas(every: number, until: number): void {
+    const tick = () => {
+      this.writeQuotaGauges();
+      if (this.time.now + every <= until) this.time.after(every, 'quota sample', tick);
+    };
+    this.time.after(every, 'quota sample', tick);
+  }
+
+  writeQuotaGauges(): void {
+    const t = this.time.now;
+    const hub = this.hub.getSnapshot().context;
+    const sessions = [...this.liveSessions()].map((s) => s.getSnapshot().context);
+    const isRogue = (user: string) => /^rogue\d+$/.test(user);
+    const gauge = (name: string, value: number) => this.trace.append({ t, k: 'gauge', name, owner: 'hub', value });
+    // the quotas are judged against the scenario's contract (rogue-checks), not the protocol under test
+    gauge('quota.logsPerUser', hub.logs.maxPerUser());
+    gauge('quota.logsPerTenant', hub.logs.maxPerTenant());
+    gauge('quota.streamsPerSession', Math.max(0, ...sessions.map((s) => s.streams.size)));
+    gauge('server.sessions', sessions.length);
+    gauge('server.logs', hub.logs.count);
+    gauge('server.logBytes', hub.logs.bytes());
+    gauge('rogue.sessions', sessions.filter((s) => this.rogueLinks.has(s.link) || (s.identity !== null && isRogue(s.identity.user))).length);
+    gauge('rogue.logs', hub.logs.countOwned((o) => isRogue(o.user)));
   }
 
   // ---- gauges: buffers against their caps ------------------------------------
@@ -466,6 +527,7 @@ export function horizonOf(workload: Workload, plan: FaultPlan): number {
   for (const c of workload.roleChanges) t = Math.max(t, c.at);
   for (const c of workload.subscriptionChanges) t = Math.max(t, c.at);
   for (const r of plan.restarts) t = Math.max(t, r.at + r.downMs);
+  for (const r of plan.rogues ?? []) t = Math.max(t, r.leaveAt);
   return t;
 }
 
@@ -482,8 +544,10 @@ export function runWorld(input: WorldInput): WorldResult {
   const healedAt = horizonOf(input.workload, input.plan);
   world.sampleGauges(250, healedAt + input.settleMs);
   world.sampleMemory(Math.floor(healedAt / 3), healedAt);
+  if (input.plan.rogues?.length) world.sampleQuotas(250, healedAt + input.settleMs);
   scheduler.runUntil(healedAt + input.settleMs);
   world.writeGauges();
+  if (input.plan.rogues?.length) world.writeQuotaGauges();
   world.shutdown();
   // closes travel one latency; nothing should be left after that
   scheduler.runUntil(scheduler.now + 10_000);

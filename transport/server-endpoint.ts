@@ -39,7 +39,7 @@ export function createServerHandler(options: ServerEndpointOptions): ServerHandl
       };
       // the hub names the session; the link's own id is only a label for traces
       let session: SessionRef | undefined;
-      options.hub().send({ type: 'CONNECT', link: link.id, port, token: request.token, accepted: (ref) => (session = ref) });
+      options.hub().send({ type: 'CONNECT', link: link.id, port, token: request.token, ...(request.hint !== undefined ? { hint: request.hint } : {}), accepted: (ref) => (session = ref) });
       return {
         onOpen: () => {},
         onFrame: (data) => {

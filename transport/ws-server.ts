@@ -278,6 +278,7 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
     }
     const request: ConnectRequest = {
       connId: linkId(),
+      ...(url.searchParams.has('conn') ? { hint: url.searchParams.get('conn')! } : {}),
       endpoint: url.searchParams.get('endpoint') ?? `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
       token,
     };
