@@ -14,6 +14,7 @@ import { Random } from '../../sim/random.ts';
 import { createClient, type ClientActor } from '../../transport/client-endpoint.ts';
 import type { CloseInfo, ConnectRequest, LinkHandler, Transport } from '../../transport/link.ts';
 import { createServerHandler } from '../../transport/server-endpoint.ts';
+import { cryptoSessionIds } from '../../transport/session-ids.ts';
 import { WsTransport, type WsTransportOptions } from '../../transport/ws-transport.ts';
 
 export const tokenOf = (tenant: string, user: string): string => `tok:${tenant}:${user}`;
@@ -107,7 +108,8 @@ export class RealWorld {
 
   private constructor(readonly transport: WsTransport, readonly directory: Directory, options: WorldOptions) {
     for (const u of options.users) this.directory.add(tokenOf(u.tenant, u.user), { tenant: u.tenant, user: u.user, role: u.role ?? 'admin', threads: '*' });
-    this.hub = createActor(hubMachine, { input: { epoch: 'e1', directory: this.directory, ...options.hub } }).start();
+    // a real server's connection ids: unguessable
+    this.hub = createActor(hubMachine, { input: { epoch: 'e1', directory: this.directory, sessionIds: cryptoSessionIds, ...options.hub } }).start();
     transport.listen(
       createServerHandler({
         hub: () => this.hub,
