@@ -303,6 +303,7 @@ export class World {
     }
     if (w.fuzzFrames > 0) this.startFuzzer(w.fuzzFrames);
     this.input.plan.rogues?.forEach((spec, i) => this.time.at(spec.at, `rogue ${spec.kind}`, () => startRogue(this.rogueHost, spec, i)));
+    if (this.input.plan.rogues?.length) this.sampleQuotas(250, horizonOf(w, this.input.plan) + this.input.settleMs);
     for (const user of w.users) for (const run of user.runs) this.startRun(run, user);
     for (const change of w.roleChanges) {
       this.time.at(change.at, 'role change', () => {
@@ -377,7 +378,7 @@ export class World {
    * must stay within the scenario's limits, the rogue gauges be back at 0 once
    * they left (sim/rogue-checks.ts judges both).
    */
-  sampleQuotas(every: number, until: number): void {
+  private sampleQuotas(every: number, until: number): void {
     const tick = () => {
       this.writeQuotaGauges();
       if (this.time.now + every <= until) this.time.after(every, 'quota sample', tick);
@@ -385,7 +386,7 @@ export class World {
     this.time.after(every, 'quota sample', tick);
   }
 
-  writeQuotaGauges(): void {
+  private writeQuotaGauges(): void {
     const t = this.time.now;
     const hub = this.hub.getSnapshot().context;
     const sessions = [...this.liveSessions()].map((s) => s.getSnapshot().context);
@@ -426,6 +427,7 @@ export class World {
     this.trace.append({ t, k: 'gauge', name: 'wire.chunkedSeqs', owner: 'server', value: this.wire.chunkedSeqs() });
     this.trace.append({ t, k: 'gauge', name: 'routing.notifies', owner: 'hub', value: this.notifies });
     this.trace.append({ t, k: 'gauge', name: 'buffers.unacked', owner: 'everyone', value: this.unackedBuffers() });
+    if (this.input.plan.rogues?.length) this.writeQuotaGauges();
   }
 
   /** Frames still held for want of an ack: session windows and client release buffers. */
@@ -544,10 +546,8 @@ export function runWorld(input: WorldInput): WorldResult {
   const healedAt = horizonOf(input.workload, input.plan);
   world.sampleGauges(250, healedAt + input.settleMs);
   world.sampleMemory(Math.floor(healedAt / 3), healedAt);
-  if (input.plan.rogues?.length) world.sampleQuotas(250, healedAt + input.settleMs);
   scheduler.runUntil(healedAt + input.settleMs);
   world.writeGauges();
-  if (input.plan.rogues?.length) world.writeQuotaGauges();
   world.shutdown();
   // closes travel one latency; nothing should be left after that
   scheduler.runUntil(scheduler.now + 10_000);
