@@ -18,7 +18,7 @@ import type { RogueKind, RogueSpec } from './fault-plan.ts';
 import type { Trace } from './trace.ts';
 
 /** What the server must answer each kind with: an error frame's code, a close code, or nothing special. */
-export const ROGUE_EXPECTS: Record<RogueKind, { error?: string; close?: number } | null> = {
+export const ROGUE_EXPECTS: Record<RogueKind, { error?: string; close?: number; /** Over real sockets `ws` may close first. */ orClose?: number } | null> = {
   forge_conn_id: null,
   token_mismatch: { close: 4403 },
   revoked_token: { close: 4401 },
@@ -26,7 +26,8 @@ export const ROGUE_EXPECTS: Record<RogueKind, { error?: string; close?: number }
   name_bomb: { error: 'bad_field' },
   thread_flood: { error: 'limit_exceeded' },
   deep_nesting: { error: 'too_deep' },
-  oversized: { error: 'too_large' },
+  // above `maxPayload`, `ws` closes 1009 before the codec sees the frame
+  oversized: { error: 'too_large', orClose: 1009 },
   idle_no_hello: { close: 4401 },
   garbage_keepalive: { close: 4000 },
   replay_storm: null,

@@ -373,6 +373,16 @@ export class World {
     };
   }
 
+  /** Every rogue left and the server holds nothing of theirs (a run over real sockets waits for it). */
+  roguesGone(): boolean {
+    const plan = this.input.plan.rogues ?? [];
+    if (plan.length === 0) return true;
+    if (this.time.now < Math.max(...plan.map((r) => r.leaveAt))) return false;
+    const hub = this.hub.getSnapshot().context;
+    const live = [...this.liveSessions()].some((s) => this.rogueLinks.has(s.getSnapshot().context.link));
+    return !live && hub.logs.countOwned((o) => /^rogue\d+$/.test(o.user)) === 0;
+  }
+
   /**
    * The server's state, now and then while rogues are about: the quota gauges
    * must stay within the scenario's limits, the rogue gauges be back at 0 once
