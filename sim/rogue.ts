@@ -35,7 +35,7 @@ export const ROGUE_EXPECTS: Record<RogueKind, { error?: string; close?: number; 
 };
 
 /** Events a replay-storm rogue's own stream holds before it starts asking for them again and again. */
-export const STORM_HISTORY = 400;
+export const STORM_HISTORY = 100;
 
 /** What a rogue needs of the world. */
 export interface RogueHost {
@@ -171,7 +171,7 @@ const ATTACKS: Record<RogueKind, Attack> = {
   idle_no_hello: () => {},
   garbage_keepalive: (r) => r.every(200, 1_000, () => r.send('{"v":1,"type":"ping",garbage')),
   // subscribe from 1, again and again, and never ack: without a budget each one re-sends the whole window
-  replay_storm: (r) => r.every(10, 2_000, () => r.send(frame({ type: 'subscribe', thread: 'storm', from: 1 }))),
+  replay_storm: (r) => r.every(10, 150, () => r.send(frame({ type: 'subscribe', thread: 'storm', from: 1 }))),
   ping_flood: (r) => r.every(4, 1_500, (i) => r.send(frame({ type: 'ping', id: i }))),
 };
 
