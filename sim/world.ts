@@ -66,7 +66,8 @@ export interface WorldInput {
 
 export interface WorldResult {
   trace: Trace;
-  faults: FaultCounts;
+  /** The network's injected faults, and the rogue clients of the plan (a fault kind of the world). */
+  faults: FaultCounts & { rogue?: number };
   /** When the workload and faults were over and the settle window began. */
   healedAt: number;
   endedAt: number;
@@ -562,5 +563,7 @@ export function runWorld(input: WorldInput): WorldResult {
   // closes travel one latency; nothing should be left after that
   scheduler.runUntil(scheduler.now + 10_000);
   world.end(scheduler.size, healedAt);
-  return { trace: world.trace, faults: world.network.stats(), healedAt, endedAt: scheduler.now, transitions: world.transitionCount, schedulerSteps: scheduler.steps };
+  const rogues = input.plan.rogues?.length ?? 0;
+  const faults = { ...world.network.stats(), ...(rogues > 0 ? { rogue: rogues } : {}) };
+  return { trace: world.trace, faults, healedAt, endedAt: scheduler.now, transitions: world.transitionCount, schedulerSteps: scheduler.steps };
 }
