@@ -46,7 +46,7 @@ export interface RogueHost {
   after(ms: number, label: string, fn: () => void): void;
   /** An honest user the rogue knows the name, threads and (stolen) token of. */
   victim(index: number): { tenant: string; user: string; token: string; threads: readonly string[] };
-  /** The server's connection ids right now (the attacker's best guess; worst case, it knows them). */
+  /** The server's ids of honest open connections right now (the attacker's best guess; worst case, it knows them). */
   sessionIds(): string[];
   /** Put events into the rogue's own stream (history a replay storm asks for). */
   publish(event: AgentEvent): void;
@@ -177,6 +177,11 @@ const ATTACKS: Record<RogueKind, Attack> = {
 
 /** Start the `index`-th rogue of the plan. */
 export function startRogue(host: RogueHost, spec: RogueSpec, index: number): void {
+  // a forger needs an honest session to impersonate: it waits for one (bounded by its stay)
+  if (spec.kind === 'forge_conn_id' && host.sessionIds().length === 0 && host.now() + 100 < spec.leaveAt) {
+    host.after(100, 'rogue waits for a victim', () => startRogue(host, spec, index));
+    return;
+  }
   const victim = host.victim(index);
   const tenant = victim.tenant;
   const user = rogueUser(index);

@@ -369,7 +369,8 @@ export class World {
         const u = users[i % users.length]!;
         return { tenant: u.tenant, user: u.user, token: tokenOf(u.tenant, u.user), threads: u.threads };
       },
-      sessionIds: () => [...this.hub.getSnapshot().context.sessions.keys()],
+      sessionIds: () =>
+        [...this.hub.getSnapshot().context.sessions.entries()].filter(([, s]) => s.getSnapshot().matches('open') && !this.rogueLinks.has(s.getSnapshot().context.link)).map(([id]) => id),
       publish: (event) => this.hub.send({ type: 'PUBLISH', event }),
     };
   }
