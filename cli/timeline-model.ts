@@ -89,6 +89,7 @@ export function laneOf(r: TraceRecord): Lane {
     case 'dup':
     case 'fault':
     case 'link':
+    case 'rogue':
       return NETWORK;
     case 'transition':
       return actorLane(r.actor);
@@ -214,6 +215,8 @@ export function describe(r: TraceRecord): string {
       return `⧉ duplicate ${r.dir} ${summarizeFrame(r.frame)} [${r.link}]`;
     case 'fault':
       return `⚡ fault ${r.fault}${r.target ? ` ${r.target}` : ''}${r.detail ? ` (${r.detail})` : ''}`;
+    case 'rogue':
+      return `☠ rogue ${r.rogue} (${r.kind}) ${r.event}${r.code !== undefined ? ` ${r.code}` : ''}${r.owner ? ` of ${r.owner}` : ''}`;
     case 'link':
       return r.event === 'open' ? `link ${r.link} open` : `link ${r.link} closed${r.code !== undefined ? ` ${r.code}` : ''}${r.reason ? ` ${r.reason}` : ''}`;
     case 'transition':

@@ -26,6 +26,7 @@ export const CATEGORIES = [
   'event-routing-isolation',
   'error-handling-recovery',
   'performance-load-handling',
+  'hostile-clients',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 

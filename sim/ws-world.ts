@@ -161,7 +161,7 @@ export async function runWorldOverWs(scenario: Scenario, input: ScenarioInput, o
     await sleep(200); // the last garbage frames are answered
     // liveness: everything must arrive within the settle window; stop as soon as it has
     const deadline = healedAt + scenario.settleMs;
-    while (time.now < deadline && !settled(world)) await sleep(100);
+    while (time.now < deadline && !(settled(world) && world.roguesGone())) await sleep(100);
     world.writeGauges();
     world.shutdown();
     await sleep(300);

@@ -9,12 +9,14 @@ import { createActor } from 'xstate';
 import { HookedDirectory, type IdentityResolver } from '../machines/hooked-directory.ts';
 import { hubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
 import { Directory, type Identity } from '../machines/identity.ts';
+import type { Limits } from '../machines/limits.ts';
 import { PublishLedger } from '../machines/publish-ledger.ts';
 import type { AgentEvent, Role } from '../machines/frames.ts';
 import { checkPublishRequest, DEFAULT_PUBLISH_LIMITS, type PublishError, type PublishLimits, type PublishRequest } from '../machines/publish-request.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import type { ServerHandler } from '../transport/link.ts';
 import { createServerHandler } from '../transport/server-endpoint.ts';
+import { cryptoSessionIds } from '../transport/session-ids.ts';
 import { startWsServer, type WsServer } from '../transport/ws-server.ts';
 import { countRejected, emptyTotals, followSession, type Totals } from './server-stats.ts';
 
@@ -31,6 +33,8 @@ export interface WsimServerLimits {
   maxRuns?: number;
   publish?: Partial<PublishLimits>;
   session?: Partial<SessionConfig>;
+  /** Hostile-client quotas: threads per session, logs per user and tenant, idle-log TTL, replay budget (README, Security). */
+  quotas?: Partial<Limits>;
 }
 
 export interface WsimServerOptions {
@@ -90,14 +94,18 @@ function directoryOf(options: WsimServerOptions): Directory {
   return directory;
 }
 
-/** The hub's endpoint, with every session followed for the totals. */
+/** The hub's endpoint, with every new session followed for the totals (the hub names sessions, not the link). */
 function trackedHandler(hub: HubRef, totals: Totals): ServerHandler {
   const inner = createServerHandler({ hub: () => hub, observer: { rejected: (_link, code) => countRejected(totals, code) } });
+  const followed = new WeakSet<SessionRef>();
   return {
     accept(link, request) {
       const handler = inner.accept(link, request);
-      const ref = hub.getSnapshot().context.sessions.get(request.connId) as SessionRef | undefined;
-      if (ref) followSession(ref, totals);
+      for (const ref of hub.getSnapshot().context.sessions.values()) {
+        if (followed.has(ref)) continue;
+        followed.add(ref);
+        followSession(ref, totals);
+      }
       return handler;
     },
   };
@@ -119,7 +127,8 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
   const limits = options.limits ?? {};
   const publishLimits = { ...DEFAULT_PUBLISH_LIMITS, ...limits.publish };
   const hub = createActor(hubMachine, {
-    input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}) },
+    // connection ids from crypto: no client can guess another's (see README, Security)
+    input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), sessionIds: cryptoSessionIds, ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}), ...(limits.quotas ? { limits: limits.quotas } : {}) },
   }).start();
   const ledger = new PublishLedger(limits.maxRuns);
   const totals = emptyTotals();
@@ -139,7 +148,15 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
     return logs.log(routeKey(event.tenant, event.user, event.thread)).head;
   };
 
-  const identityOf = (connId: string): Identity | null => hub.getSnapshot().context.sessions.get(connId)?.getSnapshot().context.identity ?? null;
+  /** The identity of each link's session, by the transport's link name. */
+  const identities = (): Map<string, Identity | null> => {
+    const byLink = new Map<string, Identity | null>();
+    for (const ref of hub.getSnapshot().context.sessions.values()) {
+      const { link, identity } = ref.getSnapshot().context;
+      byLink.set(link, identity);
+    }
+    return byLink;
+  };
 
   return {
     url: ws.url,
@@ -156,8 +173,9 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
     },
     disconnect(filter = {}) {
       let cut = 0;
+      const byLink = identities();
       for (const link of ws.links()) {
-        const identity = identityOf(link.id);
+        const identity = byLink.get(link.id) ?? null;
         if (filter.tenant !== undefined && identity?.tenant !== filter.tenant) continue;
         if (filter.user !== undefined && identity?.user !== filter.user) continue;
         link.socket.terminate();

@@ -50,7 +50,8 @@ describe('cli/inspect', function () {
     const actors = new Map(received.filter((m) => m.type === '@xstate.actor').map((m) => [m.name!, m.sessionId]));
     const hub = actors.get('hub');
     const clients = [...actors.keys()].filter((n) => /^t\d+\/u\d+\/\d+$/.test(n));
-    const sessions = [...actors.keys()].filter((n) => /^t\d+\/u\d+\/\d+#\d+$/.test(n));
+    // sessions are named by the server's own ids (drawn from the world's PRNG)
+    const sessions = [...actors.keys()].filter((n) => /^s-[0-9a-z]+$/.test(n));
     expect(hub, [...actors.keys()].join(' ')).to.be.a('string');
     expect(clients).to.not.be.empty;
     expect(sessions).to.not.be.empty;
