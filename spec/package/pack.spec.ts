@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { SCENARIOS } from '../../sim/scenarios/index.ts';
 import { exampleFile, shellBlock } from './readme-examples.ts';
 
 const run = promisify(execFile);
@@ -125,7 +126,7 @@ describe('package: the packed tarball in a fresh project', function () {
     ].join('\n');
     writeFileSync(join(dir, 'probe.mjs'), probe);
     const { stdout } = await run(process.execPath, ['probe.mjs'], { cwd: dir });
-    expect(JSON.parse(stdout)).to.deep.equal(['function', 'object', 'function', 'function', 25, true]);
+    expect(JSON.parse(stdout)).to.deep.equal(['function', 'object', 'function', 'function', SCENARIOS.length, true]);
   });
 
   it('type-checks README’s server and client examples with tsc against the installed .d.ts', async () => {
