@@ -114,6 +114,8 @@ describe('package: the packed tarball in a fresh project', function () {
     expect(existsSync(join(dir, 'node_modules/tsx')), 'tsx is not installed for users').to.equal(false);
     const { stdout } = await run(process.execPath, [join(dir, 'node_modules/.bin/wsim'), '--help'], { cwd: dir });
     expect(stdout).to.match(/serve/);
+    const version = await run(process.execPath, [join(dir, 'node_modules/.bin/wsim'), '--version'], { cwd: dir });
+    expect(version.stdout.trim()).to.equal((JSON.parse(readFileSync(join(REPO, 'package.json'), 'utf8')) as { version: string }).version);
     const sim = await run(process.execPath, [join(dir, 'node_modules/.bin/wsim'), 'run', '--scenario', 'user_specific_event_routing', '--runs', '1', '--json'], { cwd: dir });
     expect((JSON.parse(sim.stdout) as { scenarios: { passed: boolean }[] }).scenarios[0]!.passed).to.equal(true);
   });
