@@ -145,7 +145,7 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
     hub.send({ type: 'PUBLISH', event });
     const { logs, routeKey } = hub.getSnapshot().context;
     totals.published++;
-    return logs.log(routeKey(event.tenant, event.user, event.thread)).head;
+    return logs.log(routeKey(event.tenant, event.user, event.thread), { tenant: event.tenant, user: event.user }).head;
   };
 
   /** The identity of each link's session, by the transport's link name. */
