@@ -3,7 +3,7 @@
  * Shared by the scenarios that need them; each returns violations, never throws.
  */
 import { isCritical } from '../machines/frames.ts';
-import { matchesTarget } from './fault-plan.ts';
+import { matchesTarget, type Dir, type FaultPlan } from './fault-plan.ts';
 import type { Violation } from './oracle.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
 import type { Check } from './scenario.ts';
@@ -29,21 +29,53 @@ function linksOpenAt(records: readonly TraceRecord[], t: number): Map<string, { 
   return open;
 }
 
-/** A link that goes silent in one direction is closed by someone within H + T (plus the path's latency). */
+/** Written by a real-time world: how late its timers and socket events may run (0 in simulation). */
+export const CLOCK_TOLERANCE_GAUGE = 'clock.toleranceMs';
+
+/**
+ * The heartbeat's bound by design: a link that falls silent in one direction
+ * (half-open) or both (partition) at t0 is closed by one side by t0 + H + T.
+ * s2c silence: the client's last frame arrived before t0, its probe ends the
+ * link H+T after it. c2s silence: the server reaps after reapAfter ≤ H+T of
+ * silence. In simulation the bound is exact; a real-time world adds the
+ * tolerance it wrote to the trace (timer and event-loop lateness).
+ */
+export interface Silence {
+  link: string;
+  dir: Dir | 'both';
+  /** When the direction fell silent. */
+  from: number;
+  /** When one side closed the link (undefined: never). */
+  closedAt?: number;
+}
+
+/**
+ * Every link open when a silence window began, among the windows long enough
+ * that the link must have been closed inside them (`bound` after their start).
+ */
+export function silences(records: readonly TraceRecord[], plan: FaultPlan, bound: number): Silence[] {
+  const out: Silence[] = [];
+  const windows = [...plan.halfOpen, ...plan.partitions.map((p) => ({ ...p, dir: 'both' as const }))];
+  for (const w of windows) {
+    // windows are cut where the plan heals; a window shorter than the bound may end before anyone must notice
+    if (Math.min(w.to, plan.healAt) - w.from <= bound) continue;
+    for (const [link, state] of linksOpenAt(records, w.from)) {
+      if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
+      out.push({ link, dir: w.dir, from: w.from, ...(state.closedAt !== undefined ? { closedAt: state.closedAt } : {}) });
+    }
+  }
+  return out;
+}
+
 export const heartbeatDetection: Check = (records, { input, client, session }) => {
   const out: Violation[] = [];
   const bound = client.pingIntervalMs + client.pongTimeoutMs;
-  const slack = 2 * (input.plan.latency.baseMs + input.plan.latency.jitterMs) + 1;
-  for (const w of input.plan.halfOpen) {
-    // windows are cut where the plan heals
-    if (Math.min(w.to, input.plan.healAt) - w.from <= Math.max(bound, session.reapAfterMs) + slack) continue; // too short to be noticed for sure
-    for (const [link, state] of linksOpenAt(records, w.from)) {
-      if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
-      const detected = state.closedAt;
-      if (detected === undefined || detected - w.from > bound + slack) {
-        out.push({ invariant: 'heartbeat_detection', t: w.from, conn: clientOf(link), message: `link ${link} went silent (${w.dir}) at ${w.from} ms and was ${detected === undefined ? 'never closed' : `closed only at ${detected} ms`}; bound H+T = ${bound} ms` });
-      }
-    }
+  const tolerance = gauge(records, CLOCK_TOLERANCE_GAUGE) ?? 0;
+  if (session.reapAfterMs > bound) out.push({ invariant: 'heartbeat_detection', t: 0, message: `the server reaps after ${session.reapAfterMs} ms, over the bound H+T = ${bound} ms` });
+  for (const s of silences(records, input.plan, bound + tolerance)) {
+    if (s.closedAt !== undefined && s.closedAt - s.from <= bound + tolerance) continue;
+    const late = s.closedAt === undefined ? 'never closed' : `closed only at ${s.closedAt.toFixed(1)} ms (${(s.closedAt - s.from).toFixed(1)} ms after)`;
+    out.push({ invariant: 'heartbeat_detection', t: s.from, conn: clientOf(s.link), message: `link ${s.link} went silent (${s.dir}) at ${s.from} ms and was ${late}; bound H+T = ${bound} ms${tolerance ? ` + ${tolerance} ms real-time tolerance` : ''}` });
   }
   return out;
 };
