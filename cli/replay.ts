@@ -9,6 +9,8 @@ import type { Command } from 'commander';
 import { defaultSeed, resolveInput, runInput, type RunOutcome, type ScenarioInput } from '../sim/scenario.ts';
 import { findScenario, SCENARIO_IDS } from '../sim/scenarios/index.ts';
 import { validateFaultPlan } from '../sim/fault-plan.ts';
+import { judge } from '../sim/oracle.ts';
+import { Trace } from '../sim/trace.ts';
 import { agUiJsonl, toAgUi, verifyAgUi } from './ag-ui.ts';
 import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, type FaultFlags } from './options.ts';
 import { renderHtml } from './timeline-html.ts';
@@ -58,13 +60,14 @@ export function register(program: Command): void {
     .option('--seed <n>', 'the seed of the run', seed)
     .option('--path <p>', 'fast-check path (a shrunk counterexample); default 0, the first run', path)
     .option('--failure <file>', 'replay a swarm failure file (.wsim/failures/*.json)')
-    .option('--trace <file.jsonl>', 'write the trace as JSONL')
+    .option('--trace <file.jsonl>', 'write the trace as JSONL; alone (no --scenario), render a recorded trace, e.g. of a --transport ws run')
     .option('--html <file.html>', 'write a self-contained HTML timeline')
     .option('--format <format>', 'text (timeline) or ag-ui (what each app received, as AG-UI events)', 'text')
     .option('--limit <n>', 'at most N timeline lines (the first violation is always shown)', count)
     .option('--no-color', 'no ANSI colours');
   addFaultFlags(command).action(async (flags: ReplayFlags) => {
     if (flags.format !== 'text' && flags.format !== 'ag-ui') usage('replay', `--format must be text or ag-ui, got "${flags.format}"`);
+    if (flags.trace && !flags.scenario && !flags.failure) return renderRecorded(flags.trace, flags);
     const outcome = await replay(flags);
     const records = outcome.result.trace.records;
     if (flags.trace) await writeOrDie(flags.trace, outcome.result.trace.toJSONL());
@@ -99,6 +102,28 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
   const input = resolveInput(scenario, s, p);
   if (!input) usage('replay', `path ${p} does not fit seed ${s} of ${scenario.id}: take the path printed with that seed`);
   return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}) });
+}
+
+/** A recorded trace (a real-time run cannot be re-run): its timeline, judged by the oracle from the trace alone. */
+async function renderRecorded(file: string, flags: ReplayFlags): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    usage('replay', `cannot read trace ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = Trace.fromJSONL(text);
+  if (!parsed.ok) usage('replay', `${file} line ${parsed.error.line}: ${parsed.error.message} (a trace is JSONL, one record a line)`);
+  const records = parsed.value.records;
+  const run = records.find((r) => r.k === 'run');
+  const verdict = judge(records);
+  const what = run ? `${run.scenario} world seed ${run.seed} path ${run.path ?? '0'}` : file;
+  const title = `wsim — ${what} (recorded)`;
+  if (flags.html) await writeOrDie(flags.html, renderHtml(records, { violations: verdict.violations, title }));
+  process.stdout.write(`${renderTimeline(records, { violations: verdict.violations, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
+  const first = verdict.violations[0];
+  process.stdout.write(`\ntrace ${parsed.value.hash()} (recorded: ${what})\nverdict of the oracle, from the trace alone: ${first ? `FAIL: ${first.invariant}: ${first.message}` : 'PASS'}\n`);
+  process.exitCode = first ? 1 : 0;
 }
 
 async function writeOrDie(file: string, text: string): Promise<void> {

@@ -4,6 +4,7 @@ import { defaultSeed, runScenario, scaledRuns, type Scenario } from '../sim/scen
 import { findScenario, SCENARIOS } from '../sim/scenarios/index.ts';
 import { applyOverrides } from '../sim/fault-arbitraries.ts';
 import { describeFaultPlan } from '../sim/fault-plan.ts';
+import { TCP_IMPOSSIBLE_FLAGS } from '../sim/ws-faults.ts';
 import { addFaultFlags, count, overridesOf, scenarioOption, seed, type FaultFlags } from './options.ts';
 import { rowOf, table, type ScenarioRow } from './report.ts';
 
@@ -33,6 +34,11 @@ export function register(program: Command): void {
       process.stderr.write(`wsim run: --transport must be sim or ws, got "${flags.transport}"\n`);
       process.exit(2);
     }
+    const impossible = flags.transport === 'ws' ? TCP_IMPOSSIBLE_FLAGS.filter((f) => flags[f] !== undefined) : [];
+    if (impossible.length > 0) {
+      process.stderr.write(`wsim run: ${impossible.map((f) => `--${f}`).join(', ')} cannot apply with --transport ws: TCP never loses, duplicates or reorders bytes (use --disconnect-every, or --transport sim)\n`);
+      process.exit(2);
+    }
     const scenarios = flags.scenario ? [findScenario(flags.scenario)!] : [...SCENARIOS];
     const rows: ScenarioRow[] = [];
     for (const scenario of scenarios) rows.push(await runOne(scenario, flags));
@@ -49,9 +55,12 @@ async function runOne(scenario: Scenario, flags: RunFlags): Promise<ScenarioRow>
   if (flags.transport === 'ws') {
     // real sockets run in real time: a few runs by default (a run takes seconds, not milliseconds)
     const runs = flags.runs ?? Math.min(WS_DEFAULT_RUNS, scaledRuns(scenario));
-    const { runScenarioOverWs } = await import('../sim/ws-world.ts');
+    const { runScenarioOverWs, traceReplayCommand } = await import('../sim/ws-world.ts');
     const report = await runScenarioOverWs(scenario, { seed: s, runs, ...(overrides ? { overrides } : {}) });
-    return logged(rowOf(report, performance.now() - started, overrides));
+    const row = rowOf(report, performance.now() - started, overrides);
+    // a real-time run cannot be replayed from its seed; its recorded trace can be read
+    if (report.traceFile) row.replay = traceReplayCommand(report.traceFile);
+    return logged(row);
   }
   const report = runScenario(scenario, {
     seed: s,
