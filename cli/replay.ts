@@ -116,14 +116,19 @@ async function renderRecorded(file: string, flags: ReplayFlags): Promise<void> {
   if (!parsed.ok) usage('replay', `${file} line ${parsed.error.line}: ${parsed.error.message} (a trace is JSONL, one record a line)`);
   const records = parsed.value.records;
   const run = records.find((r) => r.k === 'run');
-  const verdict = judge(records);
+  const { judgeRecorded } = await import('../sim/ws-world.ts');
+  const judged = await judgeRecorded(file, parsed.value);
+  const verdict = judged?.verdict ?? judge(records);
+  const violations = judged?.violations ?? verdict.violations;
   const what = run ? `${run.scenario} world seed ${run.seed} path ${run.path ?? '0'}` : file;
   const title = `wsim — ${what} (recorded)`;
-  if (flags.html) await writeOrDie(flags.html, renderHtml(records, { violations: verdict.violations, title }));
-  process.stdout.write(`${renderTimeline(records, { violations: verdict.violations, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
-  const first = verdict.violations[0];
-  process.stdout.write(`\ntrace ${parsed.value.hash()} (recorded: ${what})\nverdict of the oracle, from the trace alone: ${first ? `FAIL: ${first.invariant}: ${first.message}` : 'PASS'}\n`);
-  process.exitCode = first ? 1 : 0;
+  if (flags.html) await writeOrDie(flags.html, renderHtml(records, { violations, title }));
+  process.stdout.write(`${renderTimeline(records, { violations, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
+  // with the run's input kept beside the trace: the scenario's own verdict; otherwise the oracle's, from the trace alone
+  const failure = judged ? judged.failures[0] : verdict.violations[0] && `${verdict.violations[0].invariant}: ${verdict.violations[0].message}`;
+  const by = judged ? 'the scenario (its input kept beside the trace)' : 'the oracle, from the trace alone';
+  process.stdout.write(`\ntrace ${parsed.value.hash()} (recorded: ${what})\nverdict of ${by}: ${failure ? `FAIL: ${failure}` : 'PASS'}\n`);
+  process.exitCode = failure ? 1 : 0;
 }
 
 async function writeOrDie(file: string, text: string): Promise<void> {

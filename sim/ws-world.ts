@@ -9,7 +9,7 @@
  * injected. Real time is not reproducible: the trace of a run is written down
  * instead, and `wsim replay --trace FILE.jsonl` renders it.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
 import { describeFaultPlan, type FaultPlan } from './fault-plan.ts';
@@ -18,7 +18,9 @@ import { DEFAULT_CLIENT_CONFIG } from '../machines/client-connection.ts';
 import { judge } from './oracle.ts';
 import { mergeProtocol, judgeRun, reportOf, resolveInput, type RunOutcome, type Scenario, type ScenarioInput, type ScenarioReport } from './scenario.ts';
 import { fuzzFrame } from './fuzz.ts';
-import { TracedWs } from './traced-ws.ts';
+import { findScenario } from './scenarios/index.ts';
+import type { Trace } from './trace.ts';
+import { NO_FAULTS, TracedWs } from './traced-ws.ts';
 import { notApplied, proxyFaults, type ServerState } from './ws-faults.ts';
 import { Random } from './random.ts';
 import { horizonOf, tokenOf, World, type WorldResult, type WorldTime } from './world.ts';
@@ -192,12 +194,35 @@ function reportDetections(world: World, protocol: ReturnType<typeof mergeProtoco
   process.stderr.write(`    heartbeat: ${found.length} silent link(s) closed after ${times.join(', ')} ms (bound H+T = ${bound} ms + ${REAL_TIME_TOLERANCE_MS} ms tolerance)\n`);
 }
 
-/** A failing run's trace, written down so that `wsim replay --trace FILE` can render it. */
-async function keepTrace(outcome: RunOutcome): Promise<string> {
+/** Beside a recorded trace: the run's input, in the swarm's failure-file shape, so the trace can be judged again. */
+const inputFileOf = (traceFile: string): string => `${traceFile.replace(/\.jsonl$/, '')}.input.json`;
+
+/** A failing run's trace, written down so that `wsim replay --trace FILE` can render and judge it. */
+export async function keepTrace(outcome: RunOutcome): Promise<string> {
   await mkdir(WS_TRACE_DIR, { recursive: true });
   const file = join(WS_TRACE_DIR, `${outcome.scenario}-seed${outcome.seed}-path${outcome.path}.jsonl`);
   await writeFile(file, outcome.result.trace.toJSONL());
+  await writeFile(inputFileOf(file), JSON.stringify({ scenario: outcome.scenario, seed: outcome.seed, path: outcome.path, input: outcome.input }));
   return file;
+}
+
+/**
+ * Judge a recorded trace by its scenario's contract (oracle, checks,
+ * thresholds) when its input was kept beside it; undefined otherwise (the
+ * caller falls back to the oracle alone).
+ */
+export async function judgeRecorded(traceFile: string, trace: Trace): Promise<RunOutcome | undefined> {
+  let kept: { scenario: string; seed: number; path: string; input: ScenarioInput };
+  try {
+    kept = JSON.parse(await readFile(inputFileOf(traceFile), 'utf8'));
+  } catch {
+    return undefined;
+  }
+  const scenario = findScenario(kept.scenario);
+  if (!scenario || typeof kept.input?.worldSeed !== 'number') return undefined;
+  const end = trace.records.findLast((r) => r.k === 'end');
+  const result: WorldResult = { trace, faults: { ...NO_FAULTS }, healedAt: end?.k === 'end' ? end.healedAt : 0, endedAt: trace.records.at(-1)?.t ?? 0, transitions: 0, schedulerSteps: 0 };
+  return judgeRun(scenario, kept.input, result, { seed: kept.seed, path: kept.path, compare: false });
 }
 
 /** The command that renders a recorded trace (a real-time run cannot be re-run). */

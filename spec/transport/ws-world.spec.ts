@@ -5,12 +5,18 @@
  * category (a few seconds each), and the heartbeat's bound measured on real
  * sockets with short timers.
  */
+import { execFile } from 'node:child_process';
+import { existsSync, rmSync } from 'node:fs';
+import { promisify } from 'node:util';
 import { expect } from 'chai';
+import type { RecordOf } from '../../sim/records.ts';
+import { Trace } from '../../sim/trace.ts';
 import { silences } from '../../sim/checks.ts';
 import { judgeRun, resolveInput, type RunOutcome, type Scenario } from '../../sim/scenario.ts';
 import { findScenario } from '../../sim/scenarios/index.ts';
-import { REAL_TIME_TOLERANCE_MS, runScenarioOverWs, runWorldOverWs } from '../../sim/ws-world.ts';
+import { keepTrace, REAL_TIME_TOLERANCE_MS, runScenarioOverWs, runWorldOverWs, traceReplayCommand } from '../../sim/ws-world.ts';
 
+const exec = promisify(execFile);
 const faultTotal = (o: RunOutcome): number => Object.values(o.result.faults).reduce((a, b) => a + b, 0);
 
 describe('transport: scenarios over real sockets through the fault proxy (--transport ws)', function () {
@@ -52,5 +58,34 @@ describe('transport: scenarios over real sockets through the fault proxy (--tran
     expect(found.length, 'links fell silent').to.be.greaterThan(0);
     for (const s of found) expect(s.closedAt! - s.from, `${s.link} (${s.dir})`).to.be.at.most(700 + REAL_TIME_TOLERANCE_MS);
     expect(result.faults.halfOpenDrop, 'the proxy held bytes').to.be.greaterThan(0);
+  });
+
+  it('a failing ws run keeps its trace and input; `replay --trace` renders it and judges it by the scenario again', async () => {
+    const scenario = findScenario('concurrent_user_scaling_performance')!;
+    const input = resolveInput(scenario, 1, '0')!;
+    const { result, effective } = await runWorldOverWs(scenario, input, { seed: 1, path: '0' });
+    // the recorded run, with one event handed to an app twice: the verdict must come back FAIL
+    const records = [...result.trace.records];
+    const at = records.findIndex((r) => r.k === 'app');
+    records.splice(at + 1, 0, { ...(records[at] as RecordOf<'app'>) });
+    const trace = new Trace();
+    for (const r of records) trace.append(r);
+    const outcome = judgeRun(scenario, effective, { ...result, trace }, { seed: 1, path: '0', compare: false });
+    expect(outcome.passed).to.equal(false);
+    const file = await keepTrace(outcome);
+    const html = file.replace(/\.jsonl$/, '.html');
+    expect(traceReplayCommand(file)).to.equal(`npm run replay -- --trace ${file} --html ${html}`);
+    try {
+      const replay = await exec(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'replay', '--trace', file, '--html', html, '--limit', '5']).then(
+        () => expect.fail('replay of a failing trace must exit 1'),
+        (err: { code: number; stdout: string }) => err,
+      );
+      expect(replay.code).to.equal(1);
+      expect(replay.stdout).to.contain(`trace ${trace.hash()}`);
+      expect(replay.stdout).to.match(/verdict of the scenario \(its input kept beside the trace\): FAIL: 1 duplicates reached an app/);
+      expect(existsSync(html)).to.equal(true);
+    } finally {
+      for (const f of [file, html, file.replace(/\.jsonl$/, '.input.json')]) rmSync(f, { force: true });
+    }
   });
 });
