@@ -13,10 +13,11 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
 import { describeFaultPlan, type FaultPlan } from './fault-plan.ts';
-import { CLOCK_TOLERANCE_GAUGE, silences } from './checks.ts';
+import { CLOCK_STALL_GAUGE, CLOCK_TOLERANCE_GAUGE, silences, stalledWithin, stallsOf } from './checks.ts';
 import { DEFAULT_CLIENT_CONFIG } from '../machines/client-connection.ts';
-import { judge } from './oracle.ts';
-import { mergeProtocol, judgeRun, reportOf, resolveInput, type RunOutcome, type Scenario, type ScenarioInput, type ScenarioReport } from './scenario.ts';
+import { judge, percentile } from './oracle.ts';
+import type { TraceRecord } from './records.ts';
+import { mergeProtocol, judgeRun, reportOf, resolveInput, type RunOptions, type RunOutcome, type Scenario, type ScenarioInput, type ScenarioReport } from './scenario.ts';
 import { fuzzFrame } from './fuzz.ts';
 import { findScenario } from './scenarios/index.ts';
 import type { Trace } from './trace.ts';
@@ -65,8 +66,30 @@ class RealTime implements WorldTime {
   cancelAll(): void {
     for (const timer of this.timers) clearTimeout(timer);
     this.timers.clear();
+    if (this.watch) clearInterval(this.watch);
+  }
+
+  private watch: NodeJS.Timeout | null = null;
+
+  /**
+   * Report every time the process stood still (GC, a starved CPU, a long
+   * task) for more than STALL_MS: (when it ran again, for how long). While it
+   * does, no timer fires and no byte is read, so time bounds allow for it.
+   */
+  watchStalls(stalled: (at: number, ms: number) => void): void {
+    let last = performance.now();
+    this.watch = setInterval(() => {
+      const now = performance.now();
+      const late = now - last - STALL_TICK_MS;
+      if (late > STALL_MS) stalled(now - this.start, late);
+      last = now;
+    }, STALL_TICK_MS);
   }
 }
+
+const STALL_TICK_MS = 20;
+/** Shorter stalls are within REAL_TIME_TOLERANCE_MS. */
+const STALL_MS = 50;
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -157,6 +180,7 @@ export async function runWorldOverWs(scenario: Scenario, input: ScenarioInput, o
     { time, transport: (w) => (net = new TracedWs(ws, () => w.trace, () => time.now)) },
   );
   process.stderr.write(wsHeader(scenario.id, proxy.urlFor(wsServer.url), options.seed, plan));
+  time.watchStalls((at, ms) => world.trace.append({ t: at, k: 'gauge', name: CLOCK_STALL_GAUGE, owner: 'world', value: Math.round(ms) }));
   try {
     world.start();
     scheduleCuts(world, net, proxy, time, plan, server);
@@ -194,6 +218,44 @@ function reportDetections(world: World, protocol: ReturnType<typeof mergeProtoco
   process.stderr.write(`    heartbeat: ${found.length} silent link(s) closed after ${times.join(', ')} ms (bound H+T = ${bound} ms + ${REAL_TIME_TOLERANCE_MS} ms tolerance)\n`);
 }
 
+/**
+ * Producer → app latency of every first delivery, less the time the world
+ * stood still in between: what the protocol and the network took, not the
+ * machine's scheduler.
+ */
+function runningLatencies(records: readonly TraceRecord[]): number[] {
+  const stalls = stallsOf(records);
+  const produced = new Map<string, number>();
+  for (const r of records) if (r.k === 'produce') produced.set(`${r.tenant}/${r.user}/${r.run}/${r.idx}`, r.t);
+  const seen = new Set<string>();
+  const out: number[] = [];
+  for (const r of records) {
+    if (r.k !== 'app') continue;
+    const key = `${r.tenant}/${r.user}/${r.run}/${r.idx}`;
+    const at = produced.get(key);
+    if (at === undefined || seen.has(`${r.conn} ${key}`)) continue;
+    seen.add(`${r.conn} ${key}`);
+    out.push(Math.max(0, r.t - at - stalledWithin(stalls, at, r.t)));
+  }
+  return out.sort((x, y) => x - y);
+}
+
+/**
+ * Judge a real-time run by the scenario's contract, with one stated
+ * difference: the p99 latency threshold is judged on latencies less the
+ * world's stalls, plus REAL_TIME_TOLERANCE_MS (a simulated threshold cannot
+ * promise what a starved CPU takes).
+ */
+export function judgeRealTime(scenario: Scenario, input: ScenarioInput, result: WorldResult, options: RunOptions & { compare: boolean }): RunOutcome {
+  const limit = scenario.thresholds.maxP99LatencyMs;
+  const outcome = judgeRun({ ...scenario, thresholds: { ...scenario.thresholds, maxP99LatencyMs: undefined } }, input, result, options);
+  if (limit == null || options.overrides) return outcome;
+  const p99 = percentile(runningLatencies(result.trace.records), 99);
+  if (p99 < limit + REAL_TIME_TOLERANCE_MS) return outcome;
+  const failure = `p99 latency ${p99.toFixed(1)} ms (less the world's stalls) ≥ ${limit} ms + ${REAL_TIME_TOLERANCE_MS} ms real-time tolerance`;
+  return { ...outcome, failures: [...outcome.failures, failure], passed: false };
+}
+
 /** Beside a recorded trace: the run's input, in the swarm's failure-file shape, so the trace can be judged again. */
 const inputFileOf = (traceFile: string): string => `${traceFile.replace(/\.jsonl$/, '')}.input.json`;
 
@@ -222,7 +284,7 @@ export async function judgeRecorded(traceFile: string, trace: Trace): Promise<Ru
   if (!scenario || typeof kept.input?.worldSeed !== 'number') return undefined;
   const end = trace.records.findLast((r) => r.k === 'end');
   const result: WorldResult = { trace, faults: { ...NO_FAULTS }, healedAt: end?.k === 'end' ? end.healedAt : 0, endedAt: trace.records.at(-1)?.t ?? 0, transitions: 0, schedulerSteps: 0 };
-  return judgeRun(scenario, kept.input, result, { seed: kept.seed, path: kept.path, compare: false });
+  return judgeRealTime(scenario, kept.input, result, { seed: kept.seed, path: kept.path, compare: false });
 }
 
 /** The command that renders a recorded trace (a real-time run cannot be re-run). */
@@ -236,7 +298,7 @@ export async function runScenarioOverWs(scenario: Scenario, options: { seed: num
     const input = resolveInput(scenario, options.seed, path)!;
     const { result, effective } = await runWorldOverWs(scenario, input, { ...options, path });
     // compared worlds are simulations: they are not run over real sockets
-    const outcome = judgeRun(scenario, effective, result, { seed: options.seed, path, compare: false, ...(options.overrides ? { overrides: options.overrides } : {}) });
+    const outcome = judgeRealTime(scenario, effective, result, { seed: options.seed, path, compare: false, ...(options.overrides ? { overrides: options.overrides } : {}) });
     outcomes.push(outcome);
     if (!outcome.passed) return { ...reportOf(scenario, options.seed, outcomes), traceFile: await keepTrace(outcome) };
   }
