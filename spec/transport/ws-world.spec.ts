@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import { expect } from 'chai';
 import type { RecordOf } from '../../sim/records.ts';
 import { Trace } from '../../sim/trace.ts';
-import { silences } from '../../sim/checks.ts';
+import { latenessOf, silences } from '../../sim/checks.ts';
 import { judgeRun, resolveInput, type RunOutcome, type Scenario } from '../../sim/scenario.ts';
 import { findScenario } from '../../sim/scenarios/index.ts';
 import { keepTrace, REAL_TIME_TOLERANCE_MS, runScenarioOverWs, runWorldOverWs, traceReplayCommand } from '../../sim/ws-world.ts';
@@ -56,7 +56,8 @@ describe('transport: scenarios over real sockets through the fault proxy (--tran
     expect(outcome.failures, outcome.failures.join('\n')).to.deep.equal([]);
     const found = silences(result.trace.records, plan, 700 + REAL_TIME_TOLERANCE_MS);
     expect(found.length, 'links fell silent').to.be.greaterThan(0);
-    for (const s of found) expect(s.closedAt! - s.from, `${s.link} (${s.dir})`).to.be.at.most(700 + REAL_TIME_TOLERANCE_MS);
+    const lateness = latenessOf(result.trace.records);
+    for (const s of found) expect(s.closedAt! - s.from, `${s.link} (${s.dir})`).to.be.at.most(700 + lateness(s.from, s.closedAt!));
     expect(result.faults.halfOpenDrop, 'the proxy held bytes').to.be.greaterThan(0);
   });
 
@@ -87,5 +88,15 @@ describe('transport: scenarios over real sockets through the fault proxy (--tran
     } finally {
       for (const f of [file, html, file.replace(/\.jsonl$/, '.input.json')]) rmSync(f, { force: true });
     }
+  });
+
+  it('`run --transport ws` refuses --drop, --dup and --reorder with one line and exit 2', async () => {
+    const refused = await exec(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'run', '--transport', 'ws', '--drop', '0.3', '--reorder', '0.1']).then(
+      () => expect.fail('must exit 2'),
+      (err: { code: number; stdout: string; stderr: string }) => err,
+    );
+    expect(refused.code).to.equal(2);
+    expect(refused.stdout).to.equal('');
+    expect(refused.stderr.trim().split('\n')).to.deep.equal(['wsim run: --drop, --reorder cannot apply with --transport ws: TCP never loses, duplicates or reorders bytes (use --disconnect-every, or --transport sim)']);
   });
 });
