@@ -24,6 +24,13 @@ export class TracedWs implements WorldTransport {
   /** Links open and not yet closed by either side. */
   private readonly open = new Set<string>();
   private readonly closed = new Set<string>();
+  /**
+   * The client's name of each tab's latest link, by endpoint. The server names
+   * its links itself (`ws-N`, never the client's choice), so the trace pairs a
+   * server-side link with the client connection that opened it: a tab has one
+   * connection attempt at a time, and the server accepts it after the connect.
+   */
+  private readonly latest = new Map<string, string>();
 
   constructor(
     private readonly inner: Transport,
@@ -34,13 +41,15 @@ export class TracedWs implements WorldTransport {
   listen(server: ServerHandler): void {
     this.inner.listen({
       accept: (link, request) => {
-        const handler = server.accept(this.sending(link, 's2c'), request);
-        return this.hearing(link.id, 'c2s', handler);
+        const name = this.latest.get(request.endpoint) ?? link.id;
+        const handler = server.accept(this.sending(link, 's2c', name), request);
+        return this.hearing(name, 'c2s', handler);
       },
     });
   }
 
   connect(request: ConnectRequest, client: LinkHandler): Link {
+    this.latest.set(request.endpoint, request.connId);
     const handler = this.hearing(request.connId, 's2c', client);
     return this.sending(this.inner.connect(request, handler), 'c2s');
   }
@@ -70,11 +79,11 @@ export class TracedWs implements WorldTransport {
     return { ...this.faults };
   }
 
-  private sending(link: Link, dir: Dir): Link {
+  private sending(link: Link, dir: Dir, name = link.id): Link {
     return {
       id: link.id,
       send: (data: string): SendResult => {
-        this.trace().append({ t: this.now(), k: 'send', link: link.id, dir, frame: clip(data), bytes: data.length });
+        this.trace().append({ t: this.now(), k: 'send', link: name, dir, frame: clip(data), bytes: data.length });
         return link.send(data);
       },
       close: (code, reason) => link.close(code, reason),
