@@ -292,7 +292,8 @@ export const clientConnectionMachine = setup({
       const firstOfEpoch = frame.epoch !== undefined && cursor.seenEpoch !== frame.epoch;
       if (frame.epoch !== undefined) cursor.seenEpoch = frame.epoch;
       // the frame repeats a resync the client has not heard yet (its resync_required was lost): tell the app first
-      if (frame.resync && (!cursor.confirmed || cursor.epoch !== (frame.epoch ?? cursor.epoch))) {
+      // (in the same epoch too: a window evicted mid-stream leaves the cursor behind the resync's start)
+      if (frame.resync && (!cursor.confirmed || cursor.epoch !== (frame.epoch ?? cursor.epoch) || cursor.next < frame.resync.from)) {
         const newEpoch = frame.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== frame.epoch;
         resyncCursor(context, cursor, frame.resync, frame.epoch, newEpoch);
       }

@@ -7,6 +7,7 @@ import { matchesTarget } from './fault-plan.ts';
 import type { Violation } from './oracle.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
 import type { Check } from './scenario.ts';
+import { clientOfLink, inTraceOrder, wireFrames } from './wire-frames.ts';
 
 const only = <K extends TraceRecord['k']>(records: readonly TraceRecord[], k: K): RecordOf<K>[] => records.filter((r): r is RecordOf<K> => r.k === k);
 /** The value of a gauge the world wrote at the end (undefined when it wrote none). */
@@ -211,4 +212,87 @@ export const linkUtilisation =
 export const someDelivered: Check = (records) => {
   const critical = only(records, 'produce').filter((p) => isCritical(p.type)).length;
   return critical > 0 && only(records, 'app').length === 0 ? [{ invariant: 'completeness', t: 0, message: 'nothing was delivered at all' }] : [];
+};
+
+/**
+ * A resync the client may not have heard is repeated on every event frame of
+ * its stream (`event.resync`) until the client acks past the stream's new
+ * start: a lost `resync_required` can never turn into a silent gap.
+ */
+export const resyncRepeated: Check = (records) => {
+  const resyncs = wireFrames(records, 'send', 'resync_required').filter((f) => f.dir === 's2c' && f.frame.type === 'resync_required');
+  if (resyncs.length === 0) return [];
+  const links = new Set(resyncs.map((f) => f.link));
+  const sent = wireFrames(records, 'send', '"type":"event"', (l) => links.has(l)).filter((f) => f.dir === 's2c');
+  const acks = wireFrames(records, 'deliver', '"type":"ack"', (l) => links.has(l)).filter((f) => f.dir === 'c2s');
+  // a new subscribe on the link opens a new stream, which answers for itself
+  const asks = wireFrames(records, 'deliver', '"type":"subscribe"', (l) => links.has(l)).filter((f) => f.dir === 'c2s');
+  const pending = new Map<string, number>(); // link|thread → the resync's start, until acked past
+  const out: Violation[] = [];
+  for (const f of inTraceOrder(resyncs, sent, acks, asks)) {
+    const { frame } = f;
+    if (frame.type === 'resync_required') pending.set(`${f.link}\u0000${frame.thread}`, frame.from!);
+    else if (frame.type === 'subscribe') pending.delete(`${f.link}\u0000${frame.thread}`);
+    else if (frame.type === 'ack') {
+      for (const [thread, upTo] of Object.entries(frame.acks ?? {})) if (upTo >= (pending.get(`${f.link}\u0000${thread}`) ?? Infinity)) pending.delete(`${f.link}\u0000${thread}`);
+    } else if (frame.type === 'event') {
+      const from = pending.get(`${f.link}\u0000${frame.thread}`);
+      if (from !== undefined && frame.seq! >= from && !frame.resync) {
+        out.push({ invariant: 'explicit_resync', t: f.t, conn: clientOfLink(f.link), message: `event ${frame.thread}#${frame.seq} went out on ${f.link} without repeating the resync from ${from} the client had not acked past` });
+        pending.delete(`${f.link}\u0000${frame.thread}`);
+      }
+    }
+  }
+  return out;
+};
+
+/** Once the server has an unsubscribe, it sends that link nothing more of the thread (until it is subscribed again). */
+export const quietAfterUnsubscribe: Check = (records) => {
+  const asks = wireFrames(records, 'deliver', 'subscribe').concat(wireFrames(records, 'deliver', '"type":"resume"')).filter((f) => f.dir === 'c2s');
+  const left = asks.filter((f) => f.frame.type === 'unsubscribe');
+  if (left.length === 0) return [];
+  const links = new Set(left.map((f) => f.link));
+  const sent = wireFrames(records, 'send', '"thread"', (l) => links.has(l)).filter((f) => f.dir === 's2c' && f.frame.thread !== undefined);
+  const gone = new Set<string>();
+  const out: Violation[] = [];
+  for (const f of inTraceOrder(asks.filter((a) => links.has(a.link)), sent)) {
+    const { frame } = f;
+    if (f.dir === 'c2s') {
+      const threads = frame.type === 'resume' ? Object.keys(frame.positions ?? {}) : [frame.thread!];
+      for (const thread of threads) (frame.type === 'unsubscribe' ? gone.add(`${f.link}\u0000${thread}`) : gone.delete(`${f.link}\u0000${thread}`));
+    } else if (gone.delete(`${f.link}\u0000${frame.thread}`)) {
+      out.push({ invariant: 'waste', t: f.t, conn: clientOfLink(f.link), message: `${frame.type} of thread ${frame.thread} went out on ${f.link} after the server had its unsubscribe` });
+    }
+  }
+  return out;
+};
+
+/** Waste is a failure: retransmissions and reconnects per delivered event stay within the scenario's bounds. */
+export const wasteBounds =
+  (bounds: { retransmitsPerEvent: number; reconnectsPerEvent: number }): Check =>
+  (_records, { metrics }) => {
+    const per = (n: number) => n / Math.max(1, metrics.delivered);
+    const out: Violation[] = [];
+    if (per(metrics.retransmissions) > bounds.retransmitsPerEvent) out.push({ invariant: 'waste', t: 0, nominalOnly: true, message: `${metrics.retransmissions} retransmissions for ${metrics.delivered} delivered events (${per(metrics.retransmissions).toFixed(2)} per event > ${bounds.retransmitsPerEvent})` });
+    if (per(metrics.reconnects) > bounds.reconnectsPerEvent) out.push({ invariant: 'waste', t: 0, nominalOnly: true, message: `${metrics.reconnects} reconnects for ${metrics.delivered} delivered events (${per(metrics.reconnects).toFixed(2)} per event > ${bounds.reconnectsPerEvent})` });
+    return out;
+  };
+
+/** A successful connection resets the backoff: the first wait after leaving `open` is below the base delay. */
+export const backoffResets: Check = (records, { client }) => {
+  const out: Violation[] = [];
+  const fromOpen = new Map<string, number>();
+  for (const r of only(records, 'transition')) {
+    if (r.to === 'reconnecting') {
+      if (r.from.startsWith('open')) fromOpen.set(r.actor, r.t);
+      else fromOpen.delete(r.actor);
+    } else if (r.from === 'reconnecting' && r.to === 'connecting') {
+      const since = fromOpen.get(r.actor);
+      fromOpen.delete(r.actor);
+      if (since !== undefined && r.t - since > client.backoffBaseMs) {
+        out.push({ invariant: 'backoff_bounds', t: r.t, conn: r.actor, message: `${r.actor} waited ${r.t - since} ms to reconnect after a successful connection, over the base delay ${client.backoffBaseMs} ms (the attempt counter did not reset)` });
+      }
+    }
+  }
+  return out;
 };

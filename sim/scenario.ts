@@ -13,6 +13,7 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { DEFAULT_CLIENT_CONFIG, type ClientConfig } from '../machines/client-connection.ts';
 import { DEFAULT_SESSION_CONFIG, type SessionConfig } from '../machines/server-session.ts';
+import { reachedIn, type Sometimes } from './coverage.ts';
 import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { judge, type Metrics, type Verdict, type Violation } from './oracle.ts';
@@ -50,6 +51,9 @@ export interface Thresholds {
   allowFailedClients?: boolean;
 }
 
+/** The hub's replay-log capacity when a scenario sets none (machines/hub.ts). */
+const DEFAULT_LOG_CAPACITY = 10_000;
+
 export const STRICT: Thresholds = { minDeliveryRate: 1, maxDuplicates: 0, maxOrderViolations: 0, maxLeaks: 0 };
 
 /** The effective configuration a check may need (heartbeat bounds, backoff cap, ...). */
@@ -57,6 +61,8 @@ export interface CheckContext {
   input: ScenarioInput;
   client: ClientConfig;
   session: SessionConfig;
+  /** Entries each replay log keeps. */
+  logCapacity: number;
   metrics: Metrics;
   result: WorldResult;
 }
@@ -76,6 +82,8 @@ export interface Scenario {
   settleMs: number;
   thresholds: Thresholds;
   checks?: Check[];
+  /** Conditions the scenario exists to reach ("sometimes"): each must be reached in some default run. */
+  sometimes?: Sometimes[];
   /** Default property runs in `npm run spec` and `wsim run` (SIM_RUNS scales it). */
   runs: number;
   /**
@@ -108,6 +116,8 @@ export interface RunOutcome {
   failures: string[];
   passed: boolean;
   traceHash: string;
+  /** The scenario's declared conditions this run reached. */
+  reached: string[];
 }
 
 export function mergeProtocol(base: ProtocolVariant | undefined, over: ProtocolVariant | undefined): ProtocolVariant {
@@ -164,6 +174,7 @@ export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: W
     input: effective,
     client: { ...DEFAULT_CLIENT_CONFIG, ...contract.clientConfig },
     session: { ...DEFAULT_SESSION_CONFIG, ...contract.sessionConfig },
+    logCapacity: contract.logCapacity ?? DEFAULT_LOG_CAPACITY,
     metrics: verdict.metrics,
     result,
   };
@@ -193,6 +204,7 @@ export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: W
     failures,
     passed: failures.length === 0,
     traceHash: result.trace.hash(),
+    reached: reachedIn(scenario.sometimes ?? [], records, ctx),
   };
 }
 
@@ -256,13 +268,13 @@ export function reportOf(scenario: Scenario, seed: number, outcomes: RunOutcome[
   return { scenario, seed, runs: outcomes.length, passed: !failure, outcomes, ...(failure ? { failure } : {}), traceHash: outcomes.length === 1 ? outcomes[0]!.traceHash : hash.digest('hex') };
 }
 
-/** The replay command that reproduces a run. */
-export function replayCommand(id: string, seed: number, path: string, overrides?: FaultOverrides): string {
+/** The replay command that reproduces a run (on a broken variant when named). */
+export function replayCommand(id: string, seed: number, path: string, overrides?: FaultOverrides, variant?: string): string {
   const flags = Object.entries(overrides ?? {})
     .filter(([, v]) => v !== undefined)
     .map(([k, v]) => ` --${k === 'disconnectEveryMs' ? 'disconnect-every' : k} ${v}`)
     .join('');
-  return `npm run replay -- --scenario ${id} --seed ${seed} --path ${path}${flags}`;
+  return `npm run replay -- --scenario ${id} --seed ${seed} --path ${path}${flags}${variant ? ` --variant ${variant}` : ''}`;
 }
 
 /** SIM_RUNS scales every scenario's default runs (SIM_RUNS=10 → ten times as many). */

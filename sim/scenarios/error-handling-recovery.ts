@@ -1,5 +1,6 @@
 /** Category: error-handling-recovery — restarts, failing apps, garbage, slow consumers, faults next door. */
-import { everyFuzzRefused, poisonDeadLetters } from '../checks.ts';
+import { everyFuzzRefused, poisonDeadLetters, resyncRepeated } from '../checks.ts';
+import { appRetried, deadLetter, epochChangeResync, evictedBeforeSent, fuzzRejected, lostResyncRepeated, reconnected, resumeAtWindowEdge, resumeBehindEvictedLog, shed } from '../coverage.ts';
 import { planShape } from '../fault-arbitraries.ts';
 import type { Violation } from '../oracle.ts';
 import { STRICT, type Check, type Scenario } from '../scenario.ts';
@@ -27,9 +28,16 @@ export const errorHandlingRecovery: Scenario[] = [
     category,
     does: 'server restarts (the replay logs are lost) and partitions',
     holds: 'clients recover and resume; loss beyond the replay window is an explicit resync, never silent',
-    input: inputOf(shape({ rateHz: [5, 30], thinkingPerRun: [2, 6] }), planShape({ latencyMs: [2, 15], restarts: [1, 2], restartDownMs: [200, 2000], partitions: [1, 2], partitionMs: [500, 2500] })),
+    // a small replay log: partitions and restarts overflow it, so resumes land before, at and after its start
+    input: inputOf(
+      shape({ rateHz: [5, 30], thinkingPerRun: [4, 16] }),
+      planShape({ latencyMs: [2, 15], drop: [0, 0.05], disconnectEveryMs: [500, 2500], restarts: [1, 2], restartDownMs: [200, 2000], partitions: [1, 2], partitionMs: [500, 6000] }),
+    ),
+    protocol: { logCapacity: 3 },
     settleMs: 12_000,
     thresholds: STRICT,
+    checks: [resyncRepeated],
+    sometimes: [epochChangeResync, resumeBehindEvictedLog, evictedBeforeSent, lostResyncRepeated, resumeAtWindowEdge(-1), resumeAtWindowEdge(0), resumeAtWindowEdge(1)],
     runs: 30,
   },
   {
@@ -41,6 +49,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [poisonDeadLetters],
+    sometimes: [deadLetter, appRetried],
     runs: 30,
   },
   {
@@ -52,6 +61,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [everyFuzzRefused],
+    sometimes: [fuzzRejected],
     runs: 6,
   },
   {
@@ -67,6 +77,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 30_000,
     thresholds: STRICT,
     checks: [shedThenResumed],
+    sometimes: [shed],
     runs: 20,
   },
   {
@@ -93,6 +104,7 @@ export const errorHandlingRecovery: Scenario[] = [
       }
       return out;
     },
+    sometimes: [reconnected],
     runs: 8,
   },
 ];
