@@ -6,6 +6,7 @@ import { register as inspect } from './inspect.ts';
 import { register as replay } from './replay.ts';
 import { register as run } from './run.ts';
 import { register as swarm } from './swarm.ts';
+import { register as variants } from './variants.ts';
 
 export type Register = (program: Command) => void;
 
@@ -16,4 +17,5 @@ export const commands: Register[] = [
   diagram,
   inspect,
   bench,
+  variants,
 ];

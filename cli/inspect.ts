@@ -27,6 +27,7 @@ import { InvalidArgumentError, type Command } from 'commander';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
 import { defaultSeed, runAt } from '../sim/scenario.ts';
 import { SCENARIO_IDS, findScenario } from '../sim/scenarios/index.ts';
+import { variantOf, variantOption } from './options.ts';
 
 /** The inspector UI the relay's page embeds (the library's default). */
 export const STATELY_INSPECT_URL = 'https://stately.ai/inspect';
@@ -201,6 +202,8 @@ export interface InspectOptions {
   port: number;
   /** Simulated seconds per real second. */
   pace: number;
+  /** A broken protocol variant to run (sim/variants.ts). */
+  variant?: string;
 }
 
 export interface InspectSession {
@@ -228,7 +231,7 @@ export async function inspectRun(o: InspectOptions, hooks: { ready?: (s: Inspect
   if (!(o.pace > 0) || !Number.isFinite(o.pace)) throw new InspectUsage(`inspect: --pace must be a positive number, got ${o.pace}`);
   if (o.port !== 0 && !(await portIsFree(o.port))) throw new InspectUsage(`inspect: port ${o.port} is in use (try --port 0 for any free port)`);
   const capture = createCapture();
-  const outcome = runAt(scenario, { seed: o.seed, path: o.path, inspect: capture.inspect });
+  const outcome = runAt(scenario, { seed: o.seed, path: o.path, inspect: capture.inspect, ...variantOf(o.variant) });
   if (!outcome) throw new InspectUsage(`inspect: no input of ${o.scenario} at seed ${o.seed} path ${o.path}`);
   const events = capture.events;
   hooks.log?.(`inspect: ${o.scenario} seed ${o.seed} path ${o.path}: ${outcome.passed ? 'passed' : 'FAILED'}, ${events.length} inspection events over ${outcome.result.endedAt} simulated ms`);
@@ -282,6 +285,7 @@ interface InspectCliOptions {
   port: number;
   pace: number;
   wait: number;
+  variant?: string;
 }
 
 const number = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
@@ -298,7 +302,7 @@ export async function inspectCommand(o: InspectCliOptions): Promise<number> {
   }
   try {
     const done = await inspectRun(
-      { scenario: o.scenario, seed: o.seed ?? defaultSeed(), path: o.path ?? '0', port: o.port, pace: o.pace },
+      { scenario: o.scenario, seed: o.seed ?? defaultSeed(), path: o.path ?? '0', port: o.port, pace: o.pace, ...(o.variant ? { variant: o.variant } : {}) },
       {
         log,
         ready: async (s) => {
@@ -332,6 +336,7 @@ export function register(program: Command): void {
     })
     .option('--seed <n>', 'seed (default: SIM_SEED or 42)', number('--seed', (n) => Number.isInteger(n), 'an integer'))
     .option('--path <p>', 'fast-check path of the run (default: 0)')
+    .addOption(variantOption())
     .option('--no-open', 'do not launch a browser; print the URL')
     .option('--port <p>', 'port of the inspector relay and page (0: any free port)', number('--port', (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number'), 8080)
     .option('--pace <x>', 'simulated time per real time (1: real time)', number('--pace', (n) => n > 0, 'a positive number'), 10)

@@ -10,7 +10,7 @@ import { defaultSeed, resolveInput, runInput, type RunOutcome, type ScenarioInpu
 import { findScenario, SCENARIO_IDS } from '../sim/scenarios/index.ts';
 import { validateFaultPlan } from '../sim/fault-plan.ts';
 import { agUiJsonl, toAgUi, verifyAgUi } from './ag-ui.ts';
-import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, type FaultFlags } from './options.ts';
+import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, variantOf, variantOption, type FaultFlags } from './options.ts';
 import { renderHtml } from './timeline-html.ts';
 import { renderTimeline } from './timeline-text.ts';
 import { writeAtomic } from './write-file.ts';
@@ -25,6 +25,7 @@ interface ReplayFlags extends FaultFlags {
   format: string;
   limit?: number;
   color?: boolean;
+  variant?: string;
 }
 
 /** A swarm failure file: the scenario, the seed and the exact input that failed. */
@@ -55,6 +56,7 @@ export function register(program: Command): void {
     .command('replay')
     .description('replay one run of a scenario as a timeline (the same run, byte for byte)')
     .addOption(scenarioOption())
+    .addOption(variantOption())
     .option('--seed <n>', 'the seed of the run', seed)
     .option('--path <p>', 'fast-check path (a shrunk counterexample); default 0, the first run', path)
     .option('--failure <file>', 'replay a swarm failure file (.wsim/failures/*.json)')
@@ -90,7 +92,7 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
     const file = await readFailure(flags.failure);
     const scenario = findScenario(file.scenario);
     if (!scenario) usage('replay', `${flags.failure} names scenario "${file.scenario}", which does not exist; valid: ${SCENARIO_IDS.join(', ')}`);
-    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}) });
+    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
   }
   if (!flags.scenario) usage('replay', '--scenario is required (or --failure FILE)');
   const scenario = findScenario(flags.scenario)!;
@@ -98,7 +100,7 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
   const p = flags.path ?? '0';
   const input = resolveInput(scenario, s, p);
   if (!input) usage('replay', `path ${p} does not fit seed ${s} of ${scenario.id}: take the path printed with that seed`);
-  return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}) });
+  return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
 }
 
 async function writeOrDie(file: string, text: string): Promise<void> {

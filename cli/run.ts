@@ -4,7 +4,7 @@ import { defaultSeed, runScenario, scaledRuns, type Scenario } from '../sim/scen
 import { findScenario, SCENARIOS } from '../sim/scenarios/index.ts';
 import { applyOverrides } from '../sim/fault-arbitraries.ts';
 import { describeFaultPlan } from '../sim/fault-plan.ts';
-import { addFaultFlags, count, overridesOf, scenarioOption, seed, type FaultFlags } from './options.ts';
+import { addFaultFlags, count, overridesOf, scenarioOption, seed, variantOf, variantOption, type FaultFlags } from './options.ts';
 import { rowOf, table, type ScenarioRow } from './report.ts';
 
 const WS_DEFAULT_RUNS = 3;
@@ -16,6 +16,7 @@ interface RunFlags extends FaultFlags {
   transport: 'sim' | 'ws';
   json?: boolean;
   quiet?: boolean;
+  variant?: string;
 }
 
 export function register(program: Command): void {
@@ -23,6 +24,7 @@ export function register(program: Command): void {
     .command('run')
     .description('run scenarios (all 25 by default) and print the report; exit 1 if any fails')
     .addOption(scenarioOption())
+    .addOption(variantOption())
     .option('--seed <n>', 'fast-check seed of the runs (default 42, or SIM_SEED)', seed)
     .option('--runs <n>', 'runs per scenario (default: the scenario’s own, scaled by SIM_RUNS)', count)
     .option('--transport <kind>', 'sim (simulated network) or ws (real sockets on 127.0.0.1)', 'sim')
@@ -51,18 +53,19 @@ async function runOne(scenario: Scenario, flags: RunFlags): Promise<ScenarioRow>
     const runs = flags.runs ?? Math.min(WS_DEFAULT_RUNS, scaledRuns(scenario));
     const { runScenarioOverWs } = await import('../sim/ws-world.ts');
     const report = await runScenarioOverWs(scenario, { seed: s, runs, ...(overrides ? { overrides } : {}) });
-    return logged(rowOf(report, performance.now() - started, overrides));
+    return logged(rowOf(report, performance.now() - started, overrides, flags.variant));
   }
   const report = runScenario(scenario, {
     seed: s,
     runs: flags.runs ?? scaledRuns(scenario),
     ...(overrides ? { overrides } : {}),
+    ...variantOf(flags.variant),
     // the seed and the full plan first, so a run killed midway can still be reproduced
     onStart: (path, input) => {
       if (!flags.quiet) process.stderr.write(`  ${scenario.id} seed ${s} path ${path} world ${input.worldSeed}: ${describeFaultPlan(overrides ? applyOverrides(input.plan, overrides, input.workload) : input.plan)}\n`);
     },
   });
-  const row = rowOf(report, performance.now() - started, overrides);
+  const row = rowOf(report, performance.now() - started, overrides, flags.variant);
   // again on failure: the full vector of the failing run
   if (report.failure) row.failures = [...(row.failures ?? []), `fault plan: ${describeFaultPlan(report.failure.input.plan)}`];
   return logged(row);
