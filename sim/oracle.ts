@@ -245,9 +245,9 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
     if (!byRun.has(rk)) byRun.set(rk, list);
     list.push(rec);
   }
-  /** Earlier events of a's run that its app has not received (yet). */
+  /** Earlier critical events of a's run that its app has not received (yet): thinking may be coalesced and never shapes the contract. */
   const missedBefore = (a: RecordOf<'app'>): RecordOf<'produce'>[] =>
-    (byRun.get(`${a.tenant}\u0000${a.user}\u0000${a.run}`) ?? []).filter((e) => e.idx < a.idx && !got.has(`${a.conn}\u0000${eventKey(e.tenant, e.user, e.run, e.idx)}`));
+    (byRun.get(`${a.tenant}\u0000${a.user}\u0000${a.run}`) ?? []).filter((e) => e.idx < a.idx && isCritical(e.type) && !got.has(`${a.conn}\u0000${eventKey(e.tenant, e.user, e.run, e.idx)}`));
   const got = new Map<string, number>(); // conn|event → first delivery time
   const lastIdx = new Map<string, number>(); // conn|run → last idx released
   const runSeen = new Map<string, { type: EventType; toolId?: string }[]>();

@@ -1,7 +1,7 @@
 /** Category: event-delivery-reliability — every event arrives, once, in order, to its owner. */
 import fc from 'fast-check';
 import { linkUtilisation, wasteBounds } from '../checks.ts';
-import { ackLost, delivered, duplicateAfterResume, eventFrameDuplicated, eventFrameLost, frameReordered, reconnected, retransmitted } from '../coverage.ts';
+import { ackLost, delivered, duplicateAfterResume, epochChangeResync, eventFrameDuplicated, eventFrameLost, frameReordered, reconnected, retransmitted } from '../coverage.ts';
 import { planShape } from '../fault-arbitraries.ts';
 import type { Violation } from '../oracle.ts';
 import { STRICT, type Check, type Scenario, type ScenarioInput } from '../scenario.ts';
@@ -36,10 +36,12 @@ export const eventDeliveryReliability: Scenario[] = [
     category,
     does: 'users × runs emit all five events over a lossy, duplicating, delaying network',
     holds: 'every critical event reaches its app exactly once (100%)',
-    // three shapes: a lossy network; the same with disconnects (resumes); with a slow tab (backpressure)
+    // four shapes: a lossy network; the same with disconnects (resumes), with a server restart (resyncs), with a slow tab (backpressure)
     input: fc.oneof(
+      { withCrossShrink: true },
       inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), LOSSY),
       inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), { ...LOSSY, disconnectEveryMs: [300, 1500] }),
+      inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), { ...LOSSY, restarts: [1, 1], restartDownMs: [100, 1000] }),
       inputOf(shape({ usersPerTenant: [1, 2], runsPerUser: [1, 2], thinkingPerRun: [4, 12], rateHz: [30, 50] }), { ...LOSSY, slowLinks: [1, 1], slowBandwidth: [3_000, 6_000], sendBufferBytes: 2_000 }),
     ),
     // a small window and early coalescing, so backpressure folds thinking events in these short runs
@@ -47,7 +49,7 @@ export const eventDeliveryReliability: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [wasteBounds({ retransmitsPerEvent: 1.5, recoveriesPerEvent: 0.1 })],
-    sometimes: [eventFrameLost, eventFrameDuplicated, retransmitted, reconnected, duplicateAfterResume],
+    sometimes: [eventFrameLost, eventFrameDuplicated, retransmitted, reconnected, duplicateAfterResume, epochChangeResync],
     runs: 40,
   },
   {
