@@ -70,10 +70,10 @@ export const errorHandlingRecovery: Scenario[] = [
     does: 'a slow consumer (a few KB/s) under a heavy stream: its outbox runs over the cap',
     holds: 'critical events never dropped; memory bounded by the caps; shed with 1013 and resume',
     input: inputOf(
-      shape({ tenants: [1, 1], usersPerTenant: [1, 3], tabs: [1, 1], threadsPerUser: [1, 1], runsPerUser: [1, 2], toolsPerRun: [2, 4], thinkingPerRun: [20, 40], rateHz: [30, 50], payloadBytes: [400, 800] }),
+      shape({ tenants: [1, 1], usersPerTenant: [1, 3], tabs: [1, 1], threadsPerUser: [1, 1], runsPerUser: [1, 2], toolsPerRun: [1, 4], thinkingPerRun: [4, 40], rateHz: [30, 50], payloadBytes: [400, 800] }),
       planShape({ latencyMs: [5, 10], slowLinks: [1, 1], slowBandwidth: [4_000, 8_000], sendBufferBytes: 4_000, targets: 'first-user' }),
     ),
-    protocol: { sessionConfig: { coalesceAbove: 8, shedAbove: 48, windowFrames: 16 } },
+    protocol: { sessionConfig: { coalesceAbove: 4, shedAbove: 24, windowFrames: 8 } },
     settleMs: 30_000,
     thresholds: STRICT,
     checks: [shedThenResumed],
