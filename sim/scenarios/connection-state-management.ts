@@ -45,7 +45,7 @@ export const connectionStateManagement: Scenario[] = [
     holds: 'backoff within bounds; resume with no gap and no duplicate; 100% reconnect while reachable',
     input: fc.oneof(
       { withCrossShrink: true },
-      { weight: 5, arbitrary: inputOf(shape({ rateHz: [5, 50], thinkingPerRun: [2, 8] }), planShape({ latencyMs: [2, 20], jitterMs: [0, 10], disconnectEveryMs: [300, 1500], partitions: [0, 2], partitionMs: [500, 3000] })) },
+      { weight: 5, arbitrary: inputOf(shape({ rateHz: [5, 50], thinkingPerRun: [2, 8] }), planShape({ latencyMs: [2, 20], jitterMs: [0, 10], disconnectEveryMs: [300, 1500], partitions: [0, 2], partitionMs: [500, 3000], windowsAtEdges: true })) },
       // long-lived tabs: a slow agent for minutes of simulated time, a disconnect every second or so
       { weight: 1, arbitrary: inputOf(LONG_LIVED, planShape({ latencyMs: [2, 10], disconnectEveryMs: [600, 1200] })) },
     ),
