@@ -48,8 +48,8 @@ export const eventRoutingIsolation: Scenario[] = [
     category,
     does: 'viewer / analyst / admin, public / internal / restricted events, roles changed mid-session',
     holds: 'policy holds for every event; a downgrade takes effect for the next event',
-    // disconnects put role changes between a tab's connections: a resume must authorise again
-    input: inputOf(shape({ roles: ['viewer', 'analyst', 'admin'], sensitivities: ['public', 'internal', 'restricted'], roleChanges: [1, 4], runsPerUser: [2, 3] }), { ...MILD, disconnectEveryMs: [300, 1200] }),
+    // disconnects and refused reconnects (blackholes) put role changes between a tab's connections: a resume must authorise again
+    input: inputOf(shape({ roles: ['viewer', 'analyst', 'admin'], sensitivities: ['public', 'internal', 'restricted'], roleChanges: [2, 6], runsPerUser: [2, 3] }), { ...MILD, disconnectEveryMs: [300, 1200], blackholes: [1, 2], blackholeMs: [500, 1500] }),
     settleMs: 10_000,
     thresholds: STRICT,
     sometimes: [roleChangeBetweenConnections, roleDowngrade],
