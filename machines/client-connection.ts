@@ -158,12 +158,14 @@ function requestStreams(context: ClientContext, threads: Iterable<string>): void
   for (const thread of threads) {
     const cursor = cursorFor(context, thread);
     cursor.confirmed = false;
-    if (cursor.epoch === null) {
+    // events may have arrived though the answer naming their epoch was lost: the position is in theirs
+    const epoch = cursor.epoch ?? cursor.seenEpoch;
+    if (epoch === null) {
       context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: cursor.next });
       continue;
     }
-    const positions = byEpoch.get(cursor.epoch) ?? {};
-    byEpoch.set(cursor.epoch, positions);
+    const positions = byEpoch.get(epoch) ?? {};
+    byEpoch.set(epoch, positions);
     positions[thread] = cursor.next;
   }
   for (const [epoch, positions] of byEpoch) context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch, positions });

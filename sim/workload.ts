@@ -134,10 +134,16 @@ export const BASE_SHAPE: WorkloadShape = {
 export const shape = (overrides: Partial<WorkloadShape>): WorkloadShape => ({ ...BASE_SHAPE, ...overrides });
 
 const inRange = ([min, max]: Range) => fc.integer({ min, max });
+/**
+ * A count biased to the edges of its range: a third of the draws are the
+ * smallest or the largest allowed (one tab, the most tabs; no tool, the most
+ * tools), where off-by-one bugs live, the rest uniform. It shrinks to the smallest.
+ */
+export const edgeCount = ([min, max]: Range): fc.Arbitrary<number> => (min === max ? fc.constant(min) : fc.oneof({ weight: 2, arbitrary: fc.integer({ min, max }) }, { weight: 1, arbitrary: fc.constantFrom(min, max) }));
 
 /** A legal script: START, tools (some overlapping) with thinking between, COMPLETE. */
 export function runScriptArb(tools: Range, thinking: Range): fc.Arbitrary<AgentRunRequest[]> {
-  return fc.tuple(inRange(tools), inRange(thinking), fc.boolean()).map(([toolCount, thinkCount, overlap]) => {
+  return fc.tuple(edgeCount(tools), edgeCount(thinking), fc.boolean()).map(([toolCount, thinkCount, overlap]) => {
     const steps: AgentRunRequest[] = [{ type: 'START' }];
     let thinks = thinkCount;
     for (let i = 0; i < toolCount; i++) {
@@ -171,7 +177,7 @@ function runArb(s: WorkloadShape, threads: string[], runId: string): fc.Arbitrar
 }
 
 function userArb(s: WorkloadShape, tenant: string, user: string): fc.Arbitrary<UserSpec> {
-  return fc.tuple(inRange(s.threadsPerUser), inRange(s.runsPerUser), inRange(s.tabs), fc.constantFrom(...s.roles)).chain(([threadCount, runCount, tabs, role]) => {
+  return fc.tuple(edgeCount(s.threadsPerUser), edgeCount(s.runsPerUser), edgeCount(s.tabs), fc.constantFrom(...s.roles)).chain(([threadCount, runCount, tabs, role]) => {
     const threads = Array.from({ length: threadCount }, (_, i) => `th${i}`);
     const runs = Array.from({ length: runCount }, (_, i) => runArb(s, threads, s.collideRunIds ? `r${i}` : `${tenant}.${user}.r${i}`));
     return fc.tuple(...runs).map((specs) => ({ tenant, user, role, tabs, threads, runs: specs }));
@@ -179,7 +185,7 @@ function userArb(s: WorkloadShape, tenant: string, user: string): fc.Arbitrary<U
 }
 
 function usersArb(s: WorkloadShape): fc.Arbitrary<UserSpec[]> {
-  return fc.tuple(inRange(s.tenants), inRange(s.usersPerTenant)).chain(([tenants, perTenant]) => {
+  return fc.tuple(edgeCount(s.tenants), edgeCount(s.usersPerTenant)).chain(([tenants, perTenant]) => {
     const users: fc.Arbitrary<UserSpec>[] = [];
     for (let t = 0; t < tenants; t++) {
       for (let u = 0; u < perTenant; u++) {
