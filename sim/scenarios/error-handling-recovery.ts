@@ -30,8 +30,8 @@ export const errorHandlingRecovery: Scenario[] = [
     holds: 'clients recover and resume; loss beyond the replay window is an explicit resync, never silent',
     // a small replay log: partitions and restarts overflow it, so resumes land before, at and after its start
     input: inputOf(
-      shape({ rateHz: [5, 30], thinkingPerRun: [4, 16] }),
-      planShape({ latencyMs: [2, 15], drop: [0, 0.05], disconnectEveryMs: [500, 2500], restarts: [1, 2], restartDownMs: [200, 2000], partitions: [1, 2], partitionMs: [500, 6000] }),
+      shape({ rateHz: [10, 30], thinkingPerRun: [8, 20] }),
+      planShape({ latencyMs: [2, 15], drop: [0, 0.05], disconnectEveryMs: [200, 1000], restarts: [1, 2], restartDownMs: [200, 2000], partitions: [1, 2], partitionMs: [500, 6000] }),
     ),
     protocol: { logCapacity: 3 },
     settleMs: 12_000,
