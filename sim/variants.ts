@@ -168,6 +168,11 @@ const attemptsNeverReset = clientConnectionMachine.provide({
 /** The session ignores unsubscribe: it keeps sending (and indexing) the thread; the client drops it, the session retransmits. */
 const keepsSendingAfterUnsubscribe = withSession({ actions: { handleUnsubscribe: () => undefined } });
 
+/** Unsubscribe drops the session's stream but leaves it in the routing index: every event of the thread still wakes the session. */
+const unsubscribeKeepsIndex = withSession({
+  actions: { handleUnsubscribe: ({ context, event }: { context: SessionContext; event: { type: string; frame?: unknown } }) => void context.streams.delete((event.frame as { thread: string }).thread) },
+});
+
 /** Go-back-N resends from one past the first unacked frame: the lost frame waits for an ack timeout and a resume. */
 const retransmitSkipsFirst = withSession({
   actions: {
@@ -224,6 +229,7 @@ export const BROKEN: Broken[] = [
   broken('release-on-arrival', 'events released as they arrive, no in-order buffer', HEADLINE, { clientMachine: releaseOnArrival }, true),
   broken('attempts-never-reset', 'the attempt counter never resets after a successful connection', 'connection_auto_reconnect_mechanism', { clientMachine: attemptsNeverReset }),
   broken('sends-after-unsubscribe', 'the server keeps sending a thread after unsubscribe', 'thread_specific_event_routing', { hubMachine: keepsSendingAfterUnsubscribe }),
+  broken('unsubscribe-keeps-index', 'unsubscribe leaves the routing index entry', 'thread_specific_event_routing', { hubMachine: unsubscribeKeepsIndex }),
   broken('retransmit-skips-first', 'go-back-N skips the first unacked frame', 'event_delivery_retry_mechanism', { hubMachine: retransmitSkipsFirst }),
   broken('eviction-resync-once', 'the eviction path does not repeat its resync', 'connection_failure_recovery', { hubMachine: evictionResyncOnce }),
   broken('role-change-forgotten', 'a role change is forgotten on reconnect', 'event_routing_with_role_based_access', { hubMachine: roleChangeForgotten }),
