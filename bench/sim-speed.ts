@@ -20,6 +20,8 @@ import { shape, workloadSize } from '../sim/workload.ts';
 import { log, round, roundSpread, spread, type Spread } from './stats.ts';
 
 export const SIM_SCENARIO = 'sustained_load_endurance_performance';
+/** The load of the full bench and of the scenario's own contract. */
+export const FULL_LOAD_SECONDS = 30;
 export const USERS = 20;
 export const RATE_HZ = 50;
 
@@ -103,11 +105,12 @@ export interface SimDetail {
   faults: Record<string, number>;
   /**
    * The judged run: the oracle's verdict on the same input with the trace kept.
-   * `passed` is the scenario's whole contract (its memory-growth check needs the
-   * full 30 s: a --quick run is too short for the replay logs to fill before
-   * warm-up ends); `deliveryOk` is no loss, no duplicate, no reordering.
+   * `passed` is the scenario's whole contract, less what a short load cannot
+   * judge (`notJudged`: its memory-growth and drift checks need the full 30 s;
+   * a --quick run ends before the replay logs fill); `deliveryOk` is no loss,
+   * no duplicate, no reordering.
    */
-  verified: { passed: boolean; deliveryOk: boolean; delivered: number; lost: number; duplicatesToApp: number; orderViolations: number; latencyP99Ms: number; failures: string[] };
+  verified: { passed: boolean; notJudged: string[]; deliveryOk: boolean; delivered: number; lost: number; duplicatesToApp: number; orderViolations: number; latencyP99Ms: number; failures: string[] };
   spread: { wallSeconds: Spread; speedup: Spread; eventsPerWallSecond: Spread; xstateTransitionsPerSecond: Spread };
 }
 
@@ -120,7 +123,14 @@ export async function measureSim(options: { seconds: number; reps: number; toggl
   // judged once, untimed: the timed runs are the same deterministic world
   const judged = runInput(scenario, input, { seed: 42, keepTrace: true, traceTransitions: false });
   const m = judged.verdict.metrics;
-  log(`sim: verification run ${judged.passed ? 'passed' : 'FAILED'}: ${m.delivered}/${m.expected} critical delivered, p99 ${m.latencyP99Ms} ms sim`);
+  // A load shorter than the scenario's own (--quick) ends before the replay logs fill and the
+  // latency settles: its long-run figures (memory growth, drift) are not judged, and saying
+  // "FAILED" for them would be a false alarm.
+  const short = options.seconds < FULL_LOAD_SECONDS;
+  const notJudged = short ? judged.violations.filter((v) => v.nominalOnly).map((v) => `${v.invariant}: ${v.message}`) : [];
+  const failures = judged.failures.filter((f) => !notJudged.includes(f));
+  const passed = failures.length === 0;
+  log(`sim: verification run ${passed ? 'passed' : 'FAILED'}: ${m.delivered}/${m.expected} critical delivered, p99 ${Math.round(m.latencyP99Ms)} ms simulated${short ? `; memory growth and latency drift need the full ${FULL_LOAD_SECONDS} s load and are not judged on ${options.seconds} s` : ''}`);
 
   const walls: number[] = [];
   const toggles: number[] = [];
@@ -159,7 +169,7 @@ export async function measureSim(options: { seconds: number; reps: number; toggl
     transitions: result.transitions,
     schedulerSteps: result.schedulerSteps,
     faults: { ...result.faults },
-    verified: { passed: judged.passed, deliveryOk: m.lost === 0 && m.duplicatesToApp === 0 && m.orderViolations === 0, delivered: m.delivered, lost: m.lost, duplicatesToApp: m.duplicatesToApp, orderViolations: m.orderViolations, latencyP99Ms: m.latencyP99Ms, failures: judged.failures.slice(0, 5) },
+    verified: { passed, notJudged, deliveryOk: m.lost === 0 && m.duplicatesToApp === 0 && m.orderViolations === 0, delivered: m.delivered, lost: m.lost, duplicatesToApp: m.duplicatesToApp, orderViolations: m.orderViolations, latencyP99Ms: m.latencyP99Ms, failures: failures.slice(0, 5) },
     spread: {
       wallSeconds: roundSpread(wall),
       speedup: roundSpread(spread(walls.map((w) => simulatedSeconds / w))),

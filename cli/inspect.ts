@@ -23,11 +23,14 @@ import { platform } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { createWebSocketInspector, type StatelyInspectionEvent } from '@statelyai/inspect';
 import { createInspectorServer } from '@statelyai/inspect/server';
-import { InvalidArgumentError, type Command } from 'commander';
+import type { Command } from 'commander';
 import type { AnyActorRef, InspectionEvent } from 'xstate';
-import { defaultSeed, runAt } from '../sim/scenario.ts';
+import { runAt } from '../sim/scenario.ts';
 import { SCENARIO_IDS, findScenario } from '../sim/scenarios/index.ts';
-import { variantOf, variantOption } from './options.ts';
+import { formatDuration } from './duration.ts';
+import { defaultSeed } from './env.ts';
+import { path, port, positive, scenarioOption, seconds, seed, variantOf, variantOption, whole } from './options.ts';
+import { UsageError, unknownMessage } from './usage.ts';
 
 /** The inspector UI the relay's page embeds (the library's default). */
 export const STATELY_INSPECT_URL = 'https://stately.ai/inspect';
@@ -218,23 +221,48 @@ export interface InspectSession {
   traceHash: string;
 }
 
-export class InspectUsage extends Error {}
+/** Bad input to `wsim inspect`: one line, exit 2. */
+export class InspectUsage extends UsageError {
+  constructor(message: string) {
+    super('inspect', message);
+  }
+}
+
+export interface InspectHooks {
+  /** The relay is up: connect whoever watches. */
+  ready?: (s: InspectSession) => void | Promise<void>;
+  /** Every event is sent: the relay stays up until this resolves (a person is still looking). */
+  hold?: (s: InspectSession & { sent: number }) => Promise<void>;
+  log?: (line: string) => void;
+}
+
+/** The run at (scenario, seed, path), or the one-line reason there is none. */
+function runOf(o: InspectOptions, inspect: (e: InspectionEvent) => void): NonNullable<ReturnType<typeof runAt>> {
+  const scenario = findScenario(o.scenario);
+  if (!scenario) throw new InspectUsage(unknownMessage('scenario', o.scenario, SCENARIO_IDS, 'list them: wsim run --list'));
+  let outcome: ReturnType<typeof runAt>;
+  try {
+    outcome = runAt(scenario, { seed: o.seed, path: o.path, inspect, ...variantOf(o.variant) });
+  } catch {
+    // fast-check refuses a path its seed cannot reach ("Unable to replay")
+    outcome = undefined;
+  }
+  if (!outcome) throw new InspectUsage(`path ${o.path} does not fit seed ${o.seed} of ${o.scenario}: take the path printed with that seed`);
+  return outcome;
+}
 
 /**
  * Run the scenario, start the relay, let `ready` connect whoever watches,
- * then replay every event at `pace` × real time and close. Resolves with the
- * number of events sent.
+ * replay every event at `pace` × real time, wait for `hold`, and close.
+ * Resolves with the number of events sent.
  */
-export async function inspectRun(o: InspectOptions, hooks: { ready?: (s: InspectSession) => void | Promise<void>; log?: (line: string) => void } = {}): Promise<InspectSession & { sent: number }> {
-  const scenario = findScenario(o.scenario);
-  if (!scenario) throw new InspectUsage(`inspect: unknown scenario '${o.scenario}'; valid ids: ${SCENARIO_IDS.join(', ')}`);
-  if (!(o.pace > 0) || !Number.isFinite(o.pace)) throw new InspectUsage(`inspect: --pace must be a positive number, got ${o.pace}`);
-  if (o.port !== 0 && !(await portIsFree(o.port))) throw new InspectUsage(`inspect: port ${o.port} is in use (try --port 0 for any free port)`);
+export async function inspectRun(o: InspectOptions, hooks: InspectHooks = {}): Promise<InspectSession & { sent: number }> {
+  if (!(o.pace > 0) || !Number.isFinite(o.pace)) throw new InspectUsage(`--pace must be a number > 0, got ${o.pace}`);
+  if (o.port !== 0 && !(await portIsFree(o.port))) throw new InspectUsage(`port ${o.port} is in use (try --port 0 for any free port)`);
   const capture = createCapture();
-  const outcome = runAt(scenario, { seed: o.seed, path: o.path, inspect: capture.inspect, ...variantOf(o.variant) });
-  if (!outcome) throw new InspectUsage(`inspect: no input of ${o.scenario} at seed ${o.seed} path ${o.path}`);
+  const outcome = runOf(o, capture.inspect);
   const events = capture.events;
-  hooks.log?.(`inspect: ${o.scenario} seed ${o.seed} path ${o.path}: ${outcome.passed ? 'passed' : 'FAILED'}, ${events.length} inspection events over ${outcome.result.endedAt} simulated ms`);
+  hooks.log?.(`wsim inspect: ${o.scenario} seed ${o.seed} path ${o.path}: ${outcome.passed ? 'passed' : 'FAILED'}, ${events.length} inspection events over ${formatDuration(outcome.result.endedAt / 1000)} simulated`);
 
   const port = o.port === 0 ? await freePort() : o.port;
   const server = createInspectorServer({ port, autoOpen: false });
@@ -260,12 +288,12 @@ export async function inspectRun(o: InspectOptions, hooks: { ready?: (s: Inspect
         sent++;
         if (t - lastReport >= 10_000) {
           lastReport = t;
-          hooks.log?.(`inspect: t=${(t / 1000).toFixed(1)} s simulated, ${sent}/${events.length} events sent`);
+          hooks.log?.(`wsim inspect: ${formatDuration(t / 1000)} simulated, ${sent}/${events.length} events sent`);
         }
       }
       // let the socket drain before closing it
       await sleep(300);
-      hooks.log?.(`inspect: all ${sent} events sent`);
+      await hooks.hold?.({ ...session, sent });
       return { ...session, sent };
     } finally {
       inspector.stop();
@@ -285,65 +313,67 @@ interface InspectCliOptions {
   port: number;
   pace: number;
   wait: number;
+  exitAfter?: number;
   variant?: string;
 }
 
-const number = (name: string, check: (n: number) => boolean, what: string) => (v: string): number => {
-  const n = Number(v);
-  if (v.trim() === '' || !Number.isFinite(n) || !check(n)) throw new InvalidArgumentError(`${name} must be ${what}, got '${v}'`);
-  return n;
-};
+/**
+ * After the replay, the inspector still shows the actors as they ended: the
+ * relay stays up for the person looking, until Ctrl-C (or --exit-after S).
+ */
+function holdUntilDone(exitAfter: number | undefined, log: (line: string) => void) {
+  return (s: InspectSession & { sent: number }): Promise<void> => {
+    log(`wsim inspect: replay done, ${s.sent} events sent; the inspector at ${s.url} keeps them. ${exitAfter === undefined ? 'Ctrl-C to quit' : `Leaving in ${formatDuration(exitAfter)} (--exit-after)`}`);
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        process.off('SIGINT', done);
+        process.off('SIGTERM', done);
+        resolve();
+      };
+      const timer = exitAfter === undefined ? undefined : setTimeout(done, exitAfter * 1000);
+      process.once('SIGINT', done);
+      process.once('SIGTERM', done);
+    });
+  };
+}
 
 export async function inspectCommand(o: InspectCliOptions): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
-  if (o.scenario === undefined) {
-    log(`inspect: --scenario ID is required; valid ids: ${SCENARIO_IDS.join(', ')}`);
-    return 2;
-  }
-  try {
-    const done = await inspectRun(
-      { scenario: o.scenario, seed: o.seed ?? defaultSeed(), path: o.path ?? '0', port: o.port, pace: o.pace, ...(o.variant ? { variant: o.variant } : {}) },
-      {
-        log,
-        ready: async (s) => {
-          process.stdout.write(`Stately inspector: ${s.url}\n`);
-          log(`inspect: the page embeds ${STATELY_INSPECT_URL} and is fed by the relay at ${s.wsUrl}; replay at ${o.pace}× real time (${(s.simulatedMs / o.pace / 1000).toFixed(1)} s)`);
-          if (o.open && !(await openBrowser(s.url))) log(`inspect: could not open a browser; open ${s.url}`);
-          if (o.wait > 0) {
-            log(`inspect: starting in ${(o.wait / 1000).toFixed(1)} s`);
-            await sleep(o.wait);
-          }
-        },
+  if (o.scenario === undefined) throw new InspectUsage('--scenario ID is required; wsim run --list shows the ids');
+  const done = await inspectRun(
+    { scenario: o.scenario, seed: o.seed ?? defaultSeed(), path: o.path ?? '0', port: o.port, pace: o.pace, ...(o.variant ? { variant: o.variant } : {}) },
+    {
+      log,
+      ready: async (s) => {
+        process.stdout.write(`Stately inspector: ${s.url}\n`);
+        log(`wsim inspect: look at ${s.url} (the page embeds ${STATELY_INSPECT_URL}, fed by the relay at ${s.wsUrl}); the replay runs at ${o.pace}× real time and takes ${formatDuration(s.simulatedMs / o.pace / 1000)}`);
+        if (o.open && !(await openBrowser(s.url))) log(`wsim inspect: could not open a browser; open ${s.url}`);
+        if (o.wait > 0) {
+          log(`wsim inspect: starting in ${formatDuration(o.wait / 1000)}: open the page before then to see it from the start`);
+          await sleep(o.wait);
+        }
       },
-    );
-    return done.sent === done.events ? 0 : 1;
-  } catch (err) {
-    if (err instanceof InspectUsage) {
-      log(err.message);
-      return 2;
-    }
-    throw err;
-  }
+      hold: holdUntilDone(o.exitAfter, log),
+    },
+  );
+  return done.sent === done.events ? 0 : 1;
 }
 
 export function register(program: Command): void {
   program
     .command('inspect')
-    .description('watch a run in the Stately inspector (@statelyai/inspect), paced for a person')
-    .option('--scenario <id>', 'the scenario to run', (v) => {
-      if (!findScenario(v)) throw new InvalidArgumentError(`unknown scenario '${v}'; valid ids: ${SCENARIO_IDS.join(', ')}`);
-      return v;
-    })
-    .option('--seed <n>', 'seed (default: SIM_SEED or 42)', number('--seed', (n) => Number.isInteger(n), 'an integer'))
-    .option('--path <p>', 'fast-check path of the run (default: 0)')
+    .description('watch a run in the Stately inspector (@statelyai/inspect), paced for a person; stays up until Ctrl-C')
+    .addOption(scenarioOption('the scenario to run (wsim run --list shows them)'))
     .addOption(variantOption())
+    .option('--seed <n>', 'the seed the run was started from (default: SIM_SEED or 42)', seed)
+    .option('--path <p>', 'the run (or fast-check path) to show (default: 0)', path)
     .option('--no-open', 'do not launch a browser; print the URL')
-    .option('--port <p>', 'port of the inspector relay and page (0: any free port)', number('--port', (n) => Number.isInteger(n) && n >= 0 && n < 65536, 'a port number'), 8080)
-    .option('--pace <x>', 'simulated time per real time (1: real time)', number('--pace', (n) => n > 0, 'a positive number'), 10)
-    .option('--wait <ms>', 'before the replay starts, time for the page to connect', number('--wait', (n) => n >= 0, 'a number of ms ≥ 0'), 3000)
+    .option('--port <p>', 'port of the inspector relay and page (0: any free port)', port, 8080)
+    .option('--pace <x>', 'simulated time per real time (1: real time)', positive, 10)
+    .option('--wait <ms>', 'before the replay starts, time for the page to connect', whole, 3000)
+    .option('--exit-after <s>', 'leave S seconds after the replay (default: stay until Ctrl-C)', seconds)
     .action(async (o: InspectCliOptions) => {
-      const code = await inspectCommand(o);
-      // a browser may still hold a socket on the relay; the replay is over
-      process.exit(code);
+      process.exitCode = await inspectCommand(o);
     });
 }

@@ -6,8 +6,11 @@
  */
 import { readFile } from 'node:fs/promises';
 import type { Command } from 'commander';
-import { defaultSeed, resolveInput, runInput, type RunOutcome, type ScenarioInput } from '../sim/scenario.ts';
+import { resolveInput, runInput, type RunOutcome, type ScenarioInput } from '../sim/scenario.ts';
 import { findScenario, SCENARIO_IDS } from '../sim/scenarios/index.ts';
+import { roundNumbers } from './duration.ts';
+import { defaultSeed } from './env.ts';
+import { unknownMessage } from './usage.ts';
 import { validateFaultPlan } from '../sim/fault-plan.ts';
 import { agUiJsonl, toAgUi, verifyAgUi } from './ag-ui.ts';
 import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, variantOf, variantOption, type FaultFlags } from './options.ts';
@@ -57,7 +60,7 @@ export function register(program: Command): void {
     .description('replay one run of a scenario as a timeline (the same run, byte for byte)')
     .addOption(scenarioOption())
     .addOption(variantOption())
-    .option('--seed <n>', 'the seed of the run', seed)
+    .option('--seed <n>', 'the seed the run was started from (default 42, or SIM_SEED)', seed)
     .option('--path <p>', 'fast-check path (a shrunk counterexample); default 0, the first run', path)
     .option('--failure <file>', 'replay a swarm failure file (.wsim/failures/*.json)')
     .option('--trace <file.jsonl>', 'write the trace as JSONL')
@@ -70,7 +73,7 @@ export function register(program: Command): void {
     const outcome = await replay(flags);
     const records = outcome.result.trace.records;
     if (flags.trace) await writeOrDie(flags.trace, outcome.result.trace.toJSONL());
-    if (flags.html) await writeOrDie(flags.html, renderHtml(records, { violations: outcome.violations, title: `wsim — ${outcome.scenario} seed ${outcome.seed} path ${outcome.path}` }));
+    if (flags.html) await writeOrDie(flags.html, renderHtml(records, { violations: outcome.violations, seed: outcome.seed }));
     if (flags.format === 'ag-ui') {
       const lines = toAgUi(records);
       process.stdout.write(agUiJsonl(lines));
@@ -80,8 +83,8 @@ export function register(program: Command): void {
       process.exitCode = verdict.ok ? 0 : 1;
       return;
     }
-    process.stdout.write(`${renderTimeline(records, { violations: outcome.violations, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
-    process.stdout.write(`\ntrace ${outcome.traceHash}\nverdict ${outcome.passed ? 'PASS' : 'FAIL'}${outcome.passed ? '' : `: ${outcome.failures[0]}`}\n`);
+    process.stdout.write(`${renderTimeline(records, { violations: outcome.violations, seed: outcome.seed, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
+    process.stdout.write(`\ntrace ${outcome.traceHash}\nverdict ${outcome.passed ? 'PASS' : 'FAIL'}${outcome.passed ? '' : `: ${roundNumbers(outcome.failures[0] ?? '')}`}\n`);
     process.exitCode = outcome.passed ? 0 : 1;
   });
 }
@@ -91,14 +94,20 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
   if (flags.failure) {
     const file = await readFailure(flags.failure);
     const scenario = findScenario(file.scenario);
-    if (!scenario) usage('replay', `${flags.failure} names scenario "${file.scenario}", which does not exist; valid: ${SCENARIO_IDS.join(', ')}`);
+    if (!scenario) usage('replay', `${flags.failure}: ${unknownMessage('scenario', file.scenario, SCENARIO_IDS, 'list them: wsim run --list')}`);
     return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
   }
-  if (!flags.scenario) usage('replay', '--scenario is required (or --failure FILE)');
+  if (!flags.scenario) usage('replay', '--scenario ID is required (or --failure FILE); wsim run --list shows the ids');
   const scenario = findScenario(flags.scenario)!;
   const s = flags.seed ?? defaultSeed();
   const p = flags.path ?? '0';
-  const input = resolveInput(scenario, s, p);
+  let input: ScenarioInput | undefined;
+  try {
+    input = resolveInput(scenario, s, p);
+  } catch {
+    // fast-check refuses a path its seed cannot reach ("Unable to replay")
+    input = undefined;
+  }
   if (!input) usage('replay', `path ${p} does not fit seed ${s} of ${scenario.id}: take the path printed with that seed`);
   return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
 }

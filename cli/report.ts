@@ -4,7 +4,9 @@
  */
 import type { FaultCounts } from '../sim/network.ts';
 import { percentile, type Metrics } from '../sim/oracle.ts';
-import { replayCommand, type ScenarioReport } from '../sim/scenario.ts';
+import type { ScenarioReport } from '../sim/scenario.ts';
+import { roundNumbers } from './duration.ts';
+import { replayCommand } from './replay-command.ts';
 import type { FaultOverrides } from '../sim/fault-arbitraries.ts';
 
 export interface ScenarioRow {
@@ -69,7 +71,7 @@ export function rowOf(report: ScenarioReport, wallMs: number, overrides?: FaultO
       wallSeconds: round(wallMs / 1000),
     },
     faults: { ...faults, total: Object.values(faults).reduce((a, b) => a + b, 0) },
-    ...(report.failure ? { failures: report.failure.failures, replay: replayCommand(report.scenario.id, report.seed, report.failure.path, overrides, variant) } : {}),
+    ...(report.failure ? { failures: report.failure.failures.map(roundNumbers), replay: replayCommand(report.scenario.id, report.seed, report.failure.path, overrides, variant) } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * `wsim swarm`: many seeds in parallel, VOPR style. Seed j of [seed, seed+runs)
- * picks a scenario (round-robin over the 25, or --scenario) and draws its own
+ * picks a scenario (round-robin over the registry, or --scenario) and draws its own
  * fault vector over that scenario's input (cli/swarm-seed.ts). Seeds run on
  * worker threads; failing seeds are written to `.wsim/failures/` with the
  * exact input, so `npm run replay -- --failure FILE` reproduces them.
@@ -18,10 +18,13 @@ import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import cliProgress from 'cli-progress';
 import { InvalidArgumentError, type Command } from 'commander';
-import { defaultSeed } from '../sim/scenario.ts';
-import { SCENARIO_IDS, findScenario } from '../sim/scenarios/index.ts';
+import { defaultSeed } from './env.ts';
+import { formatCount, roundNumbers } from './duration.ts';
+import { count, scenarioOption, seed } from './options.ts';
+import { startProgress } from './progress.ts';
+import { failureReplayCommand, replayCommand } from './replay-command.ts';
+import { UsageError } from './usage.ts';
 import { scenarioForSeed, type SwarmJob, type SwarmResult, type SwarmTransform } from './swarm-seed.ts';
 import type { ScenarioInput } from '../sim/scenario.ts';
 
@@ -57,6 +60,15 @@ export function shardSeeds(seed: number, runs: number, shard: Shard = { index: 1
   for (let j = seed; j < seed + runs; j++) if ((j % shard.count) + 1 === shard.index) out.push(j);
   return out;
 }
+
+/** How many seeds a slice has, without listing them: j in [seed, seed+runs) with (j mod count) + 1 = index. */
+export function countSeeds(seed: number, runs: number, shard: Shard = { index: 1, count: 1 }): number {
+  const below = (n: number) => Math.floor((n - (shard.index - 1) + shard.count - 1) / shard.count); // j < n with j ≡ index-1
+  return below(seed + runs) - below(seed);
+}
+
+/** Seeds one swarm process takes on: its lists live in memory (and 10 million seeds are weeks of CPU already). */
+export const MAX_SEEDS = 10_000_000;
 
 export function jobsOf(info: ShardInfo): SwarmJob[] {
   return shardSeeds(info.seed, info.runs, info).map((seed) => ({ scenario: scenarioForSeed(seed, info.scenario ?? undefined), seed }));
@@ -172,7 +184,7 @@ function shown(path: string): string {
   return rel && !rel.startsWith('..') && !isAbsolute(rel) ? rel : path;
 }
 
-export const failureReplay = (file: string): string => `npm run replay -- --failure ${shown(file)}`;
+export const failureReplay = (file: string): string => failureReplayCommand(shown(file));
 
 /** Write a failing seed's file atomically (temp file in the same directory, then rename). */
 export async function writeFailureFile(dir: string, r: SwarmResult & { detail: NonNullable<SwarmResult['detail']> }): Promise<{ path: string; file: FailureFile }> {
@@ -187,7 +199,7 @@ export async function writeFailureFile(dir: string, r: SwarmResult & { detail: N
     failures: r.failures,
     traceHash: r.traceHash,
     replay: failureReplay(path),
-    scenarioReplay: `npm run replay -- --scenario ${r.scenario} --seed ${r.seed} --path 0`,
+    scenarioReplay: replayCommand(r.scenario, r.seed, '0'),
   };
   const temp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
@@ -256,7 +268,7 @@ export async function swarm(o: SwarmOptions): Promise<{ report: SwarmReport; res
       scenario: r.scenario,
       seed: r.seed,
       failures: r.failures,
-      replay: file !== null ? failureReplay(file) : `npm run replay -- --scenario ${r.scenario} --seed ${r.seed} --path 0`,
+      replay: file !== null ? failureReplay(file) : replayCommand(r.scenario, r.seed, '0'),
       file: file !== null ? shown(file) : null,
     });
   }
@@ -348,58 +360,13 @@ export function formatReport(r: SwarmReport): string {
   const lines = [`swarm: ${r.runs} seeds, ${r.passed} passed, ${r.failures.length} failed — shard ${shardText(r.shard)}; ${r.seedsPerSecond} seeds/s on ${r.workers} worker${r.workers === 1 ? '' : 's'}`];
   for (const f of r.failures) {
     lines.push(`FAIL ${f.scenario} seed ${f.seed}`);
-    for (const line of f.failures) lines.push(`    ${line}`);
+    for (const line of f.failures) lines.push(`    ${roundNumbers(line)}`);
     lines.push(`    replay: ${f.replay}`);
   }
   return `${lines.join('\n')}\n`;
 }
 
-/** A bar on a terminal; elsewhere (CI logs, pipes) a line every ~10%. */
-function progress(total: number, workers: number): { tick: (r: SwarmResult) => void; stop: () => void } {
-  const started = performance.now();
-  let done = 0;
-  let failed = 0;
-  const rate = () => (done / Math.max(1e-3, (performance.now() - started) / 1000)).toFixed(1);
-  if (process.stderr.isTTY) {
-    const bar = new cliProgress.SingleBar(
-      { stream: process.stderr, format: 'swarm [{bar}] {value}/{total} seeds | {failed} failed | {rate} seeds/s | {workers} workers | eta {eta_formatted}', hideCursor: true, clearOnComplete: false },
-      cliProgress.Presets.shades_classic,
-    );
-    bar.start(total, 0, { failed, rate: '0.0', workers });
-    return {
-      tick: (r) => {
-        done++;
-        if (!r.passed) failed++;
-        bar.update(done, { failed, rate: rate(), workers });
-      },
-      stop: () => bar.stop(),
-    };
-  }
-  let decile = 0;
-  return {
-    tick: (r) => {
-      done++;
-      if (!r.passed) failed++;
-      const now = Math.floor((done * 10) / Math.max(1, total));
-      if (now > decile) {
-        decile = now;
-        process.stderr.write(`swarm: ${now * 10}% (${done}/${total} seeds, ${failed} failed, ${rate()} seeds/s)\n`);
-      }
-    },
-    stop: () => {},
-  };
-}
-
 // ---------------------------------------------------------------- the command
-
-/** A usage error: one line on stderr, exit 2. */
-class Usage extends Error {}
-
-const integer = (name: string, min: number) => (v: string): number => {
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer ≥ ${min}, got '${v}'`);
-  return n;
-};
 
 export interface SwarmCliOptions {
   runs?: number;
@@ -419,64 +386,72 @@ async function mergeFiles(files: readonly string[]): Promise<SwarmReport> {
     try {
       text = await readFile(name, 'utf8');
     } catch (err) {
-      throw new Usage(`swarm --merge: cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
+      throw new UsageError('swarm', `--merge: cannot read ${name}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`);
     }
     const parsed = parseReport(text);
-    if (!parsed.ok) throw new Usage(`swarm --merge: ${name}: ${parsed.message}`);
+    if (!parsed.ok) throw new UsageError('swarm', `--merge: ${name}: ${parsed.message}`);
     reports.push({ name, report: parsed.value });
   }
   const merged = mergeReports(reports);
-  if (!merged.ok) throw new Usage(`swarm --merge: ${merged.message}`);
+  if (!merged.ok) throw new UsageError('swarm', `--merge: ${merged.message}`);
   return merged.value;
 }
 
-/** The command's body: returns the exit code (0 passed, 1 failed, 2 usage). */
+/** Worker threads: as asked, but no more than the machine's cores (each thread holds a whole world). */
+export function workersFor(asked: number | undefined, cores = availableParallelism(), log: (line: string) => void = () => {}): number {
+  if (asked === undefined) return cores;
+  if (asked <= cores) return asked;
+  log(`wsim swarm: --workers ${asked} capped at ${cores}, the machine's cores (more threads only share them and multiply memory)`);
+  return cores;
+}
+
+/** The command's body: returns the exit code (0 passed, 1 failed); bad input throws a UsageError (exit 2). */
 export async function swarmCommand(o: SwarmCliOptions): Promise<number> {
-  try {
-    let report: SwarmReport;
-    if (o.merge && o.merge.length > 0) {
-      report = await mergeFiles(o.merge);
-    } else {
-      if (o.runs === undefined) throw new Usage('swarm: --runs N is required (or --merge a.json b.json ...)');
-      const workers = o.workers ?? availableParallelism();
-      const shard = o.shard ?? { index: 1, count: 1 };
-      const seed = o.seed ?? defaultSeed();
-      const total = shardSeeds(seed, o.runs, shard).length;
-      const bar = progress(total, Math.max(1, Math.min(workers, total)));
-      const log = (line: string) => process.stderr.write(`${line}\n`);
-      try {
-        ({ report } = await swarm({ runs: o.runs, seed, workers, shard, scenario: o.scenario ?? null, out: o.out ?? DEFAULT_FAILURE_DIR, onResult: bar.tick, log }));
-      } finally {
-        bar.stop();
-      }
+  let report: SwarmReport;
+  if (o.merge && o.merge.length > 0) {
+    report = await mergeFiles(o.merge);
+  } else {
+    if (o.runs === undefined) throw new UsageError('swarm', '--runs N is required (or --merge a.json b.json ...)');
+    const log = (line: string) => process.stderr.write(`${line}\n`);
+    const workers = workersFor(o.workers, availableParallelism(), log);
+    const shard = o.shard ?? { index: 1, count: 1 };
+    const seed = o.seed ?? defaultSeed();
+    const total = countSeeds(seed, o.runs, shard);
+    if (total > MAX_SEEDS) throw new UsageError('swarm', `${formatCount(total)} seeds in one process is too many (at most ${formatCount(MAX_SEEDS)}, already weeks of CPU): split the swarm with --shard I/N across machines`);
+    const threads = Math.max(1, Math.min(workers, total));
+    let failed = 0;
+    const progress = startProgress({
+      command: 'swarm',
+      total,
+      status: (done) => `${formatCount(done)}/${formatCount(total)} seeds, ${failed} failed, ${(done / Math.max(1e-3, progress.elapsed())).toFixed(1)} seeds/s on ${threads} worker${threads === 1 ? '' : 's'}`,
+    });
+    const onResult = (r: SwarmResult) => {
+      if (!r.passed) failed++;
+      progress.advance();
+    };
+    try {
+      ({ report } = await swarm({ runs: o.runs, seed, workers, shard, scenario: o.scenario ?? null, out: o.out ?? DEFAULT_FAILURE_DIR, onResult, log }));
+    } finally {
+      progress.stop();
     }
-    process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : formatReport(report));
-    return report.failures.length > 0 ? 1 : 0;
-  } catch (err) {
-    if (err instanceof Usage) {
-      process.stderr.write(`${err.message}\n`);
-      return 2;
-    }
-    throw err;
   }
+  process.stdout.write(o.json ? `${JSON.stringify(report)}\n` : formatReport(report));
+  return report.failures.length > 0 ? 1 : 0;
 }
 
 export function register(program: Command): void {
   program
     .command('swarm')
     .description('run many seeds in parallel, each with its own fault vector (VOPR-style swarm testing)')
-    .option('--runs <n>', 'seeds in the swarm: [seed, seed+runs)', integer('--runs', 1))
-    .option('--workers <k>', 'worker threads (default: os.availableParallelism())', integer('--workers', 1))
+    .option('--runs <n>', 'seeds in the swarm: [seed, seed+runs); about 0.7 s of one core per seed', count)
+    .option('--workers <k>', 'worker threads (default and most: the machine\'s cores)', count)
     .option('--shard <i/n>', 'run only the i-th of n disjoint slices of the seeds (seed j is in slice (j mod n)+1)', (v) => {
       const parsed = parseShard(v);
-      if (!parsed.ok) throw new InvalidArgumentError(parsed.message);
+      if (!parsed.ok) throw new InvalidArgumentError(parsed.message.replace(/^--shard /, ''));
       return parsed.value;
     })
-    .option('--scenario <id>', 'one scenario for every seed (default: all 25, round-robin)', (v) => {
-      if (!findScenario(v)) throw new InvalidArgumentError(`unknown scenario '${v}'; valid ids: ${SCENARIO_IDS.join(', ')}`);
-      return v;
-    })
-    .option('--seed <s>', 'first seed (default: SIM_SEED or 42)', integer('--seed', 0))
+    .addOption(scenarioOption('one scenario for every seed (default: all, round-robin)'))
+    .option('--seed <s>', 'first seed, 0..2147483647 (default: SIM_SEED or 42)', seed)
     .option('--json', 'print one JSON report on stdout')
     .option('--merge <files...>', 'join the --json reports of shards instead of running')
     .option('--out <dir>', `where failing seeds are written (default: ${DEFAULT_FAILURE_DIR})`)

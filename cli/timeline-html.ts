@@ -15,6 +15,7 @@
  */
 import type { Violation } from '../sim/oracle.ts';
 import type { RecordOf, TraceRecord } from '../sim/records.ts';
+import { formatMs, roundNumbers } from './duration.ts';
 import { firstViolation } from './timeline-text.ts';
 import {
   connOfLink,
@@ -24,6 +25,7 @@ import {
   faultPlanLine,
   formatTime,
   laneOf,
+  offendingDelivery,
   runHeader,
   summarizeFrame,
   transitionSummary,
@@ -35,6 +37,8 @@ export interface HtmlOptions {
   title?: string;
   /** Records drawn at most (default 5,000). */
   maxRecords?: number;
+  /** The seed the user typed (the trace itself knows only the world seed). */
+  seed?: number;
 }
 
 /** An arrow's fate (numbers in the embedded data). */
@@ -69,6 +73,8 @@ interface ArrowOut {
   label: string;
   tip: string;
   dup: boolean;
+  /** The hub routing an event to a session (from its production to the session's first send of it). */
+  route?: boolean;
 }
 
 export interface HtmlData {
@@ -83,7 +89,21 @@ export interface HtmlData {
   items: Item[];
   arrows: ArrowOut[];
   bands: { row: number; cls: string; label: string }[];
-  violation: { row: number; lines: string[] } | null;
+  /** The first violation: its row, its explanation, and the item of the offending delivery (drawn red). */
+  violation: { row: number; lines: string[]; item: number | null } | null;
+}
+
+/** Events inside a (possibly clipped) s2c frame, as tenant/user/run#idx keys. */
+function eventKeys(frame: string): string[] {
+  return [...frame.matchAll(/"tenant":"([^"]*)","user":"([^"]*)","thread":"[^"]*","run":"([^"]*)","idx":(\d+)/g)].map((m) => `${m[1]}/${m[2]}/${m[3]}#${m[4]}`);
+}
+
+/** The plan's nominal transit time: a frame slower than this was delayed (reorder, bandwidth, a slow link). */
+function nominalTransitMs(plan: unknown): number {
+  const latency = (plan as { latency?: { baseMs?: unknown; jitterMs?: unknown } } | undefined)?.latency;
+  const base = typeof latency?.baseMs === 'number' ? latency.baseMs : 0;
+  const jitter = typeof latency?.jitterMs === 'number' ? latency.jitterMs : 0;
+  return base + jitter;
 }
 
 const sessionLaneId = (link: string) => `session:${connOfLink(link)}`;
@@ -198,6 +218,12 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
   let violationRow: number | null = null;
   const healAt = run && typeof (run.faultPlan as { healAt?: unknown }).healAt === 'number' ? ((run.faultPlan as { healAt: number }).healAt) : 0;
   let healed = healAt <= 0;
+  const nominal = nominalTransitMs(run?.faultPlan);
+  const sentAt = new WeakMap<ArrowOut, number>();
+  /** Row of each produced event (tenant/user/run#idx), and the session lanes it was routed to. */
+  const producedRow = new Map<string, { row: number; label: string; routed: Set<number> }>();
+  const offending = first ? offendingDelivery(first, records) : undefined;
+  let offendingItem: number | null = null;
 
   for (const r of drawn) {
     if (first && violationRow === null && r.t > first.t) {
@@ -205,7 +231,7 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
     }
     if (!healed && r.t >= healAt) {
       healed = true;
-      bands.push({ row: bandRow(healAt), cls: 'heal', label: `faults heal at ${healAt} ms` });
+      bands.push({ row: bandRow(healAt), cls: 'heal', label: `faults heal at ${formatTime(healAt)} ms` });
     }
     const key = laneKey(r);
     const lane = key === null ? network : laneIndex.get(key)!;
@@ -226,6 +252,16 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
         const row = rowFor(r.t, lane);
         const arrow: ArrowOut = { r0: row, l0: lane, r1: row, l1: receiver, fate: Fate.Pending, c2s: r.dir === 'c2s', label: summarizeFrame(r.frame), tip: `${formatTime(r.t)} ms ${describe(r)}`, dup: false };
         arrows.push(arrow);
+        sentAt.set(arrow, r.t);
+        if (r.dir === 's2c') {
+          // the hub's routing: from where the event was produced to this session's first send of it
+          for (const key of eventKeys(r.frame)) {
+            const produced = producedRow.get(key);
+            if (!produced || produced.routed.has(lane)) continue;
+            produced.routed.add(lane);
+            arrows.push({ r0: produced.row, l0: hub, r1: row, l1: lane, fate: Fate.Delivered, c2s: false, label: '', tip: `hub routes ${produced.label} to session ${r.link}`, dup: false, route: true });
+          }
+        }
         const k = frameKey(r);
         const queue = pending.get(k) ?? [];
         if (!pending.has(k)) pending.set(k, queue);
@@ -239,9 +275,9 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
           const copy: ArrowOut = { ...original, dup: true, label: `dup ${original.label}`, tip: `duplicated by the network: ${original.tip}` };
           arrows.push(copy);
           queue.push(copy);
-        } else {
-          items.push([rowFor(r.t, network), network, 'dup', `⧉ ${summarizeFrame(r.frame)}`, describe(r)]);
+          sentAt.set(copy, sentAt.get(original) ?? r.t);
         }
+        items.push([rowFor(r.t, network), network, 'dup', `dup ${summarizeFrame(r.frame)}`, `${formatTime(r.t)} ms ${describe(r)}`]);
         break;
       }
       case 'deliver':
@@ -253,6 +289,10 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
           arrow.r1 = r.k === 'drop' && r.reason !== 'closed' ? arrow.r0 : place(r.t, arrow.l1, arrow.l1, arrow.r0);
           arrow.fate = r.k === 'deliver' ? Fate.Delivered : r.reason === 'closed' ? Fate.Refused : Fate.Lost;
           arrow.tip += r.k === 'deliver' ? ` — delivered at ${formatTime(r.t)} ms` : ` — ${r.reason === 'closed' ? 'arrived at a closed end' : `lost (${r.reason})`} at ${formatTime(r.t)} ms`;
+          const transit = r.t - (sentAt.get(arrow) ?? r.t);
+          // what the network did to it, on the network's own lane: lost, or held past the plan's latency
+          if (r.k === 'drop' && r.reason !== 'closed') items.push([rowFor(r.t, network), network, 'drop', `✗ ${r.reason} ${arrow.label}`, `${formatTime(r.t)} ms ${describe(r)}`]);
+          if (r.k === 'deliver' && transit > nominal + 1) items.push([rowFor(r.t, network), network, 'delay', `+${formatMs(transit - nominal)} ms late: ${arrow.label}`, `${formatTime(r.t)} ms ${describe(r)}: ${formatMs(transit)} ms on the way, the plan's latency is ${formatMs(nominal)} ms`]);
         } else if (r.k === 'deliver') {
           items.push([rowFor(r.t, lane), lane, 'dlv', `↘ ${summarizeFrame(r.frame)}`, `${formatTime(r.t)} ms ${describe(r)}`]);
         } else {
@@ -268,11 +308,18 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
       case 'produce': {
         const row = place(r.t, lane, hub);
         items.push([row, lane, 'prd', `${r.type} #${r.idx}`, `${formatTime(r.t)} ms ${describe(r)}`]);
+        producedRow.set(`${r.tenant}/${r.user}/${r.run}#${r.idx}`, { row, label: `${r.run}#${r.idx} (${r.type}, ${r.tenant}/${r.user})`, routed: new Set() });
         arrows.push({ r0: row, l0: lane, r1: row, l1: hub, fate: Fate.Delivered, c2s: true, label: '', tip: `PUBLISH ${r.run}#${r.idx}`, dup: false });
         break;
       }
       case 'app':
-        items.push([rowFor(r.t, lane), lane, r.receivedHash !== r.hash ? 'bad' : 'app', `${r.type} ${r.run}#${r.idx}`, `${formatTime(r.t)} ms ${describe(r)}`]);
+        if (r === offending) {
+          // the delivery the violation is about: red, and its text says so
+          offendingItem = items.length;
+          items.push([rowFor(r.t, lane), lane, 'bad', `✗ ${r.type} ${r.run}#${r.idx}`, `VIOLATION ${first!.invariant}: ${roundNumbers(first!.message)} — ${formatTime(r.t)} ms ${describe(r)}`]);
+        } else {
+          items.push([rowFor(r.t, lane), lane, r.receivedHash !== r.hash ? 'bad' : 'app', `${r.type} ${r.run}#${r.idx}`, `${formatTime(r.t)} ms ${describe(r)}`]);
+        }
         break;
       case 'app_error':
         items.push([rowFor(r.t, lane), lane, r.dead ? 'bad' : 'warn', `${r.dead ? '☠ dead letter' : '⚠ app error'} ${r.run}#${r.idx}`, `${formatTime(r.t)} ms ${describe(r)}`]);
@@ -299,9 +346,9 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
   const violations = opts.violations ?? [];
   const verdict = violations.length === 0 ? (opts.violations ? 'no violations' : 'not judged') : `${violations.length} violation(s): ${[...new Set(violations.map((v) => v.invariant))].join(', ')}`;
   return {
-    title: opts.title ?? (run ? `wsim — ${run.scenario} seed ${run.seed}` : 'wsim timeline'),
+    title: opts.title ?? (run ? `wsim — ${runHeader(run, opts.seed).replace(/ {2}/g, ' ')}` : 'wsim timeline'),
     header: [
-      `${run ? runHeader(run) : 'no run record'} · ${verdict}`,
+      `${run ? runHeader(run, opts.seed) : 'no run record'} · ${verdict}`,
       ...(run ? [`fault plan: ${faultPlanLine(run.faultPlan)}`] : []),
       `${records.length} records: ${[...counts].map(([k, n]) => `${k} ${n}`).join(', ')}`,
     ],
@@ -312,7 +359,7 @@ export function buildHtmlData(records: readonly TraceRecord[], opts: HtmlOptions
     items,
     arrows,
     bands,
-    violation: first ? { row: violationRow ?? -1, lines: explainViolation(first, records) } : null,
+    violation: first ? { row: violationRow ?? -1, lines: explainViolation(first, records), item: offendingItem } : null,
   };
 }
 
@@ -355,6 +402,8 @@ export function renderHtml(records: readonly TraceRecord[], opts: HtmlOptions = 
   <div id="legend"></div>
 </header>
 <main id="scroll"><div id="lanes"></div><div id="chart"></div></main>
+<div id="tip" hidden></div>
+<aside id="side" hidden><button id="sideclose" title="close">×</button><div id="sidebody"></div></aside>
 <script type="application/json" id="wsim-data">${scriptJson(data)}</script>
 <script>${JS}</script>
 </body>
@@ -388,6 +437,20 @@ h1 { font-size: 16px; margin: 0; }
 #lanes { position: sticky; top: 0; z-index: 2; background: #fff; border-bottom: 1px solid #cbd5e1; width: max-content; }
 #chart { width: max-content; }
 svg text { font-family: system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; }
+#svg .it, #svg .ar { cursor: pointer; }
+#svg .it:hover rect { stroke-width: 2; }
+#svg .sel rect { stroke-width: 3; filter: drop-shadow(0 0 3px rgba(15,23,42,.55)); }
+#violation a { color: #b91c1c; font-weight: 600; cursor: pointer; text-decoration: underline; }
+#tip { position: fixed; z-index: 10; max-width: 560px; padding: 6px 9px; background: #0f172a; color: #f8fafc; font-size: 12px; border-radius: 6px; pointer-events: none; box-shadow: 0 4px 14px rgba(0,0,0,.25); white-space: pre-wrap; word-break: break-word; }
+#tip b { color: #fde68a; font-weight: 600; }
+#side { position: fixed; z-index: 9; top: 0; right: 0; bottom: 0; width: 380px; padding: 14px 16px; background: #fff; border-left: 2px solid #94a3b8; box-shadow: -6px 0 18px rgba(0,0,0,.12); overflow: auto; font-size: 12.5px; }
+#side.bad { border-left-color: #dc2626; }
+#side h2 { font-size: 14px; margin: 0 24px 8px 0; word-break: break-word; }
+#side.bad h2 { color: #b91c1c; }
+#side dl { margin: 0; }
+#side dt { color: #64748b; font-size: 11px; margin-top: 8px; text-transform: uppercase; letter-spacing: .04em; }
+#side dd { margin: 2px 0 0; white-space: pre-wrap; word-break: break-word; }
+#sideclose { position: absolute; top: 8px; right: 10px; font: 18px/1 system-ui, sans-serif; border: 0; background: none; cursor: pointer; color: #475569; }
 `;
 
 /** The drawing code (plain ES2017, runs in the page). */
@@ -402,7 +465,7 @@ const JS = String.raw`
     prd: ['#dbeafe', '#2563eb', '#1e3a8a'], app: ['#dcfce7', '#16a34a', '#14532d'], bad: ['#fee2e2', '#dc2626', '#7f1d1d'],
     warn: ['#fef3c7', '#d97706', '#78350f'], open: ['#ecfdf5', '#059669', '#064e3b'], close: ['#f1f5f9', '#64748b', '#334155'],
     dlv: ['#ffffff', '#94a3b8', '#334155'], drop: ['#fee2e2', '#dc2626', '#7f1d1d'], dup: ['#ffedd5', '#ea580c', '#7c2d12'],
-    reorder: ['#fff7ed', '#fb923c', '#7c2d12'], note: ['#f8fafc', '#94a3b8', '#334155']
+    reorder: ['#fff7ed', '#fb923c', '#7c2d12'], note: ['#f8fafc', '#94a3b8', '#334155'], delay: ['#e0f2fe', '#0284c7', '#0c4a6e']
   };
   var nLanes = data.lanes.length, nRows = Math.max(1, data.rows.length);
   var W = GUTTER + nLanes * LANE_W + PAD, H = nRows * ROW_H + PAD * 2;
@@ -429,14 +492,15 @@ const JS = String.raw`
   var legend = document.getElementById('legend');
   legend.innerHTML = [
     ['#0e7490', 'client → server frame'], ['#334155', 'server → client frame'], ['#ea580c', 'duplicate'],
-    ['#dc2626', 'dropped ✗'], ['#f59e0b', 'fault'], ['#16a34a', 'app received / heal'], ['#dc2626', 'violation']
+    ['#dc2626', 'dropped ✗'], ['#7c3aed', 'hub routes to a session'], ['#0284c7', 'network delay (+N ms late)'], ['#f59e0b', 'fault'], ['#16a34a', 'app received / heal'], ['#dc2626', 'violation'], ['#94a3b8', 'hover: full text · click: details']
   ].map(function (e) { return '<span><i style="background:' + e[0] + '"></i>' + esc(e[1]) + '</span>'; }).join('');
   if (data.violation) {
     var box = document.getElementById('violation');
     box.hidden = false;
     var lines = data.violation.lines;
     box.innerHTML = (data.violation.row >= 0 ? '<button id="jump">jump to it ↓</button>' : '') +
-      '<b>First violation — ' + esc(lines[0]) + '</b>' + lines.slice(1).map(function (l) { return '<div>' + esc(l) + '</div>'; }).join('');
+      '<b>First violation — ' + esc(lines[0]) + '</b>' + lines.slice(1).map(function (l) { return '<div>' + esc(l) + '</div>'; }).join('') +
+      (data.violation.item !== null ? '<div><a id="offending">the offending delivery, in red ↓</a></div>' : '');
   }
 
   // ---- lane header (sticky)
@@ -464,6 +528,7 @@ const JS = String.raw`
     '<marker id="ahc" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#0e7490"/></marker>' +
     '<marker id="ahs" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#334155"/></marker>' +
     '<marker id="ahd" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#ea580c"/></marker>' +
+    '<marker id="ahr" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="6" markerHeight="6" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#7c3aed"/></marker>' +
     '</defs>');
   // alternate endpoint groups get a faint background, then lifelines
   Object.keys(groups).forEach(function (g, k) {
@@ -498,14 +563,19 @@ const JS = String.raw`
     out.push('<text x="' + (GUTTER + 6) + '" y="' + (vy + 14) + '" font-size="12" font-weight="700" fill="#b91c1c">⚠ VIOLATION ' + esc(data.violation.lines[0]) + '</text>');
   }
   // arrows
-  data.arrows.forEach(function (a) {
+  data.arrows.forEach(function (a, ai) {
     var x0 = laneX(a.l0), y0 = rowY(a.r0), x1 = laneX(a.l1), y1 = rowY(a.r1);
+    if (a.route) {
+      // the hub routing an event to a session: thin, purple, from its production to the session's send
+      out.push('<g class="ar" data-a="' + ai + '"><line x1="' + x0 + '" y1="' + y0 + '" x2="' + (x1 - 5) + '" y2="' + y1 + '" stroke="#7c3aed" stroke-opacity="0.7" stroke-width="1.1" stroke-dasharray="4 2" marker-end="url(#ahr)"/></g>');
+      return;
+    }
     var color = a.dup ? '#ea580c' : a.fate === 1 || a.fate === 2 ? '#dc2626' : a.c2s ? '#0e7490' : '#334155';
     var marker = a.dup ? 'ahd' : a.c2s ? 'ahc' : 'ahs';
     var dash = a.fate === 3 ? ' stroke-dasharray="3 3"' : a.dup ? ' stroke-dasharray="6 2"' : '';
     if (a.fate === 1) { x1 = (x0 + x1) / 2; y1 = y0 + 6; }
     var shorten = (a.fate === 0 && x1 !== x0) ? (x1 > x0 ? -4 : 4) : 0;
-    out.push('<g><title>' + esc(a.tip) + '</title>');
+    out.push('<g class="ar" data-a="' + ai + '">');
     out.push('<line x1="' + x0 + '" y1="' + y0 + '" x2="' + (x1 + shorten) + '" y2="' + y1 + '" stroke="' + color + '" stroke-width="' + (a.label.indexOf('event') === 0 || a.label.indexOf('batch') === 0 ? 1.8 : 1.2) + '"' + dash + (a.fate === 0 ? ' marker-end="url(#' + marker + ')"' : '') + '/>');
     if (a.fate === 1 || a.fate === 2) {
       out.push('<text x="' + x1 + '" y="' + (y1 + 5) + '" font-size="14" font-weight="700" text-anchor="middle" fill="#dc2626">✗</text>');
@@ -517,11 +587,11 @@ const JS = String.raw`
     out.push('</g>');
   });
   // items: pills on the lifelines
-  data.items.forEach(function (it) {
-    var r = it[0], l = it[1], cls = it[2], label = fit(it[3], LANE_W - 14), tip = it[4];
+  data.items.forEach(function (it, ii) {
+    var r = it[0], l = it[1], cls = it[2], label = fit(it[3], LANE_W - 14);
     var p = PILL[cls] || PILL.note;
     var w = Math.min(LANE_W - 8, label.length * 6.1 + 12), x = laneX(l) - w / 2, y = rowY(r) - 8;
-    out.push('<g><title>' + esc(tip) + '</title><rect x="' + x + '" y="' + y + '" width="' + w + '" height="16" rx="8" fill="' + p[0] + '" stroke="' + p[1] + '"/>' +
+    out.push('<g class="it" data-i="' + ii + '"><rect x="' + x + '" y="' + y + '" width="' + w + '" height="16" rx="8" fill="' + p[0] + '" stroke="' + p[1] + '"/>' +
       '<text x="' + laneX(l) + '" y="' + (y + 12) + '" font-size="10.5" text-anchor="middle" fill="' + p[2] + '">' + esc(label) + '</text></g>');
   });
 
@@ -529,6 +599,48 @@ const JS = String.raw`
   lanesEl.innerHTML = '<svg id="head" viewBox="0 0 ' + W + ' ' + HEAD_H + '" width="' + W + '" height="' + HEAD_H + '">' + head.join('') + '</svg>';
   chartEl.innerHTML = '<svg id="svg" viewBox="0 0 ' + W + ' ' + H + '" width="' + W + '" height="' + H + '">' + out.join('') + '</svg>';
   var headSvg = document.getElementById('head'), svg = document.getElementById('svg');
+
+  // ---- every pill and arrow: its whole text on hover, its details in the side panel on click
+  var tipEl = document.getElementById('tip'), side = document.getElementById('side'), sideBody = document.getElementById('sidebody');
+  function target(e) {
+    var g = e.target && e.target.closest ? e.target.closest('[data-i],[data-a]') : null;
+    if (!g) return null;
+    if (g.hasAttribute('data-i')) { var it = data.items[+g.getAttribute('data-i')]; return { el: g, row: it[0], lane: it[1], bad: it[2] === 'bad' || it[2] === 'drop', title: it[3], text: it[4], item: +g.getAttribute('data-i') }; }
+    var a = data.arrows[+g.getAttribute('data-a')];
+    return { el: g, row: a.r0, lane: a.l0, bad: a.fate === 1 || a.fate === 2, title: a.route ? 'routing' : a.label, text: a.tip, item: null };
+  }
+  function showTip(t, x, y) {
+    tipEl.innerHTML = '<b>' + esc(data.lanes[t.lane].label) + ' · ' + fmt(data.rows[t.row]) + ' ms</b>\n' + esc(t.title) + (t.text && t.text !== t.title ? '\n' + esc(t.text) : '');
+    tipEl.hidden = false;
+    var w = tipEl.offsetWidth, h = tipEl.offsetHeight;
+    tipEl.style.left = Math.max(4, Math.min(window.innerWidth - w - 8, x + 14)) + 'px';
+    tipEl.style.top = Math.max(4, y + h + 24 > window.innerHeight ? y - h - 10 : y + 16) + 'px';
+  }
+  var selected = null;
+  function select(t) {
+    if (selected) selected.classList.remove('sel');
+    selected = t.el; selected.classList.add('sel');
+    var isOffending = data.violation && t.item !== null && t.item === data.violation.item;
+    var rows = [['time', fmt(data.rows[t.row]) + ' ms (simulated)'], ['lane', data.lanes[t.lane].label], ['what', t.text || t.title]];
+    if (isOffending) rows.push(['violation', data.violation.lines.join('\n')]);
+    side.className = t.bad || isOffending ? 'bad' : '';
+    sideBody.innerHTML = '<h2>' + esc(t.title) + '</h2><dl>' + rows.map(function (r) { return '<dt>' + esc(r[0]) + '</dt><dd>' + esc(r[1]) + '</dd>'; }).join('') + '</dl>';
+    side.hidden = false;
+  }
+  function selectItem(i) {
+    var g = svg.querySelector('[data-i="' + i + '"]');
+    if (!g) return;
+    select(target({ target: g }));
+    // into view: its row, and its lane left of the side panel
+    scroller.scrollTop = Math.max(0, (rowY(data.items[i][0]) - 160) * zoom);
+    scroller.scrollLeft = Math.max(0, laneX(data.items[i][1]) * zoom - Math.max(120, (scroller.clientWidth - side.offsetWidth) / 2));
+  }
+  svg.addEventListener('mousemove', function (e) { var t = target(e); if (t) showTip(t, e.clientX, e.clientY); else tipEl.hidden = true; });
+  svg.addEventListener('mouseleave', function () { tipEl.hidden = true; });
+  svg.addEventListener('click', function (e) { var t = target(e); if (t) select(t); });
+  document.getElementById('sideclose').onclick = function () { side.hidden = true; if (selected) selected.classList.remove('sel'); selected = null; };
+  var offendingLink = document.getElementById('offending');
+  if (offendingLink) offendingLink.onclick = function () { selectItem(data.violation.item); };
 
   // ---- zoom: buttons and ctrl + wheel, keeping the point under the cursor in place
   function setZoom(z, cx, cy) {
@@ -557,6 +669,10 @@ const JS = String.raw`
   if (jump) jump.onclick = toViolation;
   if (scroller.clientWidth < W) setZoom(Math.max(0.8, scroller.clientWidth / W), 0, 0);
   if (jump && location.hash === '#violation') toViolation();
+  // deep links: #item=N opens item N's details (#violation-item: the offending delivery's)
+  var deep = /^#item=(\d+)$/.exec(location.hash);
+  if (deep) selectItem(+deep[1]);
+  if (location.hash === '#violation-item' && data.violation && data.violation.item !== null) selectItem(data.violation.item);
   document.body.setAttribute('data-drawn', String(data.items.length + data.arrows.length));
 })();
 `;

@@ -11,6 +11,7 @@
 import { describeFaultPlan, validateFaultPlan } from '../sim/fault-plan.ts';
 import type { InvariantName, Violation } from '../sim/oracle.ts';
 import type { RecordOf, TraceRecord } from '../sim/records.ts';
+import { roundNumbers } from './duration.ts';
 
 export type LaneKind = 'producer' | 'hub' | 'session' | 'network' | 'client' | 'app' | 'world';
 
@@ -88,6 +89,7 @@ export function laneOf(r: TraceRecord): Lane {
     case 'dup':
     case 'fault':
     case 'link':
+    case 'rogue':
       return NETWORK;
     case 'transition':
       return actorLane(r.actor);
@@ -180,8 +182,14 @@ export function faultPlanLine(plan: unknown): string {
   return valid.ok ? describeFaultPlan(valid.value) : JSON.stringify(plan);
 }
 
-export function runHeader(r: RecordOf<'run'>): string {
-  return `scenario ${r.scenario}  seed ${r.seed}${r.path ? `  path ${r.path}` : ''}`;
+/**
+ * The run in one line. A trace knows only the world seed (the one its PRNG
+ * ran on, drawn from the seed the user typed); with the user's seed given,
+ * that one leads and the world seed is named as such.
+ */
+export function runHeader(r: RecordOf<'run'>, seed?: number): string {
+  const path = r.path ? `  path ${r.path}` : '';
+  return seed === undefined ? `scenario ${r.scenario}  world seed ${r.seed}${path}` : `scenario ${r.scenario}  seed ${seed}${path}  (world seed ${r.seed})`;
 }
 
 /** What happened, in one line (without time and lane). */
@@ -207,6 +215,8 @@ export function describe(r: TraceRecord): string {
       return `⧉ duplicate ${r.dir} ${summarizeFrame(r.frame)} [${r.link}]`;
     case 'fault':
       return `⚡ fault ${r.fault}${r.target ? ` ${r.target}` : ''}${r.detail ? ` (${r.detail})` : ''}`;
+    case 'rogue':
+      return `☠ rogue ${r.rogue} (${r.kind}) ${r.event}${r.code !== undefined ? ` ${r.code}` : ''}${r.owner ? ` of ${r.owner}` : ''}`;
     case 'link':
       return r.event === 'open' ? `link ${r.link} open` : `link ${r.link} closed${r.code !== undefined ? ` ${r.code}` : ''}${r.reason ? ` ${r.reason}` : ''}`;
     case 'transition':
@@ -222,7 +232,7 @@ export function describe(r: TraceRecord): string {
     case 'gauge':
       return `gauge ${r.name} of ${r.owner} = ${r.value}${r.cap !== undefined ? ` (cap ${r.cap})` : ''}`;
     case 'end':
-      return `end: ${plural(r.pendingTimers, 'timer')}, ${plural(r.liveActors, 'live actor')}, ${plural(r.openLinks, 'open link')} left; healed at ${r.healedAt} ms`;
+      return `end: ${plural(r.pendingTimers, 'timer')}, ${plural(r.liveActors, 'live actor')}, ${plural(r.openLinks, 'open link')} left; healed at ${formatTime(r.healedAt)} ms`;
   }
 }
 
@@ -287,28 +297,46 @@ export const EXPECTED: Record<InvariantName, string> = {
   no_crash: 'no actor crashes on any input',
 };
 
+/** The event a violation names (`run#idx`), if any. */
+function eventRef(v: Violation): { run: string; idx: number } | undefined {
+  const ref = /([^\s,()]+)#(\d+)/.exec(v.message);
+  return ref ? { run: ref[1]!, idx: Number(ref[2]) } : undefined;
+}
+
+/**
+ * The delivery a violation is about: the app record on its connection, at its
+ * time, of the event it names. Its tenant and user say whose event it was
+ * (run ids may collide across users and tenants).
+ */
+export function offendingDelivery(v: Violation, records: readonly TraceRecord[]): RecordOf<'app'> | undefined {
+  const ref = eventRef(v);
+  if (!ref || v.conn === undefined) return undefined;
+  return records.find((r): r is RecordOf<'app'> => r.k === 'app' && r.conn === v.conn && r.t === v.t && r.run === ref.run && r.idx === ref.idx);
+}
+
 /**
  * A violation explained from the trace: what was expected, who the connection
  * is, and the story of the event it names (`run#idx`): when it was produced,
- * and what the connection's app got of it.
+ * for whom, and what the connection's app got of it.
  */
 export function explainViolation(v: Violation, records: readonly TraceRecord[]): string[] {
-  const lines = [`${v.invariant} violated at ${v.t} ms: ${v.message}`, `expected: ${EXPECTED[v.invariant] ?? v.invariant}`];
+  const lines = [`${v.invariant} violated at ${formatTime(v.t)} ms: ${roundNumbers(v.message)}`, `expected: ${EXPECTED[v.invariant] ?? v.invariant}`];
   const conn = v.conn === undefined ? undefined : records.find((r): r is RecordOf<'conn'> => r.k === 'conn' && r.conn === v.conn);
   if (conn) lines.push(`connection ${conn.conn}: user ${conn.tenant}/${conn.user}, role ${conn.role}`);
-  const ref = /([^\s,()]+)#(\d+)/.exec(v.message);
-  if (ref) {
-    const [, run, idxText] = ref;
-    const idx = Number(idxText);
-    const produced = records.find((r): r is RecordOf<'produce'> => r.k === 'produce' && r.run === run && r.idx === idx);
-    if (produced) {
-      lines.push(`event ${run}#${idx}: ${produced.type}, produced at ${produced.t} ms for ${produced.tenant}/${produced.user} on thread ${produced.thread} (${produced.sensitivity})`);
-    }
-    if (v.conn !== undefined) {
-      const got = records.filter((r): r is RecordOf<'app'> => r.k === 'app' && r.conn === v.conn && r.run === run);
-      const times = got.filter((r) => r.idx === idx).map((r) => `${r.t} ms (seq ${r.seq})`);
-      lines.push(`${v.conn} received it ${times.length === 0 ? 'never' : `at ${times.join(', ')}`}; run ${run} as received: ${got.map((r) => `#${r.idx}`).join(' ') || 'nothing'}`);
-    }
+  const ref = eventRef(v);
+  if (!ref) return lines;
+  const { run, idx } = ref;
+  // whose event: the offending delivery says, else the "of T/U" of the message, else the only one
+  const delivered = offendingDelivery(v, records);
+  const named = /\bof ([^\s/]+)\/([^\s,]+)/.exec(v.message);
+  const owner = delivered ? { tenant: delivered.tenant, user: delivered.user } : named ? { tenant: named[1]!, user: named[2]! } : undefined;
+  const same = (r: { tenant: string; user: string }) => !owner || (r.tenant === owner.tenant && r.user === owner.user);
+  const produced = records.find((r): r is RecordOf<'produce'> => r.k === 'produce' && r.run === run && r.idx === idx && same(r));
+  if (produced) lines.push(`event ${run}#${idx}: ${produced.type}, produced at ${formatTime(produced.t)} ms for ${produced.tenant}/${produced.user} on thread ${produced.thread} (${produced.sensitivity})`);
+  if (v.conn !== undefined) {
+    const got = records.filter((r): r is RecordOf<'app'> => r.k === 'app' && r.conn === v.conn && r.run === run && same(r));
+    const times = got.filter((r) => r.idx === idx).map((r) => `${formatTime(r.t)} ms (seq ${r.seq})`);
+    lines.push(`${v.conn} received it ${times.length === 0 ? 'never' : `at ${times.join(', ')}`}; run ${run} as received: ${got.map((r) => `#${r.idx}`).join(' ') || 'nothing'}`);
   }
   return lines;
 }

@@ -6,6 +6,7 @@
  */
 import type { Violation } from '../sim/oracle.ts';
 import type { RecordKind, RecordOf, TraceRecord } from '../sim/records.ts';
+import { roundNumbers } from './duration.ts';
 import { describe, explainViolation, faultPlanLine, formatTime, laneName, laneOf, runHeader, type LaneKind } from './timeline-model.ts';
 
 export interface TimelineOptions {
@@ -18,6 +19,8 @@ export interface TimelineOptions {
   kinds?: readonly RecordKind[];
   /** Records shown before the first violation when `limit` cut the timeline short of it. */
   context?: number;
+  /** The seed the user typed (the trace itself knows only the world seed). */
+  seed?: number;
 }
 
 const ESC = '\u001b[';
@@ -71,7 +74,7 @@ export function renderTimeline(records: readonly TraceRecord[], opts: TimelineOp
 
   // ---- header
   const run = records.find((r): r is RecordOf<'run'> => r.k === 'run');
-  out.push(paint(color, '1', `wsim timeline — ${run ? runHeader(run) : 'no run record'}`));
+  out.push(paint(color, '1', `wsim timeline — ${run ? runHeader(run, opts.seed) : 'no run record'}`));
   if (run) out.push(`fault plan: ${faultPlanLine(run.faultPlan)}`);
 
   const shown = kinds ? records.filter((r) => kinds.has(r.k)) : records;
@@ -139,7 +142,7 @@ export function renderTimeline(records: readonly TraceRecord[], opts: TimelineOp
     const byInvariant = new Map<string, number>();
     for (const v of violations) byInvariant.set(v.invariant, (byInvariant.get(v.invariant) ?? 0) + 1);
     out.push(paint(color, '1;31', `  violations: ${violations.length} (${[...byInvariant].map(([k, n]) => `${k} ${n}`).join(', ')})`));
-    out.push(`  first: ${first!.invariant} at ${first!.t} ms${first!.conn ? ` on ${first!.conn}` : ''}: ${first!.message}`);
+    out.push(`  first: ${first!.invariant} at ${formatTime(first!.t)} ms${first!.conn ? ` on ${first!.conn}` : ''}: ${roundNumbers(first!.message)}`);
   }
   return `${out.join('\n')}\n`;
 }

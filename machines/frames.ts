@@ -182,7 +182,11 @@ export type ErrorCode =
   | 'unsupported_version'
   | 'forbidden'
   | 'not_authenticated'
-  | 'bad_chunk';
+  | 'bad_chunk'
+  /** JSON nested deeper than the limit (refused before parsing). */
+  | 'too_deep'
+  /** A quota of machines/limits.ts (threads per session, logs per user or tenant). */
+  | 'limit_exceeded';
 
 /** A typed error: the answer to a frame that was refused (the connection stays up). */
 export interface ErrorFrame {
@@ -227,6 +231,7 @@ export const CloseCode = {
   heartbeatTimeout: 4000,
   ackTimeout: 4001,
   authRefused: 4401,
+  /** A thread the token does not grant, or a hello whose identity is not the upgrade's. */
   forbidden: 4403,
 } as const;
 

@@ -11,6 +11,8 @@ export class OutboundStream {
   acked: number;
   /** Highest sequence handed to the link. */
   sent: number;
+  /** The log's head when the stream was opened: what is at or below it is history, sent within the replay budget. */
+  replayUntil = 0;
 
   constructor(
     readonly thread: string,

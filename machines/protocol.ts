@@ -12,6 +12,7 @@
  * `unsupported_version`, not `unknown_type`.
  */
 
+import { DEFAULT_LIMITS } from './limits.ts';
 import {
   EVENT_TYPES,
   PROTOCOL_VERSION,
@@ -32,7 +33,7 @@ export const DEFAULT_MAX_FRAME_BYTES = 64 * 1024;
 /** `decode` refuses larger inputs with `too_large`, before parsing them. */
 export const DEFAULT_MAX_MESSAGE_BYTES = 2 * 1024 * 1024;
 
-export type DecodeErrorCode = 'malformed_json' | 'unknown_type' | 'bad_field' | 'too_large' | 'unsupported_version';
+export type DecodeErrorCode = 'malformed_json' | 'unknown_type' | 'bad_field' | 'too_large' | 'unsupported_version' | 'too_deep';
 
 export interface DecodeError {
   code: DecodeErrorCode;
@@ -46,6 +47,10 @@ export type Decoded<F> = { ok: true; frame: F } | { ok: false; error: DecodeErro
 export interface DecodeOptions {
   /** Default DEFAULT_MAX_MESSAGE_BYTES. */
   maxBytes?: number;
+  /** Deepest nesting accepted, scanned before parsing (default DEFAULT_LIMITS.maxJsonDepth). */
+  maxDepth?: number;
+  /** Longest thread name accepted (default DEFAULT_LIMITS.maxThreadNameChars). */
+  maxThreadChars?: number;
 }
 
 /** Every ErrorCode at run time (frames.ts only has the type). */
@@ -58,6 +63,8 @@ export const ERROR_CODES = [
   'forbidden',
   'not_authenticated',
   'bad_chunk',
+  'too_deep',
+  'limit_exceeded',
 ] as const satisfies readonly ErrorCode[];
 // Compile-time proof that the list is exhaustive.
 const _allErrorCodes: (typeof ERROR_CODES)[number] = null as unknown as ErrorCode;
@@ -97,19 +104,19 @@ export function decodeServerFrame(input: string | Uint8Array, opts?: DecodeOptio
 }
 
 function decodeAs<F extends Frame>(input: string | Uint8Array, allowed: readonly string[], opts?: DecodeOptions): Decoded<F> {
-  const parsed = parseJson(input, opts?.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES);
+  const parsed = parseJson(input, opts?.maxBytes ?? DEFAULT_MAX_MESSAGE_BYTES, opts?.maxDepth ?? DEFAULT_LIMITS.maxJsonDepth);
   if (!parsed.ok) return parsed;
   // A frame is a JSON object: well-formed JSON of another shape (number,
   // array, null, string) is not a frame at all, so it is malformed_json
   // rather than bad_field (there is no field to name).
   if (!isObject(parsed.value)) return fail('malformed_json', 'a frame must be a JSON object');
-  const error = checkFrame(parsed.value, allowed, '');
+  const error = checkFrame(parsed.value, allowed, '') ?? checkThreadNames(parsed.value, opts?.maxThreadChars ?? DEFAULT_LIMITS.maxThreadNameChars);
   return error ? { ok: false, error } : { ok: true, frame: parsed.value as unknown as F };
 }
 
 type Parsed = { ok: true; value: unknown } | { ok: false; error: DecodeError };
 
-function parseJson(input: string | Uint8Array, maxBytes: number): Parsed {
+function parseJson(input: string | Uint8Array, maxBytes: number, maxDepth: number): Parsed {
   // Size is checked before any work. Bytes are measured exactly; a string is
   // measured by its length in UTF-16 code units (cheap, and a lower bound of
   // its UTF-8 size: at most 3× off). Transports that care hand us bytes.
@@ -124,12 +131,46 @@ function parseJson(input: string | Uint8Array, maxBytes: number): Parsed {
       return fail('malformed_json', 'invalid UTF-8');
     }
   }
+  // JSON.parse of a deep frame costs seconds (and V8 may recurse into a stack overflow):
+  // one linear scan refuses it first, so a hostile frame costs O(its size) once
+  const depth = nestingExceeds(text, maxDepth);
+  if (depth) return fail('too_deep', `nesting deeper than ${maxDepth}`);
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (e) {
     // Also catches a RangeError from absurdly deep nesting.
     return fail('malformed_json', e instanceof Error ? e.message : 'invalid JSON');
   }
+}
+
+/**
+ * Does the nesting of `text` pass `max`? One pass over the characters,
+ * skipping strings (brackets inside them do not nest). Invalid JSON is left
+ * to JSON.parse: this only has to be right for the depth.
+ */
+export function nestingExceeds(text: string, max: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: the next character is escaped
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max) return true;
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+  return false;
+}
+
+/** Thread names a client sends (subscribe, unsubscribe, resume and ack keys) are bounded: each becomes server state. */
+function checkThreadNames(o: Obj, max: number): DecodeError | undefined {
+  const long = (name: string) => name.length > max;
+  if ((o.type === 'subscribe' || o.type === 'unsubscribe') && long(o.thread as string)) return bad('thread', `is longer than ${max} characters`);
+  const keys = o.type === 'resume' ? Object.keys(o.positions as Obj) : o.type === 'ack' ? Object.keys(o.acks as Obj) : [];
+  const field = o.type === 'resume' ? 'positions' : 'acks';
+  return keys.some(long) ? bad(field, `has a thread name longer than ${max} characters`) : undefined;
 }
 
 // ---- field checks ----------------------------------------------------------

@@ -15,10 +15,11 @@ import { and, assign, enqueueActions, raise, setup, stateIn } from 'xstate';
 import { chunkEventFrame } from './chunking.ts';
 import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type ServerFrame } from './frames.ts';
 import { mayRead, type AuthResult, type Identity } from './identity.ts';
+import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { OutboundStream } from './outbound-stream.ts';
 import { applyPolicy, type AccessPolicy } from './policy.ts';
 import { encode } from './protocol.ts';
-import type { ReplayLog } from './replay-log.ts';
+import type { Opened, ReplayLog } from './replay-log.ts';
 
 export interface SessionConfig {
   authTimeoutMs: number;
@@ -82,19 +83,32 @@ export interface SessionServices {
   policy: AccessPolicy;
   authenticate(token: string): AuthResult;
   log(tenant: string, user: string, thread: string): ReplayLog;
+  /** A subscriber opens a stream's log: created only within the user's and tenant's quotas. */
+  open(tenant: string, user: string, thread: string, from: number): Opened;
   /** Register / unregister this connection as a subscriber of a stream. */
   index(tenant: string, user: string, thread: string, connId: string, on: boolean): void;
 }
 
 export interface SessionInput {
+  /** The server's own id of this connection (never the client's choice). */
   connId: string;
+  /** The transport's name of the link (traces and tests only; decides nothing). */
+  link?: string;
+  /** The token the connection was admitted with (the HTTP upgrade's): the hello must be the same identity. */
+  upgradeToken?: string;
   port: SessionPort;
   services: SessionServices;
   config?: Partial<SessionConfig>;
+  limits?: Partial<Limits>;
 }
 
 export interface SessionContext {
   connId: string;
+  link: string;
+  upgradeToken: string | undefined;
+  limits: Limits;
+  /** History frames sent in the current second (see Limits.replayFramesPerSecond). */
+  replayed: number;
   port: SessionPort;
   services: SessionServices;
   config: SessionConfig;
@@ -104,7 +118,7 @@ export interface SessionContext {
   retransmits: number;
   /** Why the session closed (for the trace and the inspector). */
   closeReason: string | null;
-  stats: { framesSent: number; retransmitted: number; coalesced: number; rejected: number; highWater: number };
+  stats: { framesSent: number; retransmitted: number; coalesced: number; rejected: number; highWater: number; refused: number };
 }
 
 export type SessionEvent =
@@ -119,7 +133,8 @@ export type SessionEvent =
   | { type: 'SENT' }
   | { type: 'BLOCKED' }
   | { type: 'HEARD' }
-  | { type: 'ACKED' };
+  | { type: 'ACKED' }
+  | { type: 'REPLAYED' };
 
 
 type FrameOf<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
@@ -136,7 +151,12 @@ function send(context: SessionContext, frame: ServerFrame): SendOutcome {
  */
 export function openStream(context: SessionContext, thread: string, from: number, epoch: string | undefined): void {
   const identity = context.identity!;
-  const log = context.services.log(identity.tenant, identity.user, thread);
+  if (!context.streams.has(thread) && context.streams.size >= context.limits.maxThreadsPerSession) {
+    return refuse(context, thread, `at most ${context.limits.maxThreadsPerSession} streams per session`);
+  }
+  const opened = context.services.open(identity.tenant, identity.user, thread, from);
+  if (!opened.ok) return refuse(context, thread, opened.reason);
+  const log = opened.log;
   const current = context.services.epoch;
   let start = from;
   let resync: OutboundStream['resync'];
@@ -145,14 +165,24 @@ export function openStream(context: SessionContext, thread: string, from: number
   if ((epoch !== undefined && epoch !== current) || lostHistory) {
     start = log.start;
     resync = { from: start, reason: 'epoch_changed' };
-  } else if (from < log.start || from > log.head + 1) {
+  } else if (from < log.start || from > log.head + 1 || opened.forgotten) {
+    // a forgotten log (evicted, its tombstone gone) cannot say what the client missed: say so
     start = from < log.start ? log.start : log.head + 1;
     resync = { from: start, reason: 'beyond_window' };
   }
   if (resync) send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, ...resync });
   else send(context, { v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: current, from, recovered: epoch !== undefined });
-  context.streams.set(thread, new OutboundStream(thread, log, start, resync));
+  const stream = new OutboundStream(thread, log, start, resync);
+  stream.replayUntil = log.head;
+  context.streams.set(thread, stream);
   context.services.index(identity.tenant, identity.user, thread, context.connId, true);
+}
+
+/** A quota refused a stream: a typed error, counted; the session goes on. */
+function refuse(context: SessionContext, thread: string, message: string): void {
+  context.stats.refused++;
+  context.port.rejected('limit_exceeded', `${message}: ${thread.slice(0, 64)}`);
+  send(context, { v: PROTOCOL_VERSION, type: 'error', code: 'limit_exceeded', message, field: 'thread' });
 }
 
 function closeStream(context: SessionContext, thread: string): void {
@@ -232,6 +262,9 @@ export function pump(context: SessionContext, coalescible: Coalescible = onlyThi
   for (const stream of context.streams.values()) inflight += stream.inflight;
   for (const stream of context.streams.values()) {
     while (stream.sent < stream.log.head && inflight < context.config.windowFrames && flusher.outcome === 'ok') {
+      // history is paced: a subscribe storm cannot turn a few bytes in into megabytes out
+      const history = stream.sent < stream.replayUntil;
+      if (history && context.replayed >= context.limits.replayFramesPerSecond) break;
       const frame = nextFrame(context, stream, coalescible);
       if (!frame) {
         // evicted before it was ever sent: the client must hear it explicitly
@@ -242,6 +275,7 @@ export function pump(context: SessionContext, coalescible: Coalescible = onlyThi
       for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) flusher.push(encode(part));
       stream.sent = frame.through ?? frame.seq;
       context.stats.framesSent++;
+      if (history) context.replayed++;
       inflight++;
     }
   }
@@ -266,6 +300,8 @@ export function flushWith(context: SessionContext, raise: (event: SessionEvent) 
   context.stats.highWater = Math.max(context.stats.highWater, backlogOf(context));
   if (outcome === 'backpressure') raise({ type: 'BLOCKED' });
   if (inflightOf(context) > 0) raise({ type: 'SENT' });
+  // an unbounded budget (Infinity) needs no clock: nothing is paced
+  if (context.replayed > 0 && Number.isFinite(context.limits.replayFramesPerSecond)) raise({ type: 'REPLAYED' });
 }
 
 export const serverSessionMachine = setup({
@@ -279,9 +315,19 @@ export const serverSessionMachine = setup({
     reapAfter: ({ context }) => context.config.reapAfterMs,
     rto: ({ context }) => context.rto,
     flushDelay: ({ context }) => context.config.flushDelayMs,
+    replayWindow: 1000,
   },
   guards: {
     isHello: ({ event }) => frameOf(event, 'hello') !== undefined,
+    /** The hello's identity is not the one the connection was admitted with (the upgrade's token). */
+    identityMismatch: ({ context, event }) => {
+      const hello = frameOf(event, 'hello');
+      if (hello === undefined || context.upgradeToken === undefined || hello.token === context.upgradeToken) return false;
+      const said = context.services.authenticate(hello.token);
+      const admitted = context.services.authenticate(context.upgradeToken);
+      if (!said.ok) return false; // an invalid hello is refused 4401 as usual
+      return !admitted.ok || admitted.identity.tenant !== said.identity.tenant || admitted.identity.user !== said.identity.user;
+    },
     tokenValid: ({ context, event }) => {
       const hello = frameOf(event, 'hello');
       return hello !== undefined && context.services.authenticate(hello.token).ok;
@@ -308,6 +354,11 @@ export const serverSessionMachine = setup({
   },
   actions: {
     heard: raise({ type: 'HEARD' }),
+    /** A new second of replay budget; what waited for it goes out. */
+    refillReplay: enqueueActions(({ context, enqueue }) => {
+      context.replayed = 0;
+      if (backlogOf(context) > 0) enqueue.raise({ type: 'FLUSH' });
+    }),
     requestFlush: raise({ type: 'FLUSH' }),
     authenticate: assign(({ context, event }) => {
       const result = context.services.authenticate(frameOf(event, 'hello')!.token);
@@ -379,6 +430,10 @@ export const serverSessionMachine = setup({
   id: 'session',
   context: ({ input }) => ({
     connId: input.connId,
+    link: input.link ?? input.connId,
+    upgradeToken: input.upgradeToken,
+    limits: { ...DEFAULT_LIMITS, ...input.limits },
+    replayed: 0,
     port: input.port,
     services: input.services,
     config: { ...DEFAULT_SESSION_CONFIG, ...input.config },
@@ -387,7 +442,7 @@ export const serverSessionMachine = setup({
     rto: input.config?.rtoMs ?? DEFAULT_SESSION_CONFIG.rtoMs,
     retransmits: 0,
     closeReason: null,
-    stats: { framesSent: 0, retransmitted: 0, coalesced: 0, rejected: 0, highWater: 0 },
+    stats: { framesSent: 0, retransmitted: 0, coalesced: 0, rejected: 0, highWater: 0, refused: 0 },
   }),
   initial: 'handshake',
   on: {
@@ -399,6 +454,7 @@ export const serverSessionMachine = setup({
       after: { authTimeout: { target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.authRefused, reason: 'no hello' } } } },
       on: {
         FRAME: [
+          { guard: 'identityMismatch', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.forbidden, reason: 'identity mismatch' } } },
           { guard: 'tokenValid', target: 'open', actions: ['authenticate', 'sendWelcome'] },
           { guard: 'isHello', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.authRefused, reason: 'invalid or expired token' } } },
           { actions: 'refuseUnauthenticated' },
@@ -421,7 +477,8 @@ export const serverSessionMachine = setup({
           { guard: 'isHello', actions: ['heard', 'refuseUnauthenticated'] },
           { actions: 'heard' },
         ],
-        BAD_FRAME: { actions: ['heard', 'rejectFrame'] },
+        // only a valid frame proves the peer alive: a client sending garbage is still reaped
+        BAD_FRAME: { actions: 'rejectFrame' },
         NOTIFY: [{ guard: 'overShedCap', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } }, { actions: 'requestFlush' }],
         ROLE_CHANGED: { actions: 'setRole' },
       },
@@ -443,6 +500,13 @@ export const serverSessionMachine = setup({
             blocked: { on: { DRAIN: { target: 'idle', actions: 'flush' } } },
           },
           on: { BLOCKED: '.blocked' },
+        },
+        replay: {
+          initial: 'idle',
+          states: {
+            idle: { on: { REPLAYED: 'pacing' } },
+            pacing: { after: { replayWindow: { target: 'idle', actions: 'refillReplay' } } },
+          },
         },
         retransmit: {
           initial: 'idle',

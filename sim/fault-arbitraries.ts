@@ -5,7 +5,7 @@
  * liveness can be judged after it.
  */
 import fc from 'fast-check';
-import { CALM_PLAN, type Dir, type FaultPlan } from './fault-plan.ts';
+import { CALM_PLAN, type Dir, type FaultPlan, type RogueKind } from './fault-plan.ts';
 import { workloadSize, type Workload } from './workload.ts';
 
 type Range = readonly [number, number];
@@ -39,6 +39,8 @@ export interface PlanShape {
   targets: 'any' | 'first-user';
   /** Fault windows start at the workload's edges (a run's first or last event) more often than a uniform draw would. */
   windowsAtEdges?: boolean;
+  /** Hostile clients: how many, of which kinds, staying how long (absent = none, and nothing drawn). */
+  rogues?: { count: Range; kinds: readonly RogueKind[]; stayMs: Range };
 }
 
 export const CALM_SHAPE: PlanShape = {
@@ -105,6 +107,18 @@ function workloadEdges(workload: Workload): number[] {
 }
 
 export function planArb(s: PlanShape, workload: Workload): fc.Arbitrary<FaultPlan> {
+  const plan = networkPlanArb(s, workload);
+  const r = s.rogues;
+  if (!r) return plan;
+  // rogues arrive while honest users stream; every kind of the shape appears at least once
+  const rogue = (kind: fc.Arbitrary<RogueKind>) =>
+    fc.record({ kind, at: fc.integer({ min: 0, max: Math.max(0, workloadSize(workload).lastEventAt) }), stay: inRange(r.stayMs) }).map((x) => ({ kind: x.kind, at: x.at, leaveAt: x.at + x.stay }));
+  const extra = Math.max(0, r.count[1] - r.kinds.length);
+  const rogues = fc.tuple(fc.tuple(...r.kinds.map((k) => rogue(fc.constant(k)))), fc.array(rogue(fc.constantFrom(...r.kinds)), { minLength: Math.max(0, r.count[0] - r.kinds.length), maxLength: extra }));
+  return fc.tuple(plan, rogues).map(([p, [each, more]]) => ({ ...p, rogues: [...each, ...more].sort((a, b) => a.at - b.at) }));
+}
+
+function networkPlanArb(s: PlanShape, workload: Workload): fc.Arbitrary<FaultPlan> {
   const { lastEventAt } = workloadSize(workload);
   const healAt = lastEventAt + s.healAfterMs;
   const targets = targetsOf(workload, s.targets);

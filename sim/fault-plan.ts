@@ -6,6 +6,33 @@
 
 export type Dir = 'c2s' | 's2c';
 
+/**
+ * What a rogue client does (see sim/rogue.ts): each is an attack of issue 10
+ * or one like it, by a client holding a valid token of its own.
+ */
+export const ROGUE_KINDS = [
+  'forge_conn_id',
+  'token_mismatch',
+  'revoked_token',
+  'resume_foreign',
+  'name_bomb',
+  'thread_flood',
+  'deep_nesting',
+  'oversized',
+  'idle_no_hello',
+  'garbage_keepalive',
+  'replay_storm',
+  'ping_flood',
+] as const;
+export type RogueKind = (typeof ROGUE_KINDS)[number];
+
+/** One rogue client: it connects at `at`, attacks, and leaves at `leaveAt`. */
+export interface RogueSpec {
+  kind: RogueKind;
+  at: number;
+  leaveAt: number;
+}
+
 export interface Window {
   from: number;
   to: number;
@@ -49,6 +76,8 @@ export interface FaultPlan {
   restarts: { at: number; downMs: number }[];
   /** From this time on: no drop/dup/reorder/corrupt/disconnect; windows are cut at healAt. */
   healAt: number;
+  /** Hostile clients (a fault kind like a partition); absent = none. */
+  rogues?: RogueSpec[];
 }
 
 export const CALM_PLAN: FaultPlan = {
@@ -169,6 +198,13 @@ function linkShape(x: unknown, field: string): LinkShape {
   });
 }
 
+function rogue(x: unknown, field: string): RogueSpec {
+  const o = obj(x, field, ['kind', 'at', 'leaveAt']);
+  if (typeof o.kind !== 'string' || !(ROGUE_KINDS as readonly string[]).includes(o.kind)) throw new Invalid(`${field}.kind`, `must be one of ${ROGUE_KINDS.join(', ')}, got ${show(o.kind)}`);
+  const at = num(o.at, `${field}.at`, nonNegative);
+  return { kind: o.kind as RogueKind, at, leaveAt: num(o.leaveAt, `${field}.leaveAt`, (n) => (n < at ? `must be >= at (${at})` : null)) };
+}
+
 function restart(x: unknown, field: string): { at: number; downMs: number } {
   const o = obj(x, field, ['at', 'downMs']);
   return { at: num(o.at, `${field}.at`, nonNegative), downMs: num(o.downMs, `${field}.downMs`, nonNegative) };
@@ -176,7 +212,7 @@ function restart(x: unknown, field: string): { at: number; downMs: number } {
 
 const PLAN_FIELDS = [
   'latency', 'drop', 'dup', 'reorder', 'corrupt', 'disconnect', 'partitions', 'halfOpen',
-  'blackholes', 'bandwidth', 'sendBufferBytes', 'links', 'restarts', 'healAt',
+  'blackholes', 'bandwidth', 'sendBufferBytes', 'links', 'restarts', 'healAt', 'rogues',
 ] as const;
 
 /** Missing fields take CALM_PLAN's value; unknown fields are errors (a typo must not pass silently). */
@@ -203,6 +239,7 @@ function plan(input: unknown): FaultPlan {
     links: list(o.links, 'links', linkShape),
     restarts: list(o.restarts, 'restarts', restart),
     healAt: o.healAt === undefined ? 0 : num(o.healAt, 'healAt', nonNegative),
+    rogues: o.rogues === undefined ? undefined : list(o.rogues, 'rogues', rogue),
   });
 }
 
@@ -239,6 +276,7 @@ export function describeFaultPlan(p: FaultPlan): string {
     `links=[${p.links.map(link).join(',')}]`,
     `restarts=[${p.restarts.map((r) => `${r.at}+${r.downMs}`).join(',')}]`,
     `healAt=${p.healAt}`,
+    ...(p.rogues?.length ? [`rogues=[${p.rogues.map((r) => `${r.kind}@${r.at}-${r.leaveAt}`).join(',')}]`] : []),
   ].join(' ');
 }
 

@@ -70,6 +70,11 @@ export type TraceRecord =
   | { t: Time; k: 'app_error'; conn: string; thread: string; seq: number; run: string; idx: number; attempt: number; dead: boolean; message: string }
   /** A frame was refused by a decoder with a typed error. */
   | { t: Time; k: 'reject'; side: 'client' | 'server'; link: string; code: string; detail: string }
+  /**
+   * A rogue client (a fault kind): it started or left, was refused (an error
+   * frame's code, or the close code), or received an event owned by `owner`.
+   */
+  | { t: Time; k: 'rogue'; rogue: string; kind: string; tenant: string; user: string; event: 'start' | 'leave' | 'error' | 'close' | 'event'; code?: string | number; owner?: string }
   /** A gauge sample (buffer high-water marks, memory). */
   | { t: Time; k: 'gauge'; name: string; owner: string; value: number; cap?: number }
   /** The world's accounting at the end: what was left running. */

@@ -27,6 +27,7 @@ export const CATEGORIES = [
   'event-routing-isolation',
   'error-handling-recovery',
   'performance-load-handling',
+  'hostile-clients',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -266,24 +267,4 @@ export function reportOf(scenario: Scenario, seed: number, outcomes: RunOutcome[
   const hash = createHash('sha256');
   for (const o of outcomes) hash.update(o.traceHash);
   return { scenario, seed, runs: outcomes.length, passed: !failure, outcomes, ...(failure ? { failure } : {}), traceHash: outcomes.length === 1 ? outcomes[0]!.traceHash : hash.digest('hex') };
-}
-
-/** The replay command that reproduces a run (on a broken variant when named). */
-export function replayCommand(id: string, seed: number, path: string, overrides?: FaultOverrides, variant?: string): string {
-  const flags = Object.entries(overrides ?? {})
-    .filter(([, v]) => v !== undefined)
-    .map(([k, v]) => ` --${k === 'disconnectEveryMs' ? 'disconnect-every' : k} ${v}`)
-    .join('');
-  return `npm run replay -- --scenario ${id} --seed ${seed} --path ${path}${flags}${variant ? ` --variant ${variant}` : ''}`;
-}
-
-/** SIM_RUNS scales every scenario's default runs (SIM_RUNS=10 → ten times as many). */
-export function scaledRuns(scenario: Scenario): number {
-  const scale = Number(process.env.SIM_RUNS ?? '1');
-  return Math.max(1, Math.round(scenario.runs * (Number.isFinite(scale) && scale > 0 ? scale : 1)));
-}
-
-export function defaultSeed(): number {
-  const pinned = Number(process.env.SIM_SEED);
-  return Number.isInteger(pinned) ? pinned : 42;
 }

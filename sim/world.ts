@@ -18,6 +18,7 @@ import type { AgentEvent } from '../machines/frames.ts';
 import { payloadHash } from '../machines/hash.ts';
 import { hubMachine, type HubMachine, type HubRef, type RouteKey } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
+import type { Limits } from '../machines/limits.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
@@ -27,6 +28,7 @@ import { SimClock } from './clock.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { SimNetwork, type FaultCounts } from './network.ts';
 import { fuzzFrame } from './fuzz.ts';
+import { startRogue, type RogueHost } from './rogue.ts';
 import { makePayload } from './payload.ts';
 import { Random } from './random.ts';
 import { Scheduler } from './scheduler.ts';
@@ -43,6 +45,7 @@ export interface ProtocolVariant {
   policy?: AccessPolicy;
   routeKey?: RouteKey;
   logCapacity?: number;
+  limits?: Partial<Limits>;
 }
 
 export interface WorldInput {
@@ -63,7 +66,8 @@ export interface WorldInput {
 
 export interface WorldResult {
   trace: Trace;
-  faults: FaultCounts;
+  /** The network's injected faults, and the rogue clients of the plan (a fault kind of the world). */
+  faults: FaultCounts & { rogue?: number };
   /** When the workload and faults were over and the settle window began. */
   healedAt: number;
   endedAt: number;
@@ -120,6 +124,8 @@ export class World {
   private outboxHighWater = 0;
   /** Notifications sessions received from the router (routing cost, counted on the inspection stream). */
   notifies = 0;
+  /** The server's connection ids: the world's randomness, as crypto is a real server's. */
+  private readonly sessionIds: () => string;
 
   constructor(
     readonly input: WorldInput,
@@ -130,6 +136,8 @@ export class World {
     this.trace = new Trace({ keep: input.keepTrace ?? true });
     this.trace.append({ t: 0, k: 'run', scenario: input.scenario, seed: input.seed, ...(input.path ? { path: input.path } : {}), faultPlan: input.plan });
     this.network = setup.transport(this);
+    const ids = this.random.fork('session-ids');
+    this.sessionIds = () => `s-${ids.int(0, 0x7fffffff).toString(36)}${ids.int(0, 0x7fffffff).toString(36)}`;
   }
 
   private get clockOption() {
@@ -174,6 +182,8 @@ export class World {
         ...(protocol.logCapacity ? { logCapacity: protocol.logCapacity } : {}),
         ...(protocol.routeKey ? { routeKey: protocol.routeKey } : {}),
         ...(protocol.sessionConfig ? { sessionConfig: protocol.sessionConfig } : {}),
+        ...(protocol.limits ? { limits: protocol.limits } : {}),
+        sessionIds: this.sessionIds,
       },
     });
     this.hub.start();
@@ -293,6 +303,8 @@ export class World {
       });
     }
     if (w.fuzzFrames > 0) this.startFuzzer(w.fuzzFrames);
+    this.input.plan.rogues?.forEach((spec, i) => this.time.at(spec.at, `rogue ${spec.kind}`, () => startRogue(this.rogueHost, spec, i)));
+    if (this.input.plan.rogues?.length) this.sampleQuotas(250, horizonOf(w, this.input.plan) + this.input.settleMs);
     for (const user of w.users) for (const run of user.runs) this.startRun(run, user);
     for (const change of w.roleChanges) {
       this.time.at(change.at, 'role change', () => {
@@ -333,6 +345,76 @@ export class World {
     );
   }
 
+  // ---- rogues: hostile clients as a fault kind ------------------------------
+
+  /** Link names rogues connected under (their sessions are theirs, whatever id they forged). */
+  private readonly rogueLinks = new Set<string>();
+
+  private get rogueHost(): RogueHost {
+    const users = this.input.workload.users;
+    const transport: Transport = {
+      listen: () => {},
+      connect: (request, handler) => {
+        this.rogueLinks.add(request.connId);
+        return this.transport.connect(request, handler);
+      },
+    };
+    return {
+      trace: this.trace,
+      transport,
+      directory: this.directory,
+      now: () => this.time.now,
+      after: (ms, label, fn) => void this.time.after(ms, label, fn),
+      victim: (i) => {
+        const u = users[i % users.length]!;
+        return { tenant: u.tenant, user: u.user, token: tokenOf(u.tenant, u.user), threads: u.threads };
+      },
+      sessionIds: () =>
+        [...this.hub.getSnapshot().context.sessions.entries()].filter(([, s]) => s.getSnapshot().matches('open') && !this.rogueLinks.has(s.getSnapshot().context.link)).map(([id]) => id),
+      publish: (event) => this.hub.send({ type: 'PUBLISH', event }),
+    };
+  }
+
+  /** Every rogue left and the server holds nothing of theirs (a run over real sockets waits for it). */
+  roguesGone(): boolean {
+    const plan = this.input.plan.rogues ?? [];
+    if (plan.length === 0) return true;
+    if (this.time.now < Math.max(...plan.map((r) => r.leaveAt))) return false;
+    const hub = this.hub.getSnapshot().context;
+    const live = [...this.liveSessions()].some((s) => this.rogueLinks.has(s.getSnapshot().context.link));
+    return !live && hub.logs.countOwned((o) => /^rogue\d+$/.test(o.user)) === 0;
+  }
+
+  /**
+   * The server's state, now and then while rogues are about: the quota gauges
+   * must stay within the scenario's limits, the rogue gauges be back at 0 once
+   * they left (sim/rogue-checks.ts judges both).
+   */
+  private sampleQuotas(every: number, until: number): void {
+    const tick = () => {
+      this.writeQuotaGauges();
+      if (this.time.now + every <= until) this.time.after(every, 'quota sample', tick);
+    };
+    this.time.after(every, 'quota sample', tick);
+  }
+
+  private writeQuotaGauges(): void {
+    const t = this.time.now;
+    const hub = this.hub.getSnapshot().context;
+    const sessions = [...this.liveSessions()].map((s) => s.getSnapshot().context);
+    const isRogue = (user: string) => /^rogue\d+$/.test(user);
+    const gauge = (name: string, value: number) => this.trace.append({ t, k: 'gauge', name, owner: 'hub', value });
+    // the quotas are judged against the scenario's contract (rogue-checks), not the protocol under test
+    gauge('quota.logsPerUser', hub.logs.maxPerUser());
+    gauge('quota.logsPerTenant', hub.logs.maxPerTenant());
+    gauge('quota.streamsPerSession', Math.max(0, ...sessions.map((s) => s.streams.size)));
+    gauge('server.sessions', sessions.length);
+    gauge('server.logs', hub.logs.count);
+    gauge('server.logBytes', hub.logs.bytes());
+    gauge('rogue.sessions', sessions.filter((s) => this.rogueLinks.has(s.link) || (s.identity !== null && isRogue(s.identity.user))).length);
+    gauge('rogue.logs', hub.logs.countOwned((o) => isRogue(o.user)));
+  }
+
   // ---- gauges: buffers against their caps ------------------------------------
 
   /** Sample the sessions' backlogs now and then (a measurement, not a verdict input of delivery). */
@@ -357,6 +439,7 @@ export class World {
     this.trace.append({ t, k: 'gauge', name: 'wire.chunkedSeqs', owner: 'server', value: this.wire.chunkedSeqs() });
     this.trace.append({ t, k: 'gauge', name: 'routing.notifies', owner: 'hub', value: this.notifies });
     this.trace.append({ t, k: 'gauge', name: 'buffers.unacked', owner: 'everyone', value: this.unackedBuffers() });
+    if (this.input.plan.rogues?.length) this.writeQuotaGauges();
   }
 
   /** Frames still held for want of an ack: session windows and client release buffers. */
@@ -458,6 +541,7 @@ export function horizonOf(workload: Workload, plan: FaultPlan): number {
   for (const c of workload.roleChanges) t = Math.max(t, c.at);
   for (const c of workload.subscriptionChanges) t = Math.max(t, c.at);
   for (const r of plan.restarts) t = Math.max(t, r.at + r.downMs);
+  for (const r of plan.rogues ?? []) t = Math.max(t, r.leaveAt);
   return t;
 }
 
@@ -480,5 +564,7 @@ export function runWorld(input: WorldInput): WorldResult {
   // closes travel one latency; nothing should be left after that
   scheduler.runUntil(scheduler.now + 10_000);
   world.end(scheduler.size, healedAt);
-  return { trace: world.trace, faults: world.network.stats(), healedAt, endedAt: scheduler.now, transitions: world.transitionCount, schedulerSteps: scheduler.steps };
+  const rogues = input.plan.rogues?.length ?? 0;
+  const faults = { ...world.network.stats(), ...(rogues > 0 ? { rogue: rogues } : {}) };
+  return { trace: world.trace, faults, healedAt, endedAt: scheduler.now, transitions: world.transitionCount, schedulerSteps: scheduler.steps };
 }

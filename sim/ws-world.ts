@@ -9,7 +9,7 @@
  * identifies a run, it does not replay one.
  */
 import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
-import { describeFaultPlan, type FaultPlan } from './fault-plan.ts';
+import type { FaultPlan } from './fault-plan.ts';
 import type { FaultCounts } from './network.ts';
 import { judge } from './oracle.ts';
 import { mergeProtocol, judgeRun, reportOf, resolveInput, type RunOutcome, type Scenario, type ScenarioInput, type ScenarioReport } from './scenario.ts';
@@ -152,7 +152,6 @@ export async function runWorldOverWs(scenario: Scenario, input: ScenarioInput, o
     { scenario: scenario.id, seed: input.worldSeed, ...(options.path ? { path: options.path } : {}), workload: input.workload, plan, protocol, settleMs: scenario.settleMs, keepTrace: true },
     { time, transport: () => net },
   );
-  process.stderr.write(`  ${scenario.id} over ws ${ws.url} seed ${options.seed}: ${describeFaultPlan(plan)}\n`);
   try {
     world.start();
     const injected = injectFaults(world, net, time, plan);
@@ -162,7 +161,7 @@ export async function runWorldOverWs(scenario: Scenario, input: ScenarioInput, o
     await sleep(200); // the last garbage frames are answered
     // liveness: everything must arrive within the settle window; stop as soon as it has
     const deadline = healedAt + scenario.settleMs;
-    while (time.now < deadline && !settled(world)) await sleep(100);
+    while (time.now < deadline && !(settled(world) && world.roguesGone())) await sleep(100);
     world.writeGauges();
     world.shutdown();
     await sleep(300);

@@ -43,6 +43,8 @@ export interface ConnectRequest {
   endpoint: string;
   /** Sent at the upgrade on real sockets; in the sim the hello frame carries it too. */
   token: string;
+  /** A connection id the client asked for (an old `?conn=`): passed on so the server can be seen to ignore it. */
+  hint?: string;
 }
 
 export interface ServerHandler {

@@ -37,9 +37,9 @@ export function createServerHandler(options: ServerEndpointOptions): ServerHandl
         rejected: (code, detail) => options.observer?.rejected?.(link.id, code, detail),
         coalesced: (thread, from, through) => options.observer?.coalesced?.(link.id, thread, from, through),
       };
-      const hub = options.hub();
-      hub.send({ type: 'CONNECT', connId: request.connId, port });
-      const session = hub.getSnapshot().context.sessions.get(request.connId) as SessionRef | undefined;
+      // the hub names the session; the link's own id is only a label for traces
+      let session: SessionRef | undefined;
+      options.hub().send({ type: 'CONNECT', link: link.id, port, token: request.token, ...(request.hint !== undefined ? { hint: request.hint } : {}), accepted: (ref) => (session = ref) });
       return {
         onOpen: () => {},
         onFrame: (data) => {

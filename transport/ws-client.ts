@@ -244,10 +244,9 @@ export interface WsClientOptions {
   createSocket?: SocketFactory;
 }
 
-/** The URL of one connection attempt: conn id and endpoint as hints for the server's logs. */
+/** The URL of one connection attempt: the endpoint as a hint for the server's logs (the server names connections itself). */
 export function connectUrl(base: string, request: ConnectRequest, tokenInQuery: boolean): string {
   const url = new URL(base);
-  url.searchParams.set('conn', request.connId);
   url.searchParams.set('endpoint', request.endpoint);
   if (tokenInQuery) url.searchParams.set('token', request.token);
   return url.toString();

@@ -19,6 +19,12 @@
  *   'rate limit' (a flood is policy, not a malformed frame);
  * - ws-level ping/pong reaping of dead TCP peers (the protocol has its own
  *   heartbeat; this one also catches a peer stuck before its hello);
+ * - a TCP connection that has not sent its HTTP request (headers or upgrade)
+ *   within `Limits.headersTimeoutMs` is destroyed (Node's own timeouts take
+ *   60-90 s);
+ *
+ * The link ids it gives are labels for logs and traces, never the client's
+ * choice; the hub names sessions with ids of its own (unguessable).
  * - a handler that throws: the connection is closed 1011, the server lives.
  *
  * `close()` is a graceful shutdown: every socket is closed 1001 'going away'
@@ -26,9 +32,10 @@
  * grace period, then the http server closes.
  */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import { DEFAULT_LIMITS } from '../machines/limits.ts';
 import { encode, errorFrame } from '../machines/protocol.ts';
 import type { ConnectRequest, LinkHandler, ServerHandler } from './link.ts';
 import { DEFAULT_BUFFER_CAP, DEFAULT_CLOSE_GRACE_MS, SocketLink, type SocketLinkCounters } from './ws-client.ts';
@@ -59,6 +66,8 @@ export interface WsServerOptions {
   closeGraceMs?: number;
   /** ws-level ping period; a socket that missed a whole period is terminated. 0 = off (default 15 s). */
   pingIntervalMs?: number;
+  /** A TCP connection without a complete HTTP request after this is destroyed (default Limits.headersTimeoutMs). */
+  headersTimeoutMs?: number;
 }
 
 export interface WsServerStats {
@@ -75,6 +84,8 @@ export interface WsServerStats {
   reaped: number;
   /** The handler threw: the link was closed 1011. */
   internalErrors: number;
+  /** TCP connections destroyed for sending no HTTP request in time. */
+  headerTimeouts: number;
   /** Closes this side asked for (sessions, rate limit, shutdown), by code. */
   closedByServer: Record<number, number>;
   /** Closes the peer or the socket ended (ws's own 1007/1009 included), by code. */
@@ -124,8 +135,6 @@ interface Entry extends ServerLinkInfo {
   bucket: TokenBucket | null;
 }
 
-const CONN_HINT = /^[\w.:#/@~+-]{1,128}$/;
-
 const BINARY_REFUSED = encode(errorFrame({ code: 'malformed_json', message: 'binary messages are not accepted: frames are JSON text' }));
 
 function bearer(header: string | undefined): string | null {
@@ -170,6 +179,7 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
     rateLimited: 0,
     reaped: 0,
     internalErrors: 0,
+    headerTimeouts: 0,
     closedByServer: {},
     closedByPeer: {},
   };
@@ -188,11 +198,8 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
     }
   };
 
-  const connIdFor = (hint: string | null): string => {
-    seq++;
-    if (hint !== null && CONN_HINT.test(hint) && !entries.has(hint)) return hint;
-    return `ws-${seq}`;
-  };
+  /** A label for the link: a counter of this server's, whatever the client asks for. */
+  const linkId = (): string => `ws-${++seq}`;
 
   const accept = (socket: WebSocket, request: ConnectRequest): void => {
     const id = request.connId;
@@ -270,13 +277,32 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
       return refuse(socket, 401, 'invalid or expired token');
     }
     const request: ConnectRequest = {
-      connId: connIdFor(url.searchParams.get('conn')),
+      connId: linkId(),
+      ...(url.searchParams.has('conn') ? { hint: url.searchParams.get('conn')! } : {}),
       endpoint: url.searchParams.get('endpoint') ?? `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
       token,
     };
     wss.handleUpgrade(req, socket, head, (ws) => accept(ws, request));
   };
   server.on('upgrade', onUpgrade);
+
+  // a socket that never sends its request must not stay: Node alone keeps it 60-90 s
+  const headersTimeoutMs = options.headersTimeoutMs ?? DEFAULT_LIMITS.headersTimeoutMs;
+  const waiting = new WeakMap<object, NodeJS.Timeout>();
+  const onConnection = (socket: Socket): void => {
+    const timer = setTimeout(() => {
+      stats.headerTimeouts++;
+      socket.destroy();
+    }, headersTimeoutMs);
+    timer.unref();
+    waiting.set(socket, timer);
+    socket.once('close', () => clearTimeout(timer));
+  };
+  // the parser has the whole request once 'request' or 'upgrade' fires
+  const heard = (req: http.IncomingMessage): void => clearTimeout(waiting.get(req.socket));
+  server.on('connection', onConnection);
+  server.prependListener('upgrade', heard);
+  server.prependListener('request', heard);
 
   const pingEvery = options.pingIntervalMs ?? 15_000;
   const pinger =
@@ -322,6 +348,9 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
     while (entries.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     for (const entry of [...entries.values()]) entry.socket.terminate();
     server.off('upgrade', onUpgrade);
+    server.off('connection', onConnection);
+    server.off('upgrade', heard);
+    server.off('request', heard);
     await new Promise<void>((resolve) => wss.close(() => resolve()));
     if (owned) {
       await new Promise<void>((resolve) => {

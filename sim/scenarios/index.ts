@@ -1,9 +1,10 @@
-/** The 25 scenarios of DESIGN.md, by id. Ids are a contract: spec titles, `--scenario`, reports. */
+/** The scenarios of DESIGN.md (the 25, and hostile-clients), by id. Ids are a contract: spec titles, `--scenario`, reports. */
 import type { Scenario } from '../scenario.ts';
 import { connectionStateManagement } from './connection-state-management.ts';
 import { errorHandlingRecovery } from './error-handling-recovery.ts';
 import { eventDeliveryReliability } from './event-delivery-reliability.ts';
 import { eventRoutingIsolation } from './event-routing-isolation.ts';
+import { hostileClients } from './hostile-clients.ts';
 import { performanceLoadHandling } from './performance-load-handling.ts';
 
 export const SCENARIOS: readonly Scenario[] = [
@@ -12,6 +13,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ...eventRoutingIsolation,
   ...errorHandlingRecovery,
   ...performanceLoadHandling,
+  ...hostileClients,
 ];
 
 export const SCENARIO_IDS: readonly string[] = SCENARIOS.map((s) => s.id);

@@ -15,7 +15,8 @@ const FIELDS = {
 } as const;
 
 describe('wsim bench --quick (smoke)', function () {
-  this.timeout(120_000);
+  // about 50 s on two idle cores; 80–150 s measured on a loaded shared VM, where 120 s timed out
+  this.timeout(300_000);
   let report: BenchReport;
 
   before(async () => {
@@ -43,6 +44,9 @@ describe('wsim bench --quick (smoke)', function () {
   it('reports the spread of every figure and the machine it ran on', () => {
     expect(report.spread.sim.spread.wallSeconds.runs.length).to.be.greaterThan(0);
     expect(report.spread.sim.verified.deliveryOk, 'the judged sim run delivered everything once, in order').to.equal(true);
+    // a short load cannot judge memory growth or drift: those are named as not judged, not failed
+    expect(report.spread.sim.verified.passed, report.spread.sim.verified.failures.join('; ')).to.equal(true);
+    expect(report.spread.sim.verified.notJudged.every((f) => /^(bounded_buffers|latency): /.test(f)), report.spread.sim.verified.notJudged.join('; ')).to.equal(true);
     expect(report.machine.cpus).to.be.greaterThan(0);
     expect(report.machine.node).to.match(/^v\d+/);
     expect(Number.isNaN(Date.parse(report.machine.date))).to.equal(false);
@@ -50,6 +54,8 @@ describe('wsim bench --quick (smoke)', function () {
 
   it('prints a table and a JSON object that round-trips', () => {
     expect(formatBench(report)).to.contain('speedup');
+    expect(formatBench(report)).to.contain('verification passed');
+    expect(formatBench(report)).to.not.contain('FAILED');
     expect(JSON.parse(JSON.stringify(report))).to.deep.equal(report);
   });
 });

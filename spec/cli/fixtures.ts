@@ -5,7 +5,7 @@
  */
 import fc from 'fast-check';
 import { CALM_PLAN, type FaultPlan } from '../../sim/fault-plan.ts';
-import type { Violation } from '../../sim/oracle.ts';
+import { judge, type Violation } from '../../sim/oracle.ts';
 import type { TraceRecord } from '../../sim/records.ts';
 import { BASE_SHAPE, workloadArb } from '../../sim/workload.ts';
 import { runWorld } from '../../sim/world.ts';
@@ -79,4 +79,15 @@ export function realTrace(): TraceRecord[] {
     real = [...runWorld({ scenario: 'cli_fixture', seed: 1, workload: workload!, plan: PLAN, settleMs: 10_000 }).trace.records];
   }
   return real;
+}
+
+/** The real trace with one app record delivered twice: the oracle must flag it. */
+export function realWithDuplicate(): { records: TraceRecord[]; violations: Violation[] } {
+  const records = [...realTrace()];
+  const at = records.findIndex((r) => r.k === 'app' && r.type === 'tool_executing');
+  const copy = { ...(records[at] as Extract<TraceRecord, { k: 'app' }>), t: records[at]!.t + 1 };
+  let insert = at + 1;
+  while (insert < records.length && records[insert]!.t <= copy.t) insert++;
+  records.splice(insert, 0, copy);
+  return { records, violations: judge(records).violations };
 }

@@ -4,6 +4,7 @@ import WebSocket from 'ws';
 import { createCapture, freePort, inspectRun, InspectUsage, plain } from '../../cli/inspect.ts';
 import { findScenario } from '../../sim/scenarios/index.ts';
 import { runAt } from '../../sim/scenario.ts';
+import { invoke } from './invoke.ts';
 
 interface Message {
   type: string;
@@ -49,7 +50,8 @@ describe('cli/inspect', function () {
     const actors = new Map(received.filter((m) => m.type === '@xstate.actor').map((m) => [m.name!, m.sessionId]));
     const hub = actors.get('hub');
     const clients = [...actors.keys()].filter((n) => /^t\d+\/u\d+\/\d+$/.test(n));
-    const sessions = [...actors.keys()].filter((n) => /^t\d+\/u\d+\/\d+#\d+$/.test(n));
+    // sessions are named by the server's own ids (drawn from the world's PRNG)
+    const sessions = [...actors.keys()].filter((n) => /^s-[0-9a-z]+$/.test(n));
     expect(hub, [...actors.keys()].join(' ')).to.be.a('string');
     expect(clients).to.not.be.empty;
     expect(sessions).to.not.be.empty;
@@ -106,6 +108,50 @@ describe('cli/inspect', function () {
     }
     let error: unknown;
     await inspectRun({ scenario: 'nope', seed: 1, path: '0', port: 0, pace: 10 }).catch((e: unknown) => (error = e));
-    expect((error as Error).message).to.contain('valid ids: ');
+    expect((error as Error).message).to.equal("unknown scenario 'nope' (list them: wsim run --list)");
+  });
+
+  it('keeps the relay up after the replay until the person is done (hold), then closes it', async () => {
+    let url = '';
+    let heldFor = 0;
+    const done = await inspectRun(
+      { scenario: SCENARIO, seed: 42, path: '0', port: 0, pace: 5000 },
+      {
+        ready: (s) => void (url = s.wsUrl),
+        hold: async (s) => {
+          expect(s.sent).to.equal(s.events);
+          const started = Date.now();
+          // still up: a late viewer can connect after every event was sent
+          const late = new WebSocket(url);
+          await new Promise((resolve, reject) => {
+            late.once('open', resolve);
+            late.once('error', reject);
+          });
+          late.close();
+          await new Promise((r) => setTimeout(r, 200));
+          heldFor = Date.now() - started;
+        },
+      },
+    );
+    expect(heldFor).to.be.at.least(200);
+    const after = new WebSocket(url);
+    const refused = await new Promise((resolve) => {
+      after.once('open', () => resolve(false));
+      after.once('error', () => resolve(true));
+    });
+    after.terminate();
+    expect(refused, 'the relay is closed once hold resolved').to.equal(true);
+    expect(done.sent).to.equal(done.events);
+  });
+
+  it('wsim inspect says where to look, stays for --exit-after S after the replay, and exits 0', async () => {
+    const started = Date.now();
+    const r = await invoke(['inspect', '--scenario', SCENARIO, '--no-open', '--port', '0', '--wait', '0', '--pace', '5000', '--exit-after', '0.5']);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(r.stdout).to.match(/^Stately inspector: http:\/\/localhost:\d+\n$/);
+    expect(r.stderr).to.match(/wsim inspect: look at http:\/\/localhost:\d+ /);
+    expect(r.stderr).to.match(/wsim inspect: replay done, \d+ events sent; the inspector at http:\/\/localhost:\d+ keeps them\. Leaving in 0\.5 s \(--exit-after\)/);
+    expect(r.stderr).to.not.match(/\d\.\d{3,}/); // numbers rounded
+    expect(Date.now() - started).to.be.at.least(500);
   });
 });

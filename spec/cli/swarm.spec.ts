@@ -3,24 +3,17 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
-import { findScenario } from '../../sim/scenarios/index.ts';
+import { findScenario, SCENARIOS } from '../../sim/scenarios/index.ts';
 import { runInput } from '../../sim/scenario.ts';
-import { mergeReports, parseReport, parseShard, shardSeeds, swarm, writeFailureFile, type FailureFile, type SwarmReport } from '../../cli/swarm.ts';
+import { countSeeds, mergeReports, parseReport, parseShard, shardSeeds, swarm, writeFailureFile, type FailureFile, type SwarmReport } from '../../cli/swarm.ts';
 import { runSeed, scenarioForSeed, swarmInput, swarmTransform, CAPS, type SwarmResult } from '../../cli/swarm-seed.ts';
 
 const CHEAP = 'mission_critical_events_delivery_guaranteed';
 
-/** `wsim swarm ARGS` as a process (a commander program like cli/main.ts's, with swarm registered). */
+/** `wsim swarm ARGS` as a process (the real CLI entry). */
 function wsim(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {
-  const program = `
-    import { Command, CommanderError } from 'commander';
-    import { register } from './cli/swarm.ts';
-    const program = new Command('wsim').exitOverride().configureOutput({ writeErr: (s) => process.stderr.write(s) });
-    register(program);
-    try { await program.parseAsync(process.argv.slice(1), { from: 'user' }); }
-    catch (err) { if (err instanceof CommanderError) process.exit(err.exitCode === 0 ? 0 : 2); throw err; }`;
   return new Promise((resolve, reject) => {
-    execFile(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', program, 'swarm', ...args], { encoding: 'utf8', cwd: process.cwd() }, (err, stdout, stderr) => {
+    execFile(process.execPath, ['--import', 'tsx', 'cli/main.ts', 'swarm', ...args], { encoding: 'utf8', cwd: process.cwd() }, (err, stdout, stderr) => {
       if (err && typeof err.code !== 'number') reject(err);
       else resolve({ status: err ? (err.code as number) : 0, stdout, stderr });
     });
@@ -40,6 +33,9 @@ describe('cli/swarm', function () {
   describe('seeds and shards', () => {
     it('parses I/N and refuses anything else', () => {
       expect(parseShard('2/3')).to.deep.equal({ ok: true, value: { index: 2, count: 3 } });
+      for (const [seed, runs, index, count] of [[0, 10, 1, 1], [42, 17, 2, 3], [5, 1, 1, 4], [7, 0, 1, 2], [100, 999, 4, 4], [1, 13, 3, 5]] as const) {
+        expect(countSeeds(seed, runs, { index, count }), `${seed}+${runs} ${index}/${count}`).to.equal(shardSeeds(seed, runs, { index, count }).length);
+      }
       for (const bad of ['0/2', '3/2', '1', '1/0', 'a/b', '1/2/3', '-1/2']) expect(parseShard(bad).ok, bad).to.equal(false);
     });
 
@@ -51,10 +47,10 @@ describe('cli/swarm', function () {
       expect(slices[0]).to.deep.equal([12, 15, 18, 21, 24, 27, 30]);
     });
 
-    it('seed j runs scenario j mod 25 round-robin, or the one asked for', () => {
+    it('seed j runs scenario j mod (number of scenarios) round-robin, or the one asked for', () => {
       expect(scenarioForSeed(0)).to.equal(CHEAP);
-      expect(scenarioForSeed(25)).to.equal(CHEAP);
-      expect(scenarioForSeed(26)).to.equal('event_delivery_ordering_consistency');
+      expect(scenarioForSeed(SCENARIOS.length)).to.equal(CHEAP);
+      expect(scenarioForSeed(SCENARIOS.length + 1)).to.equal('event_delivery_ordering_consistency');
       expect(scenarioForSeed(7, 'connection_timeout_handling')).to.equal('connection_timeout_handling');
     });
   });
@@ -202,7 +198,7 @@ describe('cli/swarm', function () {
       expect(Object.keys(report)).to.deep.equal(['runs', 'passed', 'failures', 'shard', 'seedsPerSecond', 'workers']);
       expect(report).to.deep.include({ runs: 2, passed: 2, failures: [], workers: 1 });
       expect(report.shard).to.deep.equal({ index: 1, count: 2, seed: 200, runs: 4, scenario: 'connection_timeout_handling' });
-      expect(a.stderr).to.contain('swarm: 100% (2/2 seeds');
+      expect(a.stderr).to.contain('wsim swarm: 2/2 seeds, 0 failed');
       writeFileSync(join(dir, 'a.json'), a.stdout);
       writeFileSync(join(dir, 'b.json'), b.stdout);
       const [merged, twice] = await Promise.all([wsim(['--merge', join(dir, 'a.json'), join(dir, 'b.json'), '--json']), wsim(['--merge', join(dir, 'a.json'), join(dir, 'a.json')])]);
@@ -214,14 +210,15 @@ describe('cli/swarm', function () {
 
     it('usage errors exit 2 with one line on stderr and nothing on stdout', async () => {
       writeFileSync(join(dir, 'corrupt.json'), '{"runs": 3');
-      const cases = [['--runs', '4', '--shard', '3/2'], ['--runs', '4', '--shard', 'half'], ['--runs', '1', '--scenario', 'nope'], ['--merge', join(dir, 'corrupt.json')], ['--merge', join(dir, 'missing.json')], []];
+      const cases = [['--runs', '4', '--shard', '3/2'], ['--runs', '4', '--shard', 'half'], ['--runs', '1', '--scenario', CHEAP.replace('events', 'event')], ['--merge', join(dir, 'corrupt.json')], ['--merge', join(dir, 'missing.json')], []];
       const results = await Promise.all(cases.map(wsim));
       results.forEach((r, i) => {
         expect(r.status, cases[i]!.join(' ')).to.equal(2);
         expect(r.stdout).to.equal('');
         expect(r.stderr.trim().split('\n'), r.stderr).to.have.length(1);
       });
-      expect(results[2]!.stderr).to.contain(CHEAP);
+      expect(results[2]!.stderr).to.contain(`did you mean '${CHEAP}'?`);
+      for (const r of results) expect(r.stderr).to.match(/^wsim swarm: /);
     });
   });
 });

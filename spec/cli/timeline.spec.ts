@@ -4,26 +4,15 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { judge } from '../../sim/oracle.ts';
+import type { Violation } from '../../sim/oracle.ts';
 import type { RecordOf, TraceRecord } from '../../sim/records.ts';
 import { buildHtmlData, renderHtml, type HtmlData } from '../../cli/timeline-html.ts';
 import { summarizeFrame } from '../../cli/timeline-model.ts';
 import { renderTimeline } from '../../cli/timeline-text.ts';
-import { HAND_TRACE, HAND_VIOLATION, realTrace } from './fixtures.ts';
+import { HAND_TRACE, HAND_VIOLATION, realTrace, realWithDuplicate } from './fixtures.ts';
 
 const run = promisify(execFile);
 const CHROMIUM = '/usr/bin/chromium';
-
-/** The real trace with one app record delivered twice: the oracle must flag it. */
-function realWithDuplicate(): { records: TraceRecord[]; violations: ReturnType<typeof judge>['violations'] } {
-  const records = [...realTrace()];
-  const at = records.findIndex((r) => r.k === 'app' && r.type === 'tool_executing');
-  const copy = { ...(records[at] as RecordOf<'app'>), t: records[at]!.t + 1 };
-  let insert = at + 1;
-  while (insert < records.length && records[insert]!.t <= copy.t) insert++;
-  records.splice(insert, 0, copy);
-  return { records, violations: judge(records).violations };
-}
 
 const embedded = (html: string): HtmlData => {
   const m = /<script type="application\/json" id="wsim-data">([^]*?)<\/script>/.exec(html);
@@ -34,7 +23,7 @@ const embedded = (html: string): HtmlData => {
 describe('cli/timeline-text', () => {
   it('prints the run header, one line per record, and a summary', () => {
     const text = renderTimeline(HAND_TRACE, { violations: [] });
-    expect(text).to.contain('scenario hand_made  seed 7  path p1');
+    expect(text).to.contain('scenario hand_made  world seed 7  path p1');
     expect(text).to.contain('fault plan: latency=5+0ms drop=0.1 dup=0.1 reorder=0.1');
     expect(text).to.match(/\n\s+0 {2}client t0\/u0\/0\s+idle → connecting \[START\]/);
     expect(text).to.contain('connecting → authenticating [LINK_OPEN]');
@@ -55,6 +44,15 @@ describe('cli/timeline-text', () => {
     for (const count of ['app 3', 'resync 1', 'app_error 1', 'transition 11', 'send 4', 'drop 1', 'dup 1']) expect(text).to.contain(count);
     expect(text).to.contain('violations: none');
     expect(text.split('\n').filter((l) => /^\s+\d+(\.\d)? {2}\S/.test(l))).to.have.length(HAND_TRACE.length);
+  });
+
+  it('leads with the seed the user typed and names the trace\'s own as the world seed', () => {
+    const text = renderTimeline(HAND_TRACE, { violations: [], seed: 42 });
+    expect(text.split('\n')[0]).to.equal('wsim timeline — scenario hand_made  seed 42  path p1  (world seed 7)');
+    const html = buildHtmlData(HAND_TRACE, { violations: [], seed: 42 });
+    expect(html.title).to.equal('wsim — scenario hand_made seed 42 path p1 (world seed 7)');
+    expect(html.header[0]).to.contain('seed 42  path p1  (world seed 7)');
+    expect(renderHtml(HAND_TRACE, { seed: 42 })).to.not.match(/seed 7(?! *\))/);
   });
 
   it('marks the first violation at its time and explains it', () => {
@@ -100,7 +98,7 @@ describe('cli/timeline-text', () => {
     const { records, violations } = realWithDuplicate();
     expect(violations.map((v) => v.invariant)).to.include('exactly_once');
     const text = renderTimeline(records, { violations });
-    expect(text).to.contain('scenario cli_fixture  seed 1');
+    expect(text).to.contain('scenario cli_fixture  world seed 1');
     expect(text).to.contain('idle → connecting [START]');
     expect(text).to.contain('connecting → authenticating [LINK_OPEN]');
     expect(text).to.match(/open: acks idle → pending \[/);
@@ -195,6 +193,66 @@ describe('cli/timeline-html', () => {
     expect(around.note).to.contain('a window around the first violation');
     expect(around.violation!.row).to.be.at.least(0);
     expect(around.rows[around.violation!.row]).to.equal(late.t);
+  });
+
+  it('shows on the network lane what the network did: drops, duplicates and delays', () => {
+    const data = buildHtmlData(realTrace(), { violations: [] });
+    const network = data.lanes.findIndex((l) => l.kind === 'network');
+    const on = (cls: string) => data.items.filter((i) => i[1] === network && i[2] === cls);
+    expect(on('drop').length, 'drops').to.be.greaterThan(0);
+    expect(on('dup').length, 'duplicates').to.be.greaterThan(0);
+    expect(on('delay').length, 'delays').to.be.greaterThan(0);
+    expect(on('drop')[0]![3]).to.match(/^✗ (drop|partition|half_open|\w+) /);
+    expect(on('delay')[0]![3]).to.match(/^\+[\d.]+ ms late: /);
+    expect(on('delay')[0]![4]).to.match(/ms on the way, the plan's latency is [\d.]+ ms$/);
+    // the hand trace: the duplicate arrives 2 ms late, the original on time
+    const hand = buildHtmlData(HAND_TRACE, {});
+    const handNet = hand.lanes.findIndex((l) => l.kind === 'network');
+    expect(hand.items.filter((i) => i[1] === handNet).map((i) => i[3])).to.deep.equal(['dup event th0#1 agent_started', '+2 ms late: dup event th0#1 agent_started', '✗ drop event th0#2 tool_executing']);
+  });
+
+  it('draws the hub routing each event to the sessions that send it, from its production onwards', () => {
+    const data = buildHtmlData(realTrace(), { violations: [] });
+    const hub = data.lanes.findIndex((l) => l.kind === 'hub');
+    const routes = data.arrows.filter((a) => a.route);
+    expect(routes.length).to.be.greaterThan(20);
+    for (const a of routes) {
+      expect(a.l0).to.equal(hub);
+      expect(data.lanes[a.l1]!.kind).to.equal('session');
+      expect(a.r1).to.be.at.least(a.r0);
+      expect(a.tip).to.match(/^hub routes \S+#\d+ \(\w+, \w+\/\w+\) to session \S+#\d+$/);
+    }
+    // one arrow per (event, session lane): retransmissions are not routing
+    const keys = routes.map((a) => `${a.tip.split(' ')[2]}@${a.l1}`);
+    expect(new Set(keys).size).to.equal(keys.length);
+  });
+
+  it('marks the offending delivery red, and the violation panel tells the same story', () => {
+    const data = buildHtmlData(HAND_TRACE, { violations: [HAND_VIOLATION] });
+    const item = data.items[data.violation!.item!]!;
+    expect(item[2]).to.equal('bad');
+    expect(data.rows[item[0]]).to.equal(102);
+    expect(item[4]).to.match(/^VIOLATION exactly_once: t0\/u0\/0 received r0#2 \(tool_completed\) twice/);
+    // the first delivery of the same event stays green
+    expect(data.items.filter((i) => i[3].endsWith('tool_completed r0#2')).map((i) => i[2])).to.deep.equal(['app', 'bad']);
+  });
+
+  it('explains a violation with the event of the right owner when run ids collide across tenants', () => {
+    const C2 = 't1/u0/0';
+    const event = (tenant: string): Extract<TraceRecord, { k: 'produce' }> => ({ t: 1, k: 'produce', tenant, user: 'u0', thread: 'th0', run: 'r0', idx: 0, type: 'agent_started', sensitivity: 'public', bytes: 1, hash: `h-${tenant}` });
+    const trace: TraceRecord[] = [
+      { t: 0, k: 'run', scenario: 'collide', seed: 3, faultPlan: {} },
+      { t: 0, k: 'conn', conn: 't0/u0/0', tenant: 't0', user: 'u0', role: 'admin', endpoint: 't0/u0/0' },
+      { t: 0, k: 'conn', conn: C2, tenant: 't1', user: 'u0', role: 'admin', endpoint: C2 },
+      event('t0'),
+      event('t1'),
+      { t: 9, k: 'app', conn: 't0/u0/0', tenant: 't1', user: 'u0', thread: 'th0', run: 'r0', idx: 0, type: 'agent_started', seq: 1, sensitivity: 'public', redacted: false, hash: 'h-t1', receivedHash: 'h-t1' },
+    ];
+    const v: Violation = { invariant: 'isolation', t: 9, conn: 't0/u0/0', message: 'event r0#0 of t1/u0 reached t0/u0/0, owned by t0/u0' };
+    const lines = buildHtmlData(trace, { violations: [v] }).violation!.lines;
+    expect(lines).to.include('event r0#0: agent_started, produced at 1 ms for t1/u0 on thread th0 (public)');
+    expect(lines.join('\n')).to.not.contain('for t0/u0');
+    expect(lines).to.include('t0/u0/0 received it at 9 ms (seq 1); run r0 as received: #0');
   });
 
   it('renders in headless Chromium', async function () {

@@ -77,7 +77,7 @@ export const agentEventArb: fc.Arbitrary<AgentEvent> = fc.record(
   { requiredKeys: ['tenant', 'user', 'thread', 'run', 'idx', 'type', 'sensitivity', 'payload', 'hash'] },
 );
 
-const ERROR_CODE_LIST: ErrorCode[] = ['malformed_json', 'unknown_type', 'bad_field', 'too_large', 'unsupported_version', 'forbidden', 'not_authenticated', 'bad_chunk'];
+const ERROR_CODE_LIST: ErrorCode[] = ['malformed_json', 'unknown_type', 'bad_field', 'too_large', 'unsupported_version', 'forbidden', 'not_authenticated', 'bad_chunk', 'too_deep', 'limit_exceeded'];
 
 // ---- frames ----------------------------------------------------------------
 

@@ -55,7 +55,7 @@ const model = (hubMachine as AnyStateMachine).provide({
   actions: {
     spawnSession: assign(({ context, event }) => {
       const m = mOf(context);
-      const id = (event as { connId: ConnId }).connId;
+      const id = (event as { link: ConnId }).link;
       // a revoked token is refused at hello: the session ends at once
       const refused = m.revoked && CONNS[id].token === 'tok-b1';
       return { m: { ...m, conns: { ...m.conns, [id]: refused ? 'gone' : 'live' } } } as never;
@@ -67,6 +67,7 @@ const model = (hubMachine as AnyStateMachine).provide({
     revoke: assign(({ context }) => ({ m: { ...mOf(context), revoked: true } }) as never),
     // routing and roles only talk to sessions, which the model does not have
     route: () => {},
+    sweepLogs: () => {},
     changeRole: () => {},
     shutdownSessions: () => {},
   },
@@ -74,7 +75,7 @@ const model = (hubMachine as AnyStateMachine).provide({
 
 const publish = (tenant: string, user: string, thread: string): HubEvent => ({ type: 'PUBLISH', event: producedEvent(tenant, user, thread, 0) });
 const MODEL_EVENTS: HubEvent[] = [
-  ...CONN_IDS.map((connId) => ({ type: 'CONNECT', connId, port: null }) as unknown as HubEvent),
+  ...CONN_IDS.map((link) => ({ type: 'CONNECT', link, port: null }) as unknown as HubEvent),
   publish('acme', 'u1', 't1'),
   publish('beta', 'u1', 't1'),
   publish('acme', 'u2', 't1'),
@@ -82,6 +83,7 @@ const MODEL_EVENTS: HubEvent[] = [
   { type: 'SET_ROLE', tenant: 'acme', user: 'u1', role: 'viewer' },
   { type: 'REVOKE', token: 'tok-b1' },
   ...CONN_IDS.map((connId) => ({ type: 'SESSION_DONE', connId }) as HubEvent),
+  { type: 'SWEEP' },
   { type: 'SHUTDOWN', code: 1012, reason: 'restart' },
 ];
 
@@ -90,7 +92,7 @@ function modelEvents(s: Snap): HubEvent[] {
   if (s.status !== 'active') return [];
   const m = mOf(s.context);
   return MODEL_EVENTS.filter((e) => {
-    if (e.type === 'CONNECT') return m.conns[e.connId as ConnId] === 'never';
+    if (e.type === 'CONNECT') return m.conns[e.link as ConnId] === 'never';
     // a session's end is the world's doing: only a live one can end
     if (e.type === 'SESSION_DONE') return m.conns[e.connId as ConnId] === 'live';
     if (e.type === 'REVOKE') return !m.revoked;
@@ -102,7 +104,8 @@ const abstract = (s: Snap): string => JSON.stringify([s.value, s.status, mOf(s.c
 const eventKey = (e: HubEvent | undefined): string => {
   if (e === undefined) return 'init';
   if (e.type === 'PUBLISH') return `PUBLISH:${e.event.tenant}/${e.event.user}/${e.event.thread}`;
-  if (e.type === 'CONNECT' || e.type === 'SESSION_DONE') return `${e.type}:${e.connId}`;
+  if (e.type === 'CONNECT') return `${e.type}:${e.link}`;
+  if (e.type === 'SESSION_DONE') return `${e.type}:${e.connId}`;
   return e.type;
 };
 const INPUT: HubInput = { epoch: 'e1', directory: directory(), sessionConfig: SESSION_CONFIG };
@@ -125,12 +128,15 @@ class HubWorld {
   private idx = new Map<string, number>();
   readonly hub;
 
+  /** The id the hub draws next: the test's id source names each session after its connection. */
+  private nextId: ConnId = 'c1';
+
   constructor() {
     let hub: ReturnType<typeof createActor<typeof hubMachine>> | undefined;
     // eslint-disable-next-line prefer-const
     hub = createActor(hubMachine, {
       clock: new SimClock(this.scheduler),
-      input: { epoch: 'e1', directory: this.directory, sessionConfig: SESSION_CONFIG },
+      input: { epoch: 'e1', directory: this.directory, sessionConfig: SESSION_CONFIG, sessionIds: () => this.nextId },
       inspect: (ev) => coverage.observe(ev, hub),
     });
     this.hub = hub.start();
@@ -145,7 +151,8 @@ class HubWorld {
   connect(id: ConnId): void {
     const port = new FakeSessionPort();
     this.ports.set(id, port);
-    this.hub.send({ type: 'CONNECT', connId: id, port });
+    this.nextId = id;
+    this.hub.send({ type: 'CONNECT', link: `link-${id}`, port });
     this.session(id)?.send({ type: 'FRAME', frame: { v: 1, type: 'hello', token: CONNS[id].token } });
     this.session(id)?.send({ type: 'FRAME', frame: { v: 1, type: 'subscribe', thread: 't1', from: 1 } });
     this.settle();
@@ -186,7 +193,7 @@ function execute(path: Path, coarse = false): void {
     let published: AgentEvent | undefined;
     switch (event.type) {
       case 'CONNECT':
-        w.connect(event.connId as ConnId);
+        w.connect(event.link as ConnId);
         break;
       case 'PUBLISH':
         published = w.publish(event.event.tenant, event.event.user, event.event.thread);
@@ -234,12 +241,12 @@ function execute(path: Path, coarse = false): void {
         const routed = subscribed && published.tenant === tenant && published.user === user && published.thread === 't1';
         expect(fresh.map((f) => f.event), `${at}: PUBLISH routes to ${id}: ${routed}`).to.deep.equal(routed ? [applyPolicy(DEFAULT_POLICY, w.roleOf(id), published)] : []);
       }
-      if (event.type === 'CONNECT' && event.connId === id && m.conns[id] === 'live') {
+      if (event.type === 'CONNECT' && event.link === id && m.conns[id] === 'live') {
         // a new subscriber is served its key's log from the start
         const log = snap.context.logs.log(streamKey(tenant, user, 't1'));
         expect(fresh.map((f) => f.seq), `${at}: ${id} replayed its log`).to.deep.equal(Array.from({ length: log.head }, (_, i) => i + 1));
       }
-      if (event.type === 'CONNECT' && event.connId === id && m.conns[id] === 'gone') {
+      if (event.type === 'CONNECT' && event.link === id && m.conns[id] === 'gone') {
         expect(port.closes, `${at}: revoked token refused`).to.deep.equal([{ code: 4401, reason: 'invalid or expired token' }]);
       }
     }
@@ -345,7 +352,8 @@ describe('machines/hub', function () {
       const w = new HubWorld();
       w.connect('c1');
       w.session('c1')!.send({ type: 'LINK_CLOSED', code: 1006, reason: 'gone' });
-      expect(Object.keys(w.hub.getSnapshot().children)).to.deep.equal([]);
+      // only the idle-log sweeper stays
+      expect(Object.keys(w.hub.getSnapshot().children)).to.deep.equal(['sweeper']);
     });
   });
 });

@@ -15,6 +15,7 @@ import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import type { AgentEvent, ClientFrame, Role } from '../../machines/frames.ts';
 import { Directory } from '../../machines/identity.ts';
 import { applyPolicy, DEFAULT_POLICY } from '../../machines/policy.ts';
+import type { Limits } from '../../machines/limits.ts';
 import { ReplayLogStore, streamKey } from '../../machines/replay-log.ts';
 import {
   DEFAULT_SESSION_CONFIG,
@@ -45,12 +46,17 @@ export class FakeServices implements SessionServices {
   ) {
     this.logs = new ReplayLogStore(capacity);
     this.directory.add('tok-a', { tenant: 'acme', user: 'u1', role: 'admin', threads: ['t1', 't2'] });
+    // valid, but another identity than the connection was admitted with (the upgrade's tok-a)
+    this.directory.add('tok-b', { tenant: 'acme', user: 'u2', role: 'admin', threads: ['t1', 't2'] });
   }
   authenticate(token: string) {
     return this.directory.authenticate(token);
   }
   log(tenant: string, user: string, thread: string) {
     return this.logs.log(streamKey(tenant, user, thread));
+  }
+  open(tenant: string, user: string, thread: string, from: number) {
+    return this.logs.open(streamKey(tenant, user, thread), { tenant, user }, from);
   }
   index(tenant: string, user: string, thread: string, connId: string, on: boolean): void {
     const key = `${streamKey(tenant, user, thread)}\u0000${connId}`;
@@ -70,6 +76,8 @@ const cf = (f: ClientFrame): SessionEvent => ({ type: 'FRAME', frame: f });
 
 const CONFIG: Partial<SessionConfig> = { authTimeoutMs: 300, reapAfterMs: 100_000, rtoMs: 10, rtoCapMs: 15, maxRetransmits: 2, shedAbove: 3, flushDelayMs: 0 };
 const cfg: SessionConfig = { ...DEFAULT_SESSION_CONFIG, ...CONFIG };
+/** The model leaves history unpaced; the pacing region has its own example path below. */
+const UNPACED: Partial<Limits> = { replayFramesPerSecond: Infinity };
 const MAX_HEAD = 2;
 
 type Kind = 'sub' | 'resume' | 'resume-old' | 'ack' | 'one' | 'cong' | 'flood';
@@ -138,6 +146,7 @@ const model = (serverSessionMachine as AnyStateMachine).provide({
 const MODEL_EVENTS: ModelEvent[] = [
   cf({ v: 1, type: 'hello', token: 'tok-a' }),
   cf({ v: 1, type: 'hello', token: 'nope' }),
+  cf({ v: 1, type: 'hello', token: 'tok-b' }),
   cf({ v: 1, type: 'ping', id: 7 }),
   cf({ v: 1, type: 'error', code: 'bad_field', message: 'client says no' }),
   { type: 'BAD_FRAME', code: 'malformed_json', detail: 'not json' },
@@ -186,7 +195,7 @@ const abstract = (s: Snap): string => JSON.stringify([s.value, s.status, s.conte
 const eventKey = (e: ModelEvent | undefined): string =>
   e === undefined ? 'init' : `${e.type}${e.type === 'FRAME' ? `:${e.frame.type}${'thread' in e.frame ? `:${e.frame.thread}` : ''}${'token' in e.frame ? `:${e.frame.token}` : ''}` : ''}${e.kind ? `:${e.kind}` : ''}`;
 
-const INPUT: SessionInput = { connId: 'c1', port: new FakeSessionPort(), services: new FakeServices(), config: CONFIG };
+const INPUT: SessionInput = { connId: 'c1', upgradeToken: 'tok-a', port: new FakeSessionPort(), services: new FakeServices(), config: CONFIG, limits: UNPACED };
 const traversal = { input: INPUT, events: modelEvents, serializeState: (s: Snap) => abstract(s), serializeEvent: eventKey };
 const edgeTraversal = { ...traversal, serializeState: (s: Snap, e: ModelEvent | undefined, prev?: Snap) => `${prev ? abstract(prev) : ''}|${eventKey(e)}|${abstract(s)}` };
 const top = (v: StateValue): string => (typeof v === 'string' ? v : Object.keys(v)[0]!);
@@ -217,7 +226,7 @@ function execute(path: Path, coarse = false): void {
   // eslint-disable-next-line prefer-const
   actor = createActor(serverSessionMachine, {
     clock: new SimClock(scheduler),
-    input: { connId: 'c1', port, services, config: CONFIG },
+    input: { connId: 'c1', upgradeToken: 'tok-a', port, services, config: CONFIG, limits: UNPACED },
     inspect: (ev) => {
       coverage.observe(ev, actor);
       timers.observe(ev, actor);
@@ -273,7 +282,8 @@ function execute(path: Path, coarse = false): void {
       expect(control, `${at}: open → welcome`).to.deep.equal([{ v: 1, type: 'welcome', session: 'c1', epoch: 'e1' }]);
     }
     if (prevIds.includes('session.handshake')) {
-      if (frameType === 'hello' && ids.includes('session.closed')) expect(closes, at).to.deep.equal([{ code: 4401, reason: 'invalid or expired token' }]);
+      const mismatch = event.type === 'FRAME' && event.frame.type === 'hello' && event.frame.token === 'tok-b';
+      if (frameType === 'hello' && ids.includes('session.closed')) expect(closes, at).to.deep.equal([mismatch ? { code: 4403, reason: 'identity mismatch' } : { code: 4401, reason: 'invalid or expired token' }]);
       if (frameType !== undefined && frameType !== 'hello') expect(control, at).to.deep.equal([{ v: 1, type: 'error', code: 'not_authenticated', message: 'send hello first' }]);
       if (event.type === AFTER.get('session.handshake')) expect(closes, at).to.deep.equal([{ code: 4401, reason: 'no hello' }]);
     }
@@ -332,6 +342,36 @@ describe('machines/server-session', function () {
     minSimple: 10,
   });
 
+  // the replay budget's region, as one path of its own (the model leaves history unpaced)
+  it('replay budget: a subscribe storm gets at most the budget of history per second; the rest follows a second later', () => {
+    const scheduler = new Scheduler();
+    const port = new FakeSessionPort();
+    const services = new FakeServices();
+    let actor: ReturnType<typeof createActor<typeof serverSessionMachine>> | undefined;
+    // eslint-disable-next-line prefer-const
+    actor = createActor(serverSessionMachine, {
+      clock: new SimClock(scheduler),
+      input: { connId: 'c1', port, services, config: { ...CONFIG, windowFrames: 1000, rtoMs: 60_000, rtoCapMs: 60_000 }, limits: { replayFramesPerSecond: 10 } },
+      inspect: (ev) => coverage.observe(ev, actor),
+    }).start();
+    services.publish('t1', 25);
+    actor.send(cf({ v: 1, type: 'hello', token: 'tok-a' }));
+    for (let i = 0; i < 5; i++) actor.send(cf({ v: 1, type: 'subscribe', thread: 't1', from: 1 }));
+    scheduler.runUntil(scheduler.now);
+    expect(port.events().length, 'five subscribes from 1 in one instant: one budget of history').to.equal(10);
+    expect(actor.getSnapshot().matches({ open: { replay: 'pacing' } })).to.equal(true);
+    scheduler.runUntil(scheduler.now + 1000);
+    expect(port.events().map((f) => f.seq).slice(10), 'the next second: the next budget, in order').to.deep.equal([11, 12, 13, 14, 15, 16, 17, 18, 19, 20]);
+    scheduler.runUntil(scheduler.now + 1000);
+    expect(port.events().length, 'history is paced, never dropped').to.equal(25);
+    // live events are not history: they go at once, whatever the budget
+    services.publish('t1', 3);
+    actor.send({ type: 'NOTIFY', thread: 't1' });
+    scheduler.runUntil(scheduler.now);
+    expect(port.events().length).to.equal(28);
+    actor.stop();
+  });
+
   it('model-based: state and transition coverage of the real machine is full', () => {
     const r = coverage.print('server-session');
     expect(r.missingStates).to.deep.equal([]);
@@ -380,7 +420,8 @@ describe('machines/server-session', function () {
       expect(w.port.events(base).map((f) => f.seq)).to.deep.equal([3, 4, 5]);
       const ahead = w.port.messages.length;
       w.send({ v: 1, type: 'subscribe', thread: 't2', from: 9 });
-      expect(w.port.control(ahead)).to.deep.equal([{ v: 1, type: 'resync_required', thread: 't2', epoch: 'e1', from: 1, reason: 'beyond_window' }]);
+      // a log the server has no memory of numbers on from the client's position, and says it forgot
+      expect(w.port.control(ahead)).to.deep.equal([{ v: 1, type: 'resync_required', thread: 't2', epoch: 'e1', from: 9, reason: 'beyond_window' }]);
     });
 
     it('a resume that names an old epoch is answered resync_required epoch_changed, from the log start', () => {

@@ -4,9 +4,11 @@
  * command, then the shrunk counterexample's failures.
  */
 import fc from 'fast-check';
-import { defaultSeed, replayCommand, runInput, scaledRuns, type Category, type RunOutcome, type Scenario, type ScenarioInput } from '../../sim/scenario.ts';
+import { runInput, type Category, type RunOutcome, type Scenario, type ScenarioInput } from '../../sim/scenario.ts';
 import { findScenario, SCENARIOS } from '../../sim/scenarios/index.ts';
 import type { ProtocolVariant } from '../../sim/world.ts';
+import { defaultSeed, scaledRuns } from '../../cli/env.ts';
+import { replayCommand } from '../../cli/replay-command.ts';
 
 export function scenario(id: string): Scenario {
   const found = findScenario(id);

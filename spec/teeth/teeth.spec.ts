@@ -6,7 +6,7 @@
  * scenario too. Shrunk counterexamples must stay small enough to read.
  */
 import { expect } from 'chai';
-import { replayCommand } from '../../sim/scenario.ts';
+import { replayCommand } from '../../cli/replay-command.ts';
 import { BROKEN, HEADLINE, type Broken } from '../../sim/variants.ts';
 import { check, scenario, sizeOf } from '../scenarios/harness.ts';
 

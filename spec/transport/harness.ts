@@ -14,6 +14,7 @@ import { Random } from '../../sim/random.ts';
 import { createClient, type ClientActor } from '../../transport/client-endpoint.ts';
 import type { CloseInfo, ConnectRequest, LinkHandler, Transport } from '../../transport/link.ts';
 import { createServerHandler } from '../../transport/server-endpoint.ts';
+import { cryptoSessionIds } from '../../transport/session-ids.ts';
 import { WsTransport, type WsTransportOptions } from '../../transport/ws-transport.ts';
 
 export const tokenOf = (tenant: string, user: string): string => `tok:${tenant}:${user}`;
@@ -107,7 +108,8 @@ export class RealWorld {
 
   private constructor(readonly transport: WsTransport, readonly directory: Directory, options: WorldOptions) {
     for (const u of options.users) this.directory.add(tokenOf(u.tenant, u.user), { tenant: u.tenant, user: u.user, role: u.role ?? 'admin', threads: '*' });
-    this.hub = createActor(hubMachine, { input: { epoch: 'e1', directory: this.directory, ...options.hub } }).start();
+    // a real server's connection ids: unguessable
+    this.hub = createActor(hubMachine, { input: { epoch: 'e1', directory: this.directory, sessionIds: cryptoSessionIds, ...options.hub } }).start();
     transport.listen(
       createServerHandler({
         hub: () => this.hub,
@@ -176,15 +178,19 @@ export class RealWorld {
     }
   }
 
-  /** The server side of a client's current connection. */
+  /** The server side of a client's current connection (the server names links itself; the client's endpoint hint finds it). */
   serverLinkOf(clientId: string) {
-    return this.server.links().find((l) => l.id.startsWith(`${clientId}#`));
+    return this.server.links().filter((l) => l.request.endpoint === clientId).at(-1);
   }
 
   async waitOpen(client: TestClient, timeoutMs = 5000): Promise<void> {
     await waitFor(() => client.actor.getSnapshot().matches('open') && client.actor.getSnapshot().context.epoch !== null, `${client.id} open`, timeoutMs);
     // subscribed on the server too: the hub routes to it from now on
-    await waitFor(() => [...this.hub.getSnapshot().context.sessions.values()].some((s) => s.id.startsWith(`${client.id}#`) && s.getSnapshot().context.streams.size > 0), `${client.id} subscribed`, timeoutMs);
+    const subscribed = () => {
+      const link = this.serverLinkOf(client.id)?.id;
+      return [...this.hub.getSnapshot().context.sessions.values()].some((s) => s.getSnapshot().context.link === link && s.getSnapshot().context.streams.size > 0);
+    };
+    await waitFor(subscribed, `${client.id} subscribed`, timeoutMs);
   }
 
   async close(): Promise<void> {
