@@ -267,11 +267,14 @@ export const quietAfterUnsubscribe: Check = (records) => {
     if (!reported.has(key)) out.push(v);
     reported.add(key);
   };
+  // a session actor is named by the server's connection id, which its welcome frame tells the link
+  const linkOf = new Map(wireFrames(records, 'send', '"type":"welcome"', (l) => links.has(l)).map((f) => [f.frame.session ?? '', f.link]));
   let produced: RecordOf<'produce'> | undefined;
   records.forEach((r, i) => {
     if (r.k === 'produce') produced = r;
-    if (r.k === 'transition' && r.event === 'NOTIFY' && links.has(r.actor) && produced?.t === r.t && gone.has(`${r.actor}\u0000${produced.thread}`)) {
-      report(`index\u0000${r.actor}\u0000${produced.thread}`, { invariant: 'waste', t: r.t, conn: clientOfLink(r.actor), message: `the routing index still held ${r.actor} for thread ${produced.thread} after the server had its unsubscribe (notified of ${produced.run}#${produced.idx})` });
+    const link = r.k === 'transition' && r.event === 'NOTIFY' ? (linkOf.get(r.actor) ?? (links.has(r.actor) ? r.actor : undefined)) : undefined;
+    if (r.k === 'transition' && link !== undefined && produced?.t === r.t && gone.has(`${link}\u0000${produced.thread}`)) {
+      report(`index\u0000${link}\u0000${produced.thread}`, { invariant: 'waste', t: r.t, conn: clientOfLink(link), message: `the routing index still held ${link} (session ${r.actor}) for thread ${produced.thread} after the server had its unsubscribe (notified of ${produced.run}#${produced.idx})` });
     }
     for (const f of at.get(i) ?? []) {
       const { frame } = f;

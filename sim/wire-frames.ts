@@ -12,7 +12,7 @@ export interface WireFrame {
   t: number;
   link: string;
   dir: 'c2s' | 's2c';
-  frame: { type: string; thread?: string; seq?: number; epoch?: string; from?: number; reason?: string; resync?: { from: number; reason: string }; positions?: Record<string, number>; acks?: Record<string, number>; recovered?: boolean };
+  frame: { type: string; thread?: string; seq?: number; epoch?: string; session?: string; from?: number; reason?: string; resync?: { from: number; reason: string }; positions?: Record<string, number>; acks?: Record<string, number>; recovered?: boolean };
 }
 
 type WireKind = 'send' | 'deliver' | 'drop';
