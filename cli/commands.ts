@@ -5,6 +5,7 @@ import { register as diagram } from './diagram-command.ts';
 import { register as inspect } from './inspect.ts';
 import { register as replay } from './replay.ts';
 import { register as run } from './run.ts';
+import { register as serve } from './serve.ts';
 import { register as swarm } from './swarm.ts';
 import { register as variants } from './variants.ts';
 
@@ -17,5 +18,6 @@ export const commands: Register[] = [
   diagram,
   inspect,
   bench,
+  serve,
   variants,
 ];

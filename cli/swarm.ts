@@ -84,6 +84,8 @@ export function jobsOf(info: ShardInfo): SwarmJob[] {
  * the caller's working directory.
  */
 export function startWorker(): Worker {
+  // the built package (dist/cli/swarm.js) is plain JavaScript: no tsx, which its users do not install
+  if (import.meta.url.endsWith('.js')) return new Worker(new URL('./swarm-worker.js', import.meta.url));
   const boot = `import { register } from ${JSON.stringify(tsxApiUrl())}; register(); await import(${JSON.stringify(new URL('./swarm-worker.ts', import.meta.url).href)});`;
   return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { execArgv: [] });
 }

@@ -29,9 +29,9 @@ import { StreamCursor, type DeliverResult } from './stream-cursor.ts';
 export interface ClientConfig {
   connectTimeoutMs: number;
   authTimeoutMs: number;
-  /** H: a ping goes out after this long in `open`. */
+  /** H: a ping goes out after this long in `open` (since `open` began, the last ping, or the first frame after it). */
   pingIntervalMs: number;
-  /** T: no frame at all this long after a ping means the peer is dead. */
+  /** T: no frame at all this long after a ping means the peer is dead. Silence is found within H+T. */
   pongTimeoutMs: number;
   backoffBaseMs: number;
   backoffCapMs: number;
@@ -99,6 +99,18 @@ export interface ClientInput {
   config?: Partial<ClientConfig>;
   random: RandomSource;
   port: ClientPort;
+  /**
+   * Where each stream stood when an earlier client of the same app stopped (a
+   * page reload): the first welcome resumes from there, so the app gets no
+   * event twice and misses none.
+   */
+  cursors?: Readonly<Record<string, SavedCursor>>;
+}
+
+/** A stream position worth keeping across a reload: the next sequence the app needs, in the epoch it refers to. */
+export interface SavedCursor {
+  epoch: string | null;
+  next: number;
 }
 
 export interface ClientContext {
@@ -116,7 +128,7 @@ export interface ClientContext {
   attempt: number;
   backoffMs: number;
   pingId: number;
-  /** A frame arrived since the last ping. */
+  /** A frame arrived since the last ping (HEARD is raised for the first one only). */
   heard: boolean;
   failure: string | null;
   stats: { duplicates: number; rejected: number; reconnects: number; resyncs: number; deadLetters: number };
@@ -133,7 +145,7 @@ export type ClientEvent =
   | { type: 'UNSUBSCRIBE'; thread: string }
   | { type: 'ACK_DUE' }
   | { type: 'APP_STALLED' }
-  | { type: 'PONG' }
+  | { type: 'HEARD' }
   | { type: 'SUBSCRIPTIONS_SENT' };
 
 const isFrame = <T extends ServerFrame['type']>(event: ClientEvent, type: T): event is { type: 'FRAME'; frame: Extract<ServerFrame, { type: T }> } =>
@@ -208,6 +220,25 @@ function drainStream(context: ClientContext, cursor: StreamCursor): boolean {
   return outcome === 'stalled';
 }
 
+/** Cursors restored from an earlier client: acked up to where the app stood (the resume says so). */
+function restoredStreams(saved: ClientInput['cursors'], bufferCap: number): Map<string, StreamCursor> {
+  const streams = new Map<string, StreamCursor>();
+  for (const [thread, { epoch, next }] of Object.entries(saved ?? {})) {
+    const cursor = new StreamCursor(thread, bufferCap);
+    cursor.restartAt(next);
+    cursor.epoch = epoch;
+    streams.set(thread, cursor);
+  }
+  return streams;
+}
+
+/** The positions to save for a later client (see `ClientInput.cursors`). */
+export function savedCursors(context: Pick<ClientContext, 'streams'>): Record<string, SavedCursor> {
+  const out: Record<string, SavedCursor> = {};
+  for (const [thread, cursor] of context.streams) out[thread] = { epoch: cursor.epoch ?? cursor.seenEpoch, next: cursor.next };
+  return out;
+}
+
 export const clientConnectionMachine = setup({
   types: {
     context: {} as ClientContext,
@@ -244,7 +275,6 @@ export const clientConnectionMachine = setup({
     /** Dedup: the frame was released or is held already. */
     isDuplicate: ({ context, event }) => isFrame(event, 'event') && cursorFor(context, event.frame.thread).isDuplicate(event.frame),
     isEvent: ({ event }) => isFrame(event, 'event'),
-    heardSincePing: ({ context }) => context.heard,
     hasUnconfirmed: ({ context }) => [...context.threads].some((t) => !cursorFor(context, t).confirmed),
     hasPendingAcks: ({ context }) => [...context.streams.values()].some((c) => c.pendingAck() !== undefined),
   },
@@ -335,7 +365,12 @@ export const clientConnectionMachine = setup({
       context.port.send({ v: PROTOCOL_VERSION, type: 'ping', id });
       return { pingId: id, heard: false };
     }),
-    noteHeard: assign({ heard: true }),
+    /** The first frame after a ping proves the server → client direction alive: HEARD ends the probe. */
+    noteHeard: enqueueActions(({ context, enqueue }) => {
+      if (context.heard) return;
+      enqueue.assign({ heard: true });
+      enqueue.raise({ type: 'HEARD' });
+    }),
     countRejected: ({ context, event }) => {
       if (event.type !== 'BAD_FRAME') return;
       context.stats.rejected++;
@@ -376,7 +411,7 @@ export const clientConnectionMachine = setup({
     random: input.random,
     port: input.port,
     threads: new Set(input.threads),
-    streams: new Map(),
+    streams: restoredStreams(input.cursors, { ...DEFAULT_CLIENT_CONFIG, ...input.config }.releaseBufferCap),
     epoch: null,
     attempt: 0,
     backoffMs: 0,
@@ -427,7 +462,7 @@ export const clientConnectionMachine = setup({
         FRAME: [
           // Any frame proves the server → client direction alive (a pong may queue behind a large
           // frame on a slow link); a silent client → server direction is the server's reaper's to find.
-          { guard: 'isPong', actions: ['noteHeard', raise({ type: 'PONG' })] },
+          { guard: 'isPong', actions: 'noteHeard' },
           { guard: 'isSubscribed', actions: ['noteHeard', 'confirmStream', 'recordSubscribed'] },
           { guard: 'isStaleResync', actions: ['noteHeard', 'noticeResync'] },
           { guard: 'isResync', actions: ['noteHeard', 'confirmStream', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
@@ -443,18 +478,20 @@ export const clientConnectionMachine = setup({
         STOP: 'closing',
       },
       states: {
+        // The bound by design: let ℓ be the last time a frame arrived (or `open` began). `waiting`
+        // began at or before ℓ, or is re-entered at ℓ by HEARD, so a ping goes out by ℓ+H and the
+        // link is declared dead by ℓ+H+T. A direction that falls silent at t0 has ℓ ≤ t0: detection
+        // within H+T, whatever else the network does (drops only make it earlier). A frame heard
+        // during a probe ends it at once, so a probe answered early never delays the next one.
         heartbeat: {
           initial: 'waiting',
           states: {
             waiting: { after: { pingInterval: 'probing' } },
             probing: {
               entry: 'sendPing',
-              on: { PONG: 'waiting' },
+              on: { HEARD: 'waiting' },
               after: {
-                pongTimeout: [
-                  { guard: 'heardSincePing', target: 'waiting' },
-                  { target: '#client.reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'heartbeat timeout' } } },
-                ],
+                pongTimeout: { target: '#client.reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'heartbeat timeout' } } },
               },
             },
           },

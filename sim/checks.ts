@@ -3,7 +3,7 @@
  * Shared by the scenarios that need them; each returns violations, never throws.
  */
 import { isCritical } from '../machines/frames.ts';
-import { matchesTarget } from './fault-plan.ts';
+import { matchesTarget, type Dir, type FaultPlan } from './fault-plan.ts';
 import type { Violation } from './oracle.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
 import type { Check } from './scenario.ts';
@@ -30,21 +30,86 @@ function linksOpenAt(records: readonly TraceRecord[], t: number): Map<string, { 
   return open;
 }
 
-/** A link that goes silent in one direction is closed by someone within H + T (plus the path's latency). */
+/** Written by a real-time world: how late its timers and socket events may run (0 in simulation). */
+export const CLOCK_TOLERANCE_GAUGE = 'clock.toleranceMs';
+/** Written by a real-time world each time its event loop stood still (t: when it ran again, value: for how long before, ms). */
+export const CLOCK_STALL_GAUGE = 'clock.stallMs';
+
+/** The times a real-time world stood still, as (end, ms); none in simulation. */
+export interface Stall {
+  t: number;
+  ms: number;
+}
+
+export const stallsOf = (records: readonly TraceRecord[]): Stall[] =>
+  only(records, 'gauge')
+    .filter((g) => g.name === CLOCK_STALL_GAUGE)
+    .map((g) => ({ t: g.t, ms: g.value }));
+
+/** How long the world stood still within [from, to]. */
+export function stalledWithin(stalls: readonly Stall[], from: number, to: number): number {
+  let ms = 0;
+  for (const s of stalls) if (s.t > from && s.t - s.ms < to) ms += s.ms;
+  return ms;
+}
+
+/**
+ * How late a real-time world may be over [from, to]: its stated tolerance
+ * plus the time its process stood still in between (no timer can fire, no
+ * byte be read, while it does). 0 in simulation.
+ */
+export function latenessOf(records: readonly TraceRecord[]): (from: number, to: number) => number {
+  const tolerance = gauge(records, CLOCK_TOLERANCE_GAUGE) ?? 0;
+  const stalls = stallsOf(records);
+  return (from, to) => tolerance + stalledWithin(stalls, from, to);
+}
+
+/**
+ * The heartbeat's bound by design: a link that falls silent in one direction
+ * (half-open) or both (partition) at t0 is closed by one side by t0 + H + T.
+ * s2c silence: the client's last frame arrived before t0, its probe ends the
+ * link H+T after it. c2s silence: the server reaps after reapAfter ≤ H+T of
+ * silence. In simulation the bound is exact; a real-time world adds the
+ * tolerance it wrote to the trace (timer and event-loop lateness).
+ */
+export interface Silence {
+  link: string;
+  dir: Dir | 'both';
+  /** When the direction fell silent. */
+  from: number;
+  /** When one side closed the link (undefined: never). */
+  closedAt?: number;
+}
+
+/**
+ * Every link open when a silence window began, among the windows long enough
+ * that the link must have been closed inside them (`bound` after their start).
+ */
+export function silences(records: readonly TraceRecord[], plan: FaultPlan, bound: number): Silence[] {
+  const out: Silence[] = [];
+  const windows = [...plan.halfOpen, ...plan.partitions.map((p) => ({ ...p, dir: 'both' as const }))];
+  for (const w of windows) {
+    // windows are cut where the plan heals; a window shorter than the bound may end before anyone must notice
+    if (Math.min(w.to, plan.healAt) - w.from <= bound) continue;
+    for (const [link, state] of linksOpenAt(records, w.from)) {
+      if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
+      out.push({ link, dir: w.dir, from: w.from, ...(state.closedAt !== undefined ? { closedAt: state.closedAt } : {}) });
+    }
+  }
+  return out;
+}
+
 export const heartbeatDetection: Check = (records, { input, client, session }) => {
   const out: Violation[] = [];
   const bound = client.pingIntervalMs + client.pongTimeoutMs;
-  const slack = 2 * (input.plan.latency.baseMs + input.plan.latency.jitterMs) + 1;
-  for (const w of input.plan.halfOpen) {
-    // windows are cut where the plan heals
-    if (Math.min(w.to, input.plan.healAt) - w.from <= Math.max(bound, session.reapAfterMs) + slack) continue; // too short to be noticed for sure
-    for (const [link, state] of linksOpenAt(records, w.from)) {
-      if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
-      const detected = state.closedAt;
-      if (detected === undefined || detected - w.from > bound + slack) {
-        out.push({ invariant: 'heartbeat_detection', t: w.from, conn: clientOf(link), message: `link ${link} went silent (${w.dir}) at ${w.from} ms and was ${detected === undefined ? 'never closed' : `closed only at ${detected} ms`}; bound H+T = ${bound} ms` });
-      }
-    }
+  const tolerance = gauge(records, CLOCK_TOLERANCE_GAUGE) ?? 0;
+  const lateness = latenessOf(records);
+  if (session.reapAfterMs > bound) out.push({ invariant: 'heartbeat_detection', t: 0, message: `the server reaps after ${session.reapAfterMs} ms, over the bound H+T = ${bound} ms` });
+  for (const s of silences(records, input.plan, bound + tolerance)) {
+    const allowed = lateness(s.from, s.closedAt ?? Infinity);
+    if (s.closedAt !== undefined && s.closedAt - s.from <= bound + allowed) continue;
+    const late = s.closedAt === undefined ? 'never closed' : `closed only at ${s.closedAt.toFixed(1)} ms (${(s.closedAt - s.from).toFixed(1)} ms after)`;
+    out.push({ invariant: 'heartbeat_detection', t: s.from, conn: clientOf(s.link), message: `link ${s.link} went silent (${s.dir}) at ${s.from} ms and was ${late}; bound H+T = ${bound} ms${allowed ? ` + ${allowed.toFixed(0)} ms real-time lateness` : ''}` });
   }
   return out;
 };
@@ -52,12 +117,14 @@ export const heartbeatDetection: Check = (records, { input, client, session }) =
 /** Every wait in `reconnecting` lasts less than the backoff cap (full jitter below the capped exponential). */
 export const backoffBounds: Check = (records, { client }) => {
   const out: Violation[] = [];
+  const lateness = latenessOf(records);
   const entered = new Map<string, number>();
   for (const r of only(records, 'transition')) {
     if (r.to === 'reconnecting') entered.set(r.actor, r.t);
     else if (r.from === 'reconnecting' && r.to === 'connecting') {
       const since = entered.get(r.actor);
-      if (since !== undefined && r.t - since > client.backoffCapMs) {
+      // a real-time timer fires late by the world's lateness (0 in simulation)
+      if (since !== undefined && r.t - since > client.backoffCapMs + lateness(since, r.t)) {
         out.push({ invariant: 'backoff_bounds', t: r.t, conn: r.actor, message: `${r.actor} waited ${r.t - since} ms before reconnecting, over the cap ${client.backoffCapMs} ms` });
       }
     }
@@ -157,13 +224,18 @@ export const noLatencyDrift =
   (records) => {
     const produced = new Map<string, number>();
     for (const p of only(records, 'produce')) produced.set(`${p.tenant}/${p.user}/${p.run}/${p.idx}`, p.t);
-    const samples = only(records, 'app').map((a) => ({ t: produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t, latency: a.t - (produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t) }));
+    // a real-time world's stalls are the machine's, not the protocol's (none in simulation)
+    const stalls = stallsOf(records);
+    const samples = only(records, 'app').map((a) => {
+      const t = produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t;
+      return { t, latency: a.t - t - stalledWithin(stalls, t, a.t) };
+    });
     if (samples.length < 30) return [];
     const end = Math.max(...samples.map((s) => s.t));
     const p99 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.99) - 1)] ?? 0;
     const early = p99(samples.filter((s) => s.t < end / 3).map((s) => s.latency));
     const late = p99(samples.filter((s) => s.t >= (2 * end) / 3).map((s) => s.latency));
-    return late <= early + slackMs ? [] : [{ invariant: 'latency', t: end, nominalOnly: true, message: `p99 latency drifted from ${early} ms (first third) to ${late} ms (last third)` }];
+    return late <= early + slackMs + (gauge(records, CLOCK_TOLERANCE_GAUGE) ?? 0) ? [] : [{ invariant: 'latency', t: end, nominalOnly: true, message: `p99 latency drifted from ${early} ms (first third) to ${late} ms (last third)` }];
   };
 
 /** Payloads above the frame limit went out in chunks, and latency grows with size on a bandwidth-limited link. */
@@ -190,6 +262,7 @@ export const linkUtilisation =
     const bandwidth = input.plan.bandwidth;
     if (!bandwidth) return [];
     const out: Violation[] = [];
+    const lateness = latenessOf(records);
     const byLink = new Map<string, { first: number; last: number; bytes: number }>();
     for (const r of only(records, 'deliver')) {
       // the busy period is the burst itself: heartbeats and acks afterwards are not load
@@ -201,7 +274,8 @@ export const linkUtilisation =
       s.bytes += r.bytes;
     }
     for (const [link, s] of byLink) {
-      const capacity = ((s.last - s.first) * bandwidth) / 1000;
+      // a real-time world's link carries nothing it could count while the world stands still (0 in simulation)
+      const capacity = ((s.last - s.first - lateness(s.first, s.last)) * bandwidth) / 1000;
       if (s.bytes < 50_000 || capacity <= 0) continue; // only links that carried a burst
       if (s.bytes / capacity < share) out.push({ invariant: 'latency', t: s.last, nominalOnly: true, conn: clientOf(link), message: `link ${link} carried ${s.bytes} bytes in ${(s.last - s.first).toFixed(0)} ms: ${((100 * s.bytes) / capacity).toFixed(1)}% of capacity (< ${share * 100}%)` });
     }

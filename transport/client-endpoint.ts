@@ -12,6 +12,7 @@ import {
   type ClientConnectionMachine,
   type ClientPort,
   type RandomSource,
+  type SavedCursor,
 } from '../machines/client-connection.ts';
 import { encode } from '../machines/protocol.ts';
 import type { Link, LinkHandler, Transport } from './link.ts';
@@ -32,6 +33,8 @@ export interface ClientEndpointOptions {
   config?: Partial<ClientConfig>;
   clock?: ActorOptions<AnyActorLogic>['clock'];
   inspect?: Observer<InspectionEvent> | ((event: InspectionEvent) => void);
+  /** Stream positions saved by an earlier client of the same app (a reload resumes from them). */
+  cursors?: Readonly<Record<string, SavedCursor>>;
   /** A variant of the machine (`machine.provide(...)`), for broken-protocol tests. */
   machine?: ClientConnectionMachine;
 }
@@ -78,7 +81,7 @@ export function createClient(options: ClientEndpointOptions): ClientActor {
 
   actor = createActor(options.machine ?? clientConnectionMachine, {
     id: options.id,
-    input: { id: options.id, token: options.token, threads: options.threads, random: options.random, port, ...(options.config ? { config: options.config } : {}) },
+    input: { id: options.id, token: options.token, threads: options.threads, random: options.random, port, ...(options.config ? { config: options.config } : {}), ...(options.cursors ? { cursors: options.cursors } : {}) },
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });

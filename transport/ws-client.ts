@@ -17,7 +17,6 @@
  *   after a grace period where the platform can (`terminate` in Node); the
  *   default `ws` close timeout is 30 s, far too long to hold a dead socket.
  */
-import WebSocket from 'ws';
 import type { CloseInfo, ConnectRequest, Link, LinkHandler, SendResult } from './link.ts';
 
 /** The common interface of the browser WebSocket and `ws`'s WebSocket. */
@@ -216,19 +215,6 @@ export interface EventSocket extends SocketLike {
 /** Opens a socket; `refused` is called with the HTTP status of a refused upgrade when the platform tells (Node does, browsers do not). */
 export type SocketFactory = (url: string, headers: Record<string, string>, refused: (status: number) => void) => { socket: EventSocket; terminate?: () => void };
 
-/** The Node factory: `ws`, no compression (frames are small JSON; latency matters more). */
-export const nodeSocketFactory: SocketFactory = (url, headers, refused) => {
-  const socket = new WebSocket(url, { headers, perMessageDeflate: false });
-  socket.on('unexpected-response', (_req, res) => {
-    refused(res.statusCode ?? 0);
-    res.resume();
-    socket.terminate();
-  });
-  // the error that precedes a close (refused, reset) is reported by the close itself
-  socket.on('error', () => {});
-  return { socket: socket as unknown as EventSocket, terminate: () => socket.terminate() };
-};
-
 export interface WsClientOptions {
   /** ws://host:port/path of the server. */
   url: string;
@@ -241,7 +227,8 @@ export interface WsClientOptions {
   tokenIn?: 'header' | 'query' | 'both';
   bufferCap?: number;
   closeGraceMs?: number;
-  createSocket?: SocketFactory;
+  /** How a socket is opened: `nodeSocketFactory` (node-socket.ts) or `browserSocketFactory` (browser-socket.ts). */
+  createSocket: SocketFactory;
 }
 
 /** The URL of one connection attempt: the endpoint as a hint for the server's logs (the server names connections itself). */
@@ -259,7 +246,7 @@ export function connectWs(options: WsClientOptions): SocketLink {
   const tokenIn = options.tokenIn ?? 'header';
   const headers: Record<string, string> = tokenIn === 'query' ? {} : { authorization: `Bearer ${options.request.token}` };
   let refusedWith: number | null = null;
-  const factory = options.createSocket ?? nodeSocketFactory;
+  const factory = options.createSocket;
   const { socket, terminate } = factory(connectUrl(options.url, options.request, tokenIn !== 'header'), headers, (status) => {
     refusedWith = status;
   });

@@ -4,7 +4,7 @@
  * hub's endpoint) as a `SocketLink`.
  *
  * What it guards before any frame reaches a session:
- * - authentication at the HTTP upgrade (Bearer header or `?token=`): a bad
+ * - authentication at the HTTP upgrade (Bearer header, subprotocol or `?token=`): a bad
  *   token gets a plain HTTP 401 and the TCP socket is closed; no WebSocket,
  *   no session, ever exists for it. The session authenticates the hello
  *   again (a token may expire in between: that is the session's 4401);
@@ -38,6 +38,7 @@ import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import { DEFAULT_LIMITS } from '../machines/limits.ts';
 import { encode, errorFrame } from '../machines/protocol.ts';
 import type { ConnectRequest, LinkHandler, ServerHandler } from './link.ts';
+import { tokenFromProtocols, WSIM_SUBPROTOCOL } from './token-carrier.ts';
 import { DEFAULT_BUFFER_CAP, DEFAULT_CLOSE_GRACE_MS, SocketLink, type SocketLinkCounters } from './ws-client.ts';
 
 export const DEFAULT_MAX_PAYLOAD = 2 * 1024 * 1024;
@@ -168,7 +169,14 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
   const server = options.server ?? http.createServer((_req, res) => {
     res.writeHead(426, { 'content-type': 'text/plain', connection: 'close' }).end('WebSocket upgrade required\n');
   });
-  const wss = new WebSocketServer({ noServer: true, maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD, perMessageDeflate: false, clientTracking: false });
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayload ?? DEFAULT_MAX_PAYLOAD,
+    perMessageDeflate: false,
+    clientTracking: false,
+    // a browser that carried its token as a subprotocol needs one of its offers selected (never the token)
+    handleProtocols: (offered) => (offered.has(WSIM_SUBPROTOCOL) ? WSIM_SUBPROTOCOL : false),
+  });
   const rateLimit = options.rateLimit === undefined ? DEFAULT_RATE_LIMIT : options.rateLimit;
   const counters: SocketLinkCounters = { backpressure: 0, drains: 0 };
   const stats: Omit<WsServerStats, 'open' | 'backpressure' | 'drains'> = {
@@ -270,7 +278,7 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
       stats.rejected.notReady++;
       return refuse(socket, 503, 'not ready');
     }
-    const token = bearer(req.headers.authorization) ?? url.searchParams.get('token') ?? '';
+    const token = bearer(req.headers.authorization) ?? tokenFromProtocols(req.headers['sec-websocket-protocol']) ?? url.searchParams.get('token') ?? '';
     const verdict = token === '' ? false : options.authenticate ? options.authenticate(token) : true;
     if (!(typeof verdict === 'boolean' ? verdict : verdict.ok)) {
       stats.rejected.unauthorized++;

@@ -8,6 +8,7 @@
  * run on XState's default clock here: real time, real races.
  */
 import type { ConnectRequest, Link, LinkHandler, ServerHandler, Transport } from './link.ts';
+import { nodeSocketFactory } from './node-socket.ts';
 import { connectWs, type SocketFactory, type SocketLink } from './ws-client.ts';
 import { startWsServer, type WsServer, type WsServerOptions } from './ws-server.ts';
 
@@ -48,7 +49,7 @@ export class WsTransport implements Transport {
   }
 
   connect(request: ConnectRequest, client: LinkHandler): Link {
-    const link = connectWs({ url: this.url, request, handler: forget(client, () => this.clients.delete(request.connId)), ...this.clientOptions });
+    const link = connectWs({ url: this.url, request, handler: forget(client, () => this.clients.delete(request.connId)), ...this.clientOptions, createSocket: this.clientOptions.createSocket ?? nodeSocketFactory });
     this.clients.set(request.connId, link);
     return link;
   }

@@ -8,7 +8,8 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { expect } from 'chai';
 import { renderHtml } from '../../cli/timeline-html.ts';
-import { hasChromium, withPage, type Page } from './chromium.ts';
+import { requireChromium } from '../browser/chromium.ts';
+import { withPage, type Page } from './chromium.ts';
 import { realWithDuplicate } from './fixtures.ts';
 
 export const ARTIFACTS = resolve('.artifacts', 'timeline');
@@ -26,7 +27,7 @@ describe('cli/timeline-html in Chromium', function () {
   this.timeout(120_000);
 
   it('hover shows a pill whole, a click opens it in the side panel, the offending delivery is red', async function () {
-    if (!hasChromium()) this.skip(); // the only skip: no browser at /usr/bin/chromium (apt-get install -y chromium)
+    requireChromium(this); // skips only on a dev machine without /usr/bin/chromium; in CI a missing one fails
     mkdirSync(ARTIFACTS, { recursive: true });
     const { records, violations } = realWithDuplicate();
     const file = join(ARTIFACTS, 'timeline.html');

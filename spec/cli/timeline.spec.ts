@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { requireChromium } from '../browser/chromium.ts';
 import type { Violation } from '../../sim/oracle.ts';
 import type { RecordOf, TraceRecord } from '../../sim/records.ts';
 import { buildHtmlData, renderHtml, type HtmlData } from '../../cli/timeline-html.ts';
@@ -256,7 +257,7 @@ describe('cli/timeline-html', () => {
   });
 
   it('renders in headless Chromium', async function () {
-    if (!existsSync(CHROMIUM)) this.skip(); // the only skip: no browser at /usr/bin/chromium (apt-get install -y chromium)
+    requireChromium(this); // skips only on a dev machine without /usr/bin/chromium; in CI a missing one fails
     this.timeout(120_000);
     const { records, violations } = realWithDuplicate();
     const dir = mkdtempSync(join(tmpdir(), 'wsim-html-'));

@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import { isReconnectCode } from '../../machines/frames.ts';
 import type { CloseInfo } from '../../transport/link.ts';
+import { nodeSocketFactory } from '../../transport/node-socket.ts';
 import { closeForHttpStatus, connectWs } from '../../transport/ws-client.ts';
 import { startWsServer, type WsServer } from '../../transport/ws-server.ts';
 import { RealWorld, tokenOf, waitFor } from '../transport/harness.ts';
@@ -46,6 +47,7 @@ describe('protocol: the upgrade of PROTOCOL.md', function () {
       url: bare.url,
       request: { connId: 'c#1', endpoint: 'c', token: 'any' },
       handler: { onOpen: () => {}, onFrame: () => {}, onClose: (info) => closes.push(info) },
+      createSocket: nodeSocketFactory,
     });
     await waitFor(() => closes.length > 0, 'the refused connect closes');
     expect(closes).to.deep.equal([{ code: 1013, reason: 'server not ready (HTTP 503 at upgrade)' }]);

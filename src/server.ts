@@ -1,0 +1,202 @@
+/**
+ * `wsim/server`: the protocol's server for an app of your own. It is the same
+ * hub and session machines the simulator proves, behind the `ws` transport,
+ * plus the producer side: `publish` checks each event against the run
+ * contract and is idempotent on (tenant, user, thread, run, idx).
+ */
+import type http from 'node:http';
+import { createActor } from 'xstate';
+import { HookedDirectory, type IdentityResolver } from '../machines/hooked-directory.ts';
+import { hubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
+import { Directory, type Identity } from '../machines/identity.ts';
+import type { Limits } from '../machines/limits.ts';
+import { PublishLedger } from '../machines/publish-ledger.ts';
+import type { AgentEvent, Role } from '../machines/frames.ts';
+import { checkPublishRequest, DEFAULT_PUBLISH_LIMITS, type PublishError, type PublishLimits, type PublishRequest } from '../machines/publish-request.ts';
+import type { SessionConfig } from '../machines/server-session.ts';
+import type { ServerHandler } from '../transport/link.ts';
+import { createServerHandler } from '../transport/server-endpoint.ts';
+import { cryptoSessionIds } from '../transport/session-ids.ts';
+import { startWsServer, type WsServer } from '../transport/ws-server.ts';
+import { countRejected, emptyTotals, followSession, type Totals } from './server-stats.ts';
+
+export type { Identity, PublishError, PublishRequest };
+
+export interface WsimServerLimits {
+  /** Largest WebSocket message a client may send (bytes; default 2 MB, then 1009). */
+  maxPayload?: number;
+  /** Per-connection message rate (default 2,000 burst, 1,000/s; false = none). */
+  rateLimit?: { burst: number; perSecond: number } | false;
+  /** Events kept per stream for resumes (default 10,000). */
+  logCapacity?: number;
+  /** Runs remembered for idempotent publishing (default 100,000). */
+  maxRuns?: number;
+  publish?: Partial<PublishLimits>;
+  session?: Partial<SessionConfig>;
+  /** Hostile-client quotas: threads per session, logs per user and tenant, idle-log TTL, replay budget (README, Security). */
+  quotas?: Partial<Limits>;
+}
+
+export interface WsimServerOptions {
+  /** Attach to this http server (on `path`); otherwise wsim listens on `host`:`port`. */
+  server?: http.Server;
+  host?: string;
+  /** 0 (default) = any free port. */
+  port?: number;
+  /** The WebSocket path (default '/ws'). */
+  path?: string;
+  /** token → identity. */
+  tokens?: Readonly<Record<string, Identity>>;
+  /** Your own auth: asked for any token not in `tokens`; null = refused. */
+  authenticate?: IdentityResolver;
+  limits?: WsimServerLimits;
+  /** Names this server's replay logs; a new epoch after a restart makes clients resync explicitly. Default: random. */
+  epoch?: string;
+}
+
+export interface Accepted {
+  thread: string;
+  seq: number;
+  /** A retry of an event already published: nothing was appended. */
+  duplicate: boolean;
+}
+
+export type PublishResult = { ok: true; accepted: Accepted[] } | { ok: false; error: PublishError; index: number };
+
+export interface WsimServerStats extends Totals {
+  connections: number;
+  sessions: number;
+  /** Connections closed by the server with 1013 (a slow consumer shed). */
+  shed: number;
+  upgradesRefused: number;
+}
+
+export interface WsimServer {
+  /** ws://host:port/path */
+  readonly url: string;
+  readonly port: number;
+  /** One event or an array: all accepted, or none (the first error and its index). */
+  publish(events: unknown): PublishResult;
+  /** Change a user's role, effective from the next event sent to them. */
+  setRole(tenant: string, user: string, role: Role): void;
+  /** Cut the sockets of a user (or of everyone): their clients reconnect and resume. Returns how many. */
+  disconnect(filter?: { tenant?: string; user?: string }): number;
+  stats(): WsimServerStats;
+  /** 1001 to every client, then stop. */
+  close(): Promise<void>;
+}
+
+const randomEpoch = (): string => `e${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+function directoryOf(options: WsimServerOptions): Directory {
+  const directory = options.authenticate ? new HookedDirectory(options.authenticate) : new Directory();
+  for (const [token, identity] of Object.entries(options.tokens ?? {})) directory.add(token, identity);
+  return directory;
+}
+
+/** The hub's endpoint, with every new session followed for the totals (the hub names sessions, not the link). */
+function trackedHandler(hub: HubRef, totals: Totals): ServerHandler {
+  const inner = createServerHandler({ hub: () => hub, observer: { rejected: (_link, code) => countRejected(totals, code) } });
+  const followed = new WeakSet<SessionRef>();
+  return {
+    accept(link, request) {
+      const handler = inner.accept(link, request);
+      for (const ref of hub.getSnapshot().context.sessions.values()) {
+        if (followed.has(ref)) continue;
+        followed.add(ref);
+        followSession(ref, totals);
+      }
+      return handler;
+    },
+  };
+}
+
+function checkAll(events: unknown, limits: PublishLimits): { ok: true; requests: PublishRequest[] } | { ok: false; error: PublishError; index: number } {
+  const list = Array.isArray(events) ? events : [events];
+  if (list.length === 0) return { ok: false, index: 0, error: { code: 'bad_request', message: 'no event to publish' } };
+  const requests: PublishRequest[] = [];
+  for (const [index, item] of list.entries()) {
+    const checked = checkPublishRequest(item, limits, Array.isArray(events) ? `[${index}].` : '');
+    if (!checked.ok) return { ok: false, error: checked.error, index };
+    requests.push(checked.value);
+  }
+  return { ok: true, requests };
+}
+
+export async function createWsimServer(options: WsimServerOptions = {}): Promise<WsimServer> {
+  const limits = options.limits ?? {};
+  const publishLimits = { ...DEFAULT_PUBLISH_LIMITS, ...limits.publish };
+  const hub = createActor(hubMachine, {
+    // connection ids from crypto: no client can guess another's (see README, Security)
+    input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), sessionIds: cryptoSessionIds, ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}), ...(limits.quotas ? { limits: limits.quotas } : {}) },
+  }).start();
+  const ledger = new PublishLedger(limits.maxRuns);
+  const totals = emptyTotals();
+  const ws: WsServer = await startWsServer({
+    handler: trackedHandler(hub, totals),
+    authenticate: (token) => hub.getSnapshot().context.directory.authenticate(token),
+    path: options.path ?? '/ws',
+    ...(options.server ? { server: options.server } : { host: options.host ?? '127.0.0.1', port: options.port ?? 0 }),
+    ...(limits.maxPayload !== undefined ? { maxPayload: limits.maxPayload } : {}),
+    ...(limits.rateLimit !== undefined ? { rateLimit: limits.rateLimit } : {}),
+  });
+
+  const append = (event: AgentEvent): number => {
+    hub.send({ type: 'PUBLISH', event });
+    const { logs, routeKey } = hub.getSnapshot().context;
+    totals.published++;
+    return logs.log(routeKey(event.tenant, event.user, event.thread), { tenant: event.tenant, user: event.user }).head;
+  };
+
+  /** The identity of each link's session, by the transport's link name. */
+  const identities = (): Map<string, Identity | null> => {
+    const byLink = new Map<string, Identity | null>();
+    for (const ref of hub.getSnapshot().context.sessions.values()) {
+      const { link, identity } = ref.getSnapshot().context;
+      byLink.set(link, identity);
+    }
+    return byLink;
+  };
+
+  return {
+    url: ws.url,
+    port: ws.port,
+    publish(events) {
+      const checked = checkAll(events, publishLimits);
+      if (!checked.ok) return checked;
+      const admitted = ledger.admit(checked.requests, append);
+      if (admitted.ok) totals.repeats += admitted.accepted.filter((a) => a.duplicate).length;
+      return admitted;
+    },
+    setRole(tenant, user, role) {
+      hub.send({ type: 'SET_ROLE', tenant, user, role });
+    },
+    disconnect(filter = {}) {
+      let cut = 0;
+      const byLink = identities();
+      for (const link of ws.links()) {
+        const identity = byLink.get(link.id) ?? null;
+        if (filter.tenant !== undefined && identity?.tenant !== filter.tenant) continue;
+        if (filter.user !== undefined && identity?.user !== filter.user) continue;
+        link.socket.terminate();
+        cut++;
+      }
+      return cut;
+    },
+    stats() {
+      const wsStats = ws.stats();
+      return {
+        ...totals,
+        rejected: { ...totals.rejected, ...(wsStats.rejected.unauthorized ? { unauthorized: wsStats.rejected.unauthorized } : {}) },
+        connections: wsStats.open,
+        sessions: hub.getSnapshot().context.sessions.size,
+        shed: wsStats.closedByServer[1013] ?? 0,
+        upgradesRefused: wsStats.rejected.unauthorized + wsStats.rejected.notReady + wsStats.rejected.badPath,
+      };
+    },
+    async close() {
+      await ws.close();
+      hub.stop();
+    },
+  };
+}
