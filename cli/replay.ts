@@ -15,7 +15,7 @@ import { validateFaultPlan } from '../sim/fault-plan.ts';
 import { judge } from '../sim/oracle.ts';
 import { Trace } from '../sim/trace.ts';
 import { agUiJsonl, toAgUi, verifyAgUi } from './ag-ui.ts';
-import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, type FaultFlags } from './options.ts';
+import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, variantOf, variantOption, type FaultFlags } from './options.ts';
 import { renderHtml } from './timeline-html.ts';
 import { renderTimeline } from './timeline-text.ts';
 import { writeAtomic } from './write-file.ts';
@@ -30,6 +30,7 @@ interface ReplayFlags extends FaultFlags {
   format: string;
   limit?: number;
   color?: boolean;
+  variant?: string;
 }
 
 /** A swarm failure file: the scenario, the seed and the exact input that failed. */
@@ -60,6 +61,7 @@ export function register(program: Command): void {
     .command('replay')
     .description('replay one run of a scenario as a timeline (the same run, byte for byte)')
     .addOption(scenarioOption())
+    .addOption(variantOption())
     .option('--seed <n>', 'the seed the run was started from (default 42, or SIM_SEED)', seed)
     .option('--path <p>', 'fast-check path (a shrunk counterexample); default 0, the first run', path)
     .option('--failure <file>', 'replay a swarm failure file (.wsim/failures/*.json)')
@@ -96,7 +98,7 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
     const file = await readFailure(flags.failure);
     const scenario = findScenario(file.scenario);
     if (!scenario) usage('replay', `${flags.failure}: ${unknownMessage('scenario', file.scenario, SCENARIO_IDS, 'list them: wsim run --list')}`);
-    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}) });
+    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
   }
   if (!flags.scenario) usage('replay', '--scenario ID is required (or --failure FILE); wsim run --list shows the ids');
   const scenario = findScenario(flags.scenario)!;
@@ -110,7 +112,7 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
     input = undefined;
   }
   if (!input) usage('replay', `path ${p} does not fit seed ${s} of ${scenario.id}: take the path printed with that seed`);
-  return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}) });
+  return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
 }
 
 /** A recorded trace (a real-time run cannot be re-run): its timeline, judged by the oracle from the trace alone. */

@@ -170,12 +170,14 @@ function requestStreams(context: ClientContext, threads: Iterable<string>): void
   for (const thread of threads) {
     const cursor = cursorFor(context, thread);
     cursor.confirmed = false;
-    if (cursor.epoch === null) {
+    // events may have arrived though the answer naming their epoch was lost: the position is in theirs
+    const epoch = cursor.epoch ?? cursor.seenEpoch;
+    if (epoch === null) {
       context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: cursor.next });
       continue;
     }
-    const positions = byEpoch.get(cursor.epoch) ?? {};
-    byEpoch.set(cursor.epoch, positions);
+    const positions = byEpoch.get(epoch) ?? {};
+    byEpoch.set(epoch, positions);
     positions[thread] = cursor.next;
   }
   for (const [epoch, positions] of byEpoch) context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch, positions });
@@ -322,7 +324,8 @@ export const clientConnectionMachine = setup({
       const firstOfEpoch = frame.epoch !== undefined && cursor.seenEpoch !== frame.epoch;
       if (frame.epoch !== undefined) cursor.seenEpoch = frame.epoch;
       // the frame repeats a resync the client has not heard yet (its resync_required was lost): tell the app first
-      if (frame.resync && (!cursor.confirmed || cursor.epoch !== (frame.epoch ?? cursor.epoch))) {
+      // (in the same epoch too: a window evicted mid-stream leaves the cursor behind the resync's start)
+      if (frame.resync && (!cursor.confirmed || cursor.epoch !== (frame.epoch ?? cursor.epoch) || cursor.next < frame.resync.from)) {
         const newEpoch = frame.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== frame.epoch;
         resyncCursor(context, cursor, frame.resync, frame.epoch, newEpoch);
       }

@@ -268,9 +268,8 @@ export function pump(context: SessionContext, coalescible: Coalescible = onlyThi
       const frame = nextFrame(context, stream, coalescible);
       if (!frame) {
         // evicted before it was ever sent: the client must hear it explicitly
-        const from = stream.log.start;
-        flusher.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread: stream.thread, epoch: context.services.epoch, from, reason: 'beyond_window' }));
-        stream.acked = stream.sent = from - 1;
+        const resync = stream.skipEvicted(stream.log.start);
+        flusher.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread: stream.thread, epoch: context.services.epoch, ...resync }));
         continue;
       }
       for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) flusher.push(encode(part));

@@ -7,6 +7,7 @@ import { matchesTarget, type Dir, type FaultPlan } from './fault-plan.ts';
 import type { Violation } from './oracle.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
 import type { Check } from './scenario.ts';
+import { clientOfLink, inTraceOrder, wireFrames, type WireFrame } from './wire-frames.ts';
 
 const only = <K extends TraceRecord['k']>(records: readonly TraceRecord[], k: K): RecordOf<K>[] => records.filter((r): r is RecordOf<K> => r.k === k);
 /** The value of a gauge the world wrote at the end (undefined when it wrote none). */
@@ -285,4 +286,127 @@ export const linkUtilisation =
 export const someDelivered: Check = (records) => {
   const critical = only(records, 'produce').filter((p) => isCritical(p.type)).length;
   return critical > 0 && only(records, 'app').length === 0 ? [{ invariant: 'completeness', t: 0, message: 'nothing was delivered at all' }] : [];
+};
+
+/**
+ * A resync the client may not have heard is repeated on every event frame of
+ * its stream (`event.resync`) until the client acks past the stream's new
+ * start: a lost `resync_required` can never turn into a silent gap.
+ */
+export const resyncRepeated: Check = (records) => {
+  const resyncs = wireFrames(records, 'send', 'resync_required').filter((f) => f.dir === 's2c' && f.frame.type === 'resync_required');
+  if (resyncs.length === 0) return [];
+  const links = new Set(resyncs.map((f) => f.link));
+  const sent = wireFrames(records, 'send', '"type":"event"', (l) => links.has(l)).filter((f) => f.dir === 's2c');
+  const acks = wireFrames(records, 'deliver', '"type":"ack"', (l) => links.has(l)).filter((f) => f.dir === 'c2s');
+  // a new subscribe on the link opens a new stream, which answers for itself
+  const asks = wireFrames(records, 'deliver', '"type":"subscribe"', (l) => links.has(l)).filter((f) => f.dir === 'c2s');
+  const pending = new Map<string, number>(); // link|thread → the resync's start, until acked past
+  const out: Violation[] = [];
+  for (const f of inTraceOrder(resyncs, sent, acks, asks)) {
+    const { frame } = f;
+    if (frame.type === 'resync_required') pending.set(`${f.link}\u0000${frame.thread}`, frame.from!);
+    else if (frame.type === 'subscribe') pending.delete(`${f.link}\u0000${frame.thread}`);
+    else if (frame.type === 'ack') {
+      for (const [thread, upTo] of Object.entries(frame.acks ?? {})) if (upTo >= (pending.get(`${f.link}\u0000${thread}`) ?? Infinity)) pending.delete(`${f.link}\u0000${thread}`);
+    } else if (frame.type === 'event') {
+      const from = pending.get(`${f.link}\u0000${frame.thread}`);
+      if (from !== undefined && frame.seq! >= from && !frame.resync) {
+        out.push({ invariant: 'explicit_resync', t: f.t, conn: clientOfLink(f.link), message: `event ${frame.thread}#${frame.seq} went out on ${f.link} without repeating the resync from ${from} the client had not acked past` });
+        pending.delete(`${f.link}\u0000${frame.thread}`);
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * Once the server has an unsubscribe, it sends that link nothing more of the
+ * thread, and its routing index no longer holds the link for it: a session
+ * notified of the thread's next event (its outbox woke on a NOTIFY right
+ * after that event was produced) was still indexed. Until subscribed again.
+ */
+export const quietAfterUnsubscribe: Check = (records) => {
+  const asks = wireFrames(records, 'deliver', 'subscribe').concat(wireFrames(records, 'deliver', '"type":"resume"')).filter((f) => f.dir === 'c2s');
+  const left = asks.filter((f) => f.frame.type === 'unsubscribe');
+  if (left.length === 0) return [];
+  const links = new Set(left.map((f) => f.link));
+  const sent = wireFrames(records, 'send', '"thread"', (l) => links.has(l)).filter((f) => f.dir === 's2c' && f.frame.thread !== undefined);
+  const at = new Map<number, WireFrame[]>();
+  for (const f of inTraceOrder(asks.filter((a) => links.has(a.link)), sent)) at.set(f.at, [...(at.get(f.at) ?? []), f]);
+  const gone = new Set<string>();
+  const reported = new Set<string>();
+  const out: Violation[] = [];
+  const report = (key: string, v: Violation) => {
+    if (!reported.has(key)) out.push(v);
+    reported.add(key);
+  };
+  // a session actor is named by the server's connection id, which its welcome frame tells the link
+  const linkOf = new Map(wireFrames(records, 'send', '"type":"welcome"', (l) => links.has(l)).map((f) => [f.frame.session ?? '', f.link]));
+  let produced: RecordOf<'produce'> | undefined;
+  records.forEach((r, i) => {
+    if (r.k === 'produce') produced = r;
+    const link = r.k === 'transition' && r.event === 'NOTIFY' ? (linkOf.get(r.actor) ?? (links.has(r.actor) ? r.actor : undefined)) : undefined;
+    if (r.k === 'transition' && link !== undefined && produced?.t === r.t && gone.has(`${link}\u0000${produced.thread}`)) {
+      report(`index\u0000${link}\u0000${produced.thread}`, { invariant: 'waste', t: r.t, conn: clientOfLink(link), message: `the routing index still held ${link} (session ${r.actor}) for thread ${produced.thread} after the server had its unsubscribe (notified of ${produced.run}#${produced.idx})` });
+    }
+    for (const f of at.get(i) ?? []) {
+      const { frame } = f;
+      const key = (thread: string) => `${f.link}\u0000${thread}`;
+      if (f.dir === 'c2s') {
+        const threads = frame.type === 'resume' ? Object.keys(frame.positions ?? {}) : [frame.thread!];
+        for (const thread of threads) (frame.type === 'unsubscribe' ? gone.add(key(thread)) : gone.delete(key(thread)));
+      } else if (gone.has(key(frame.thread!))) {
+        report(`send\u0000${key(frame.thread!)}`, { invariant: 'waste', t: f.t, conn: clientOfLink(f.link), message: `${frame.type} of thread ${frame.thread} went out on ${f.link} after the server had its unsubscribe` });
+      }
+    }
+  });
+  return out;
+};
+
+/** Links the protocol itself closed to recover (ack timeout, silent peer, shed), not ones a fault cut. */
+const RECOVERY_CLOSES = new Set([4000, 4001, 1013]);
+
+/**
+ * Waste is a failure: retransmissions and the reconnects the protocol forced
+ * (ack timeouts, reaped or shed links) per delivered event stay within the
+ * scenario's bounds. `slack` events of allowance keep tiny runs, where one
+ * lost frame weighs a lot, from failing on noise.
+ */
+export const wasteBounds =
+  (bounds: { retransmitsPerEvent: number; recoveriesPerEvent: number; slack?: number }): Check =>
+  (records, { metrics }) => {
+    const events = metrics.delivered + (bounds.slack ?? 20);
+    const recoveries = only(records, 'link').filter((r) => r.event === 'close' && r.code !== undefined && RECOVERY_CLOSES.has(r.code) && !r.link.startsWith('rogue')).length;
+    const out: Violation[] = [];
+    if (metrics.retransmissions > bounds.retransmitsPerEvent * events) out.push({ invariant: 'waste', t: 0, nominalOnly: true, message: `${metrics.retransmissions} retransmissions for ${metrics.delivered} delivered events (bound ${bounds.retransmitsPerEvent} per event, ${bounds.slack ?? 20} events of slack)` });
+    if (recoveries > bounds.recoveriesPerEvent * events) out.push({ invariant: 'waste', t: 0, nominalOnly: true, message: `${recoveries} links closed by the protocol to recover (ack timeout, silent peer, shed) for ${metrics.delivered} delivered events (bound ${bounds.recoveriesPerEvent} per event)` });
+    return out;
+  };
+
+/**
+ * A successful connection resets the backoff: the first wait after leaving
+ * `open` is drawn below the base delay, so the median of those waits must be
+ * below it (a median, not every wait, so that real timers running a little
+ * late over sockets do not count; a counter that never resets draws waits up
+ * to the cap, and its median is far above the base).
+ */
+export const backoffResets: Check = (records, { client }) => {
+  const fromOpen = new Map<string, number>();
+  const waits: { actor: string; t: number; ms: number }[] = [];
+  for (const r of only(records, 'transition')) {
+    if (r.to === 'reconnecting') {
+      if (r.from.startsWith('open')) fromOpen.set(r.actor, r.t);
+      else fromOpen.delete(r.actor);
+    } else if (r.from === 'reconnecting' && r.to === 'connecting') {
+      const since = fromOpen.get(r.actor);
+      fromOpen.delete(r.actor);
+      if (since !== undefined) waits.push({ actor: r.actor, t: r.t, ms: r.t - since });
+    }
+  }
+  if (waits.length < 3) return [];
+  const median = [...waits].sort((a, b) => a.ms - b.ms)[Math.floor((waits.length - 1) / 2)]!;
+  if (median.ms <= client.backoffBaseMs) return [];
+  const worst = waits.reduce((a, b) => (b.ms > a.ms ? b : a));
+  return [{ invariant: 'backoff_bounds', t: worst.t, conn: worst.actor, message: `after a successful connection the median first wait to reconnect was ${median.ms.toFixed(0)} ms over ${waits.length} reconnects, over the base delay ${client.backoffBaseMs} ms (the attempt counter did not reset; ${worst.actor} waited ${worst.ms.toFixed(0)} ms)` }];
 };
