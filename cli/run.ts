@@ -105,7 +105,8 @@ export function register(program: Command): void {
         const onHeader = (header: string, missing: string[]) => {
           if (p.flags.verbose) return void process.stderr.write(header);
           // what TCP cannot apply is said once per scenario, never silently dropped
-          const line = missing.join('; ');
+          // by field, not value: the values differ run by run (--verbose prints every run's plan)
+          const line = missing.map((m) => m.replace(/=[^ ;]*/, '')).join('; ');
           if (line && !told.has(line)) {
             told.add(line);
             const say = `wsim run: ${scenario.id}: not applied over TCP: ${line}`;
