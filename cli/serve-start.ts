@@ -21,6 +21,10 @@ export interface ServeOptions {
   publishRate?: Rate;
   maxBodyBytes?: number;
   limits?: WsimServerLimits;
+  /** Share the streams through Redis at this URL (a cluster node); checked by the caller. */
+  redis?: string;
+  /** This node's name (default hostname:pid). */
+  node?: string;
 }
 
 export interface Serving {
@@ -57,7 +61,10 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     });
   });
   const tokens = options.demo ? { [DEMO_TOKEN]: DEMO_IDENTITY, ...options.tokens } : options.tokens;
-  const started = await createWsimServer({ server, path: '/ws', tokens, ...(options.limits ? { limits: options.limits } : {}) });
+  const node = options.node ?? `${os.hostname()}:${process.pid}`;
+  // the Redis client is loaded only by a cluster node
+  const store = options.redis !== undefined ? new (await import('../transport/redis-store.ts')).RedisStore({ url: options.redis, capacity: options.limits?.logCapacity ?? 10_000 }) : undefined;
+  const started = await createWsimServer({ server, path: '/ws', tokens, ...(options.limits ? { limits: options.limits } : {}), ...(store ? { store, node } : {}) });
   wsim = started;
   const stopDemo = options.demo ? startDemoProducer(started) : () => {};
   const { port } = server.address() as { port: number };
@@ -66,7 +73,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   return {
     url: `http://${host}:${port}`,
     ws: `ws://${host}:${port}/ws`,
-    node: `${os.hostname()}:${process.pid}`,
+    node,
     wsim: started,
     close() {
       closing ??= (async () => {
