@@ -66,10 +66,16 @@ export function register(program: Command): void {
         const why = code === 'EADDRINUSE' ? 'is already in use' : code === 'EACCES' ? 'is not allowed' : `cannot be used (${code ?? (error as Error).message})`;
         return usage('serve', `${flags.host}:${flags.port} ${why}`);
       }
+      // the command lasts as long as the server: cli/main.ts exits 2 s after a command resolves
+      let stopped!: () => void;
+      const untilStopped = new Promise<void>((resolve) => (stopped = resolve));
       const stop = () => {
         // the exit is bounded even if a peer never completes its close
         setTimeout(() => process.exit(0), SHUTDOWN_LIMIT_MS - 500).unref();
-        void serving.close().then(() => process.exit(0));
+        void serving.close().then(() => {
+          stopped();
+          process.exit(0);
+        });
       };
       // before the listening line: whoever reads it may signal at once
       process.once('SIGTERM', stop);
@@ -77,5 +83,6 @@ export function register(program: Command): void {
       if (!process.env.WSIM_PUBLISH_SECRET) process.stderr.write('wsim serve: POST /v1/publish and /v1/roles answer 401 until WSIM_PUBLISH_SECRET is set\n');
       if (flags.json) process.stdout.write(`${JSON.stringify({ url: serving.url, ws: serving.ws, node: serving.node })}\n`);
       else process.stdout.write(`wsim serve listening on ${serving.url}\n`);
+      await untilStopped;
     });
 }

@@ -129,5 +129,7 @@ describe('cluster: three wsim serve --redis nodes, a SIGKILL and a flushed Redis
       expect(w.resyncs[0]!.at).to.equal(before);
       expect(w.got, 'after the resync: the new epoch once, in order').to.deep.equal(published);
     }
+    // the other nodes lived through all of it (Redis lost included: they reconnect, they do not exit)
+    expect(nodes.filter((n) => n.alive).map((n) => n.name)).to.deep.equal(nodes.filter((n) => n !== victim).map((n) => n.name));
   });
 });
