@@ -28,9 +28,12 @@ export interface ClusterRun {
   latencyP99Ms: number;
 }
 
+/** DESIGN.md's `cluster` figures: wsim's through the nodes, Socket.IO's with its Redis Streams adapter, and their ratio. */
 export interface ClusterFigures {
-  wsim: ClusterRun;
-  socketio: ClusterRun;
+  nodes: number;
+  eventsPerSecond: number;
+  latencyP99Ms: number;
+  socketioRedis: ClusterRun;
   /** wsim / Socket.IO events per second. */
   ratio: number;
 }
@@ -159,7 +162,7 @@ export async function measureCluster(options: { events: number; reps: number }):
   const p99 = (runs: ClusterRun[]) => spread(runs.map((r) => r.latencyP99Ms));
   const run = (runs: ClusterRun[]): ClusterRun => ({ eventsPerSecond: Math.round(eps(runs).median), latencyP99Ms: round(p99(runs).median) });
   return {
-    figures: { wsim: run(wsim), socketio: run(socketio), ratio: round(eps(wsim).median / eps(socketio).median) },
+    figures: { nodes: NODES, ...run(wsim), socketioRedis: run(socketio), ratio: round(eps(wsim).median / eps(socketio).median) },
     detail: {
       events: options.events,
       nodes: NODES,

@@ -61,6 +61,13 @@ export interface HubInput {
   node?: string;
   /** How often a clustered node re-asks the store for streams it is behind on (ms, default 1000). */
   storeRefreshMs?: number;
+  /**
+   * How long a clustered node keeps its clients while its store link is down
+   * (ms, default 5000). Past it, every session is closed 1013 "store
+   * unavailable" and new connections are refused the same way until the link
+   * is back: clients reconnect, through the balancer, to a node that has it.
+   */
+  storeGraceMs?: number;
 }
 
 export interface HubContext {
@@ -81,6 +88,7 @@ export interface HubContext {
   /** The store link is up (always true without a store). */
   storeUp: boolean;
   storeRefreshMs: number;
+  storeGraceMs: number;
 }
 
 export type HubEvent =
@@ -237,10 +245,13 @@ export const hubMachine = setup({
     input: {} as HubInput,
   },
   actors: { session: serverSessionMachine, ticker: tickerMachine },
+  delays: { storeGrace: ({ context }) => context.storeGraceMs },
   guards: {
     clustered: ({ context }) => context.mirror !== undefined,
     /** A clustered node that has not heard the store's epoch yet. */
     epochUnknown: ({ context }) => context.epoch === '',
+    linkUp: ({ event }) => event.type === 'STORE_LINK' && event.up,
+    linkDown: ({ event }) => event.type === 'STORE_LINK' && !event.up,
   },
   actions: {
     // typed by its own signature: setup's action type cannot name a function built outside it
@@ -269,9 +280,16 @@ export const hubMachine = setup({
     }),
     storeLink: assign(({ event }) => (event.type === 'STORE_LINK' ? { storeUp: event.up } : {})),
     storeRefresh: ({ context }) => context.mirror?.refresh(),
+    /** The store stayed away past the grace period: clients go to a node that has it (1013 is a reconnect code). */
+    shedForStore: ({ context }) => {
+      for (const ref of [...context.sessions.values()]) ref.send({ type: 'SHUTDOWN', code: CloseCode.tryAgainLater, reason: 'store unavailable' });
+    },
     /** A node that does not know the store's epoch yet cannot answer a hello truthfully: try again later. */
     refuseConnect: ({ event }) => {
       if (event.type === 'CONNECT') event.port.close(CloseCode.tryAgainLater, 'store not ready');
+    },
+    refuseConnectStoreLost: ({ event }) => {
+      if (event.type === 'CONNECT') event.port.close(CloseCode.tryAgainLater, 'store unavailable');
     },
     /** Append to the stream's log, then notify that stream's subscribers only. */
     route: assign(({ context, event }) => {
@@ -325,6 +343,7 @@ export const hubMachine = setup({
     mirror: mirrorOf(input, self),
     storeUp: input.store === undefined,
     storeRefreshMs: input.storeRefreshMs ?? 1000,
+    storeGraceMs: input.storeGraceMs ?? 5000,
   }),
   initial: 'running',
   states: {
@@ -339,6 +358,21 @@ export const hubMachine = setup({
       },
     },
     clustered: {
+      // the store link: up, down within the grace period, or lost (sessions shed, connections refused)
+      initial: 'unlinked',
+      states: {
+        linked: { on: { STORE_LINK: { guard: 'linkDown', target: 'unlinked', actions: 'storeLink' } } },
+        unlinked: {
+          after: { storeGrace: { target: 'lost', actions: 'shedForStore' } },
+          on: { STORE_LINK: { guard: 'linkUp', target: 'linked', actions: 'storeLink' } },
+        },
+        lost: {
+          on: {
+            STORE_LINK: { guard: 'linkUp', target: 'linked', actions: 'storeLink' },
+            CONNECT: { actions: 'refuseConnectStoreLost' },
+          },
+        },
+      },
       invoke: [
         { id: 'sweeper', src: 'ticker', input: ({ context }) => ({ everyMs: context.limits.logIdleTtlMs / 2, event: { type: 'SWEEP' } }) },
         // a read that failed while the link stayed up is asked again on this clock (see StoreMirror.refresh)

@@ -11,7 +11,7 @@ import type { ClientFrame, ServerFrame } from '../../machines/frames.ts';
 import { hubMachine, type HubRef } from '../../machines/hub.ts';
 import { Directory } from '../../machines/identity.ts';
 import { MemoryStore } from '../../machines/memory-store.ts';
-import type { AppendedReply, FailedReply } from '../../machines/store.ts';
+import type { AppendedReply, FailedReply, Store, StoreLink, StoreListener } from '../../machines/store.ts';
 
 import { FakeSessionPort, producedEvent } from '../machines/model-coverage.ts';
 import { poll } from '../store/redis-server.ts';
@@ -19,10 +19,26 @@ import { epochCounter } from '../store/scheduled-harness.ts';
 
 const TOKEN = 'tok';
 
-function node(store: MemoryStore, name: string): HubRef {
+function node(store: Store, name: string, storeGraceMs?: number): HubRef {
   const directory = new Directory();
   directory.add(TOKEN, { tenant: 'acme', user: 'u1', role: 'admin', threads: '*' });
-  return createActor(hubMachine, { input: { epoch: 'unused', directory, store, node: name, sessionConfig: { reapAfterMs: 100_000 } } }).start();
+  return createActor(hubMachine, { input: { epoch: 'unused', directory, store, node: name, sessionConfig: { reapAfterMs: 100_000 }, ...(storeGraceMs ? { storeGraceMs } : {}) } }).start();
+}
+
+/** A store whose links the test can report down and up (as a Redis that went away would). */
+class FlakyStore implements Store {
+  private readonly listeners: StoreListener[] = [];
+  constructor(private readonly inner: Store) {}
+  get capacity(): number {
+    return this.inner.capacity;
+  }
+  connect(name: string, listener: StoreListener): StoreLink {
+    this.listeners.push(listener);
+    return this.inner.connect(name, listener);
+  }
+  link(up: boolean): void {
+    for (const l of this.listeners) setImmediate(() => l.notice({ kind: 'link', up }));
+  }
 }
 
 /** A client of one node: its port and the frames it sent. */
@@ -114,6 +130,27 @@ describe('cluster: the hub on the store (two nodes, one MemoryStore)', () => {
     expect(moved.seqs()).to.deep.equal([4, 5, 6]);
     expect(moved.of('subscribed')[0]).to.include({ recovered: true, from: 4 });
     expect(moved.of('resync_required')).to.deep.equal([]);
+  });
+
+  it('a store link down past the grace period: sessions closed 1013, connections refused until it is back', async () => {
+    const flaky = new FlakyStore(store);
+    const hub = node(flaky, 'c', 150);
+    await ready(hub);
+    const client = new Client(hub);
+    client.send({ v: 1, type: 'subscribe', thread: 't1', from: 1 } as ClientFrame);
+    await poll(() => client.of('subscribed').length === 1, 'subscribed');
+    flaky.link(false);
+    await new Promise((r) => setTimeout(r, 30));
+    expect(client.port.closes, 'within the grace period nothing happens').to.deep.equal([]);
+    await poll(() => client.port.closes.length === 1, 'the session shed');
+    expect(client.port.closes[0]).to.deep.equal({ code: 1013, reason: 'store unavailable' });
+    expect(new Client(hub).port.closes).to.deep.equal([{ code: 1013, reason: 'store unavailable' }]);
+    flaky.link(true);
+    await poll(() => hub.getSnapshot().matches({ clustered: 'linked' }), 'linked again');
+    const back = new Client(hub);
+    expect(back.port.closes).to.deep.equal([]);
+    await poll(() => back.of('welcome').length === 1, 'welcome');
+    hub.stop();
   });
 
   it('a store that lost its data: every subscribed stream gets an explicit epoch_changed resync', async () => {
