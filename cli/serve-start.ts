@@ -47,7 +47,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
       wsim: () => wsim,
       publishSecret: options.publishSecret,
       publishRate: options.publishRate ?? DEFAULT_PUBLISH_RATE,
-      metrics: metricsRegistry(() => wsim?.stats() ?? null, counts),
+      metrics: metricsRegistry(() => wsim?.stats() ?? null, counts, options.redis !== undefined),
       counts,
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
       ...(extra ? { extra } : {}),

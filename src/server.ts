@@ -226,8 +226,9 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
       if (!checked.ok) return checked;
       const stored = await storeAll(hub, checked.requests);
       if (stored.ok) {
-        totals.published += stored.accepted.length;
-        totals.repeats += stored.accepted.filter((a) => a.duplicate).length;
+        const repeats = stored.accepted.filter((a) => a.duplicate).length;
+        totals.published += stored.accepted.length - repeats;
+        totals.repeats += repeats;
       }
       return stored;
     },

@@ -69,6 +69,16 @@ describe('cluster: three wsim serve --redis nodes, a SIGKILL and a flushed Redis
     expect.fail(`publish ${JSON.stringify(body)} not stored after ${RETRY_LIMIT} attempts`);
   }
 
+  it('each node shows its store link on /healthz and /metrics', async () => {
+    for (const node of nodes) {
+      const health = (await (await fetch(`${node.url}/healthz`)).json()) as { status: string; store: { up: boolean; epoch: string } };
+      expect(health).to.deep.include({ status: 'ok' });
+      expect(health.store.up).to.equal(true);
+      expect(health.store.epoch, 'one epoch for the cluster').to.equal(((await (await fetch(`${nodes[0]!.url}/healthz`)).json()) as typeof health).store.epoch);
+      expect(await (await fetch(`${node.url}/metrics`)).text()).to.match(/^wsim_store_up 1$/m);
+    }
+  });
+
   it('exactly once and in order through a node kill; an explicit epoch_changed resync after a flush', async () => {
     for (let i = 0; i < CLIENTS; i++) {
       const w: Watched = { client: undefined as never, got: [], resyncs: [], dropped: false };
