@@ -4,7 +4,7 @@
  * backlog. The session holds no event of its own: what is acked is simply no
  * longer in its window, and the log's cap bounds memory.
  */
-import type { ReplayLog } from './replay-log.ts';
+import type { LogView } from './log-view.ts';
 
 export class OutboundStream {
   /** Highest sequence the client acknowledged. */
@@ -16,7 +16,7 @@ export class OutboundStream {
 
   constructor(
     readonly thread: string,
-    readonly log: ReplayLog,
+    readonly log: LogView,
     from: number,
     /** Why the stream starts where it does, when the client's position could not be served. */
     public resync?: { from: number; reason: 'epoch_changed' | 'beyond_window' },

@@ -18,6 +18,7 @@ import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { judge, type Metrics, type Verdict, type Violation } from './oracle.ts';
 import type { TraceRecord } from './records.ts';
+import { runClusterWorld } from './cluster-world.ts';
 import { runWorld, type ProtocolVariant, type WorldResult } from './world.ts';
 import type { Workload } from './workload.ts';
 
@@ -28,6 +29,7 @@ export const CATEGORIES = [
   'error-handling-recovery',
   'performance-load-handling',
   'hostile-clients',
+  'cluster',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -147,7 +149,8 @@ export function runInput(scenario: Scenario, input: ScenarioInput, options: RunO
   const protocol = mergeProtocol(scenario.protocol, options.variant);
   const plan = options.overrides ? applyOverrides(input.plan, options.overrides, input.workload) : input.plan;
   const effective = { ...input, plan };
-  const result = runWorld({
+  // a plan with a cluster runs N nodes on a simulated broker
+  const result = (plan.cluster ? runClusterWorld : runWorld)({
     scenario: scenario.id,
     seed: input.worldSeed,
     ...(options.path !== undefined ? { path: options.path } : {}),
