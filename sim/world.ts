@@ -451,7 +451,7 @@ export class World {
     }
     for (const client of this.clients.values()) {
       if (client.getSnapshot().status !== 'active') continue;
-      for (const cursor of client.getSnapshot().context.streams.values()) n += cursor.buffer.size;
+      for (const cursor of Object.values(client.getSnapshot().context.streams)) n += cursor.heldCount;
     }
     return n;
   }
@@ -464,9 +464,9 @@ export class World {
     let bytes = this.hub.getSnapshot().context.logs.bytes();
     for (const session of this.hub.getSnapshot().context.sessions.values()) bytes += 512 + 64 * session.getSnapshot().context.streams.size;
     for (const client of this.clients.values()) {
-      for (const cursor of client.getSnapshot().context.streams.values()) {
+      for (const cursor of Object.values(client.getSnapshot().context.streams)) {
         bytes += 64;
-        for (const frame of cursor.buffer.values()) bytes += 128 + (frame.event?.payload.length ?? 0);
+        for (const frame of Object.values(cursor.held)) bytes += 128 + (frame.event?.payload.length ?? 0);
       }
     }
     return bytes;

@@ -23,38 +23,39 @@ const deliverAll = { public: 'deliver', internal: 'deliver', restricted: 'delive
 const ignoreRoles: AccessPolicy = { viewer: deliverAll, analyst: deliverAll, admin: deliverAll };
 
 /** The client acks what it has received, not what the app has: a gap is acked away. */
-const received = (context: ClientContext) => [...context.streams.values()].map((c) => ({ cursor: c, upTo: Math.max(c.next - 1, ...c.buffer.keys()) }));
+const received = (context: ClientContext) =>
+  Object.values(context.streams).map((c) => ({ cursor: c, upTo: Math.max(c.next - 1, ...Object.keys(c.held).map(Number)) }));
 const ackBeforeApp = clientConnectionMachine.provide({
   guards: {
     hasPendingAcks: ({ context }: { context: ClientContext }) => received(context).some(({ cursor, upTo }) => upTo > cursor.acked),
   },
   actions: {
-    flushAcks: ({ context }: { context: ClientContext }) => {
+    flushAcks: enqueueActions(({ context, enqueue }) => {
       const acks: Record<string, number> = {};
-      for (const { cursor, upTo } of received(context)) if (upTo > cursor.acked) acks[cursor.thread] = cursor.acked = upTo;
-      if (Object.keys(acks).length > 0) context.port.send({ v: PROTOCOL_VERSION, type: 'ack', acks });
-    },
+      const streams = { ...context.streams };
+      for (const { cursor, upTo } of received(context)) if (upTo > cursor.acked) streams[cursor.thread] = { ...cursor, acked: (acks[cursor.thread] = upTo) };
+      if (Object.keys(acks).length === 0) return;
+      enqueue.assign({ streams });
+      enqueue({ type: 'sendFrame', params: { frame: { v: PROTOCOL_VERSION, type: 'ack', acks } } });
+    }),
   },
 });
 
 /** The client forgets its position on reconnect and resumes every stream from sequence 1. */
 const resumeFromZero = clientConnectionMachine.provide({
   actions: {
-    sendResume: ({ context }: { context: ClientContext }) => {
+    sendResume: enqueueActions(({ context, enqueue }) => {
       const positions: Record<string, number> = {};
+      const streams = { ...context.streams };
       for (const thread of context.threads) {
-        const cursor = context.streams.get(thread);
-        if (cursor) {
-          cursor.next = 1;
-          cursor.acked = 0;
-          cursor.buffer.clear();
-          cursor.confirmed = false;
-        }
+        const cursor = streams[thread];
+        if (cursor) streams[thread] = { ...cursor, next: 1, acked: 0, held: {}, heldCount: 0, confirmed: false };
         positions[thread] = 1;
       }
-      if (context.epoch === null) for (const thread of context.threads) context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: 1 });
-      else context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch: context.epoch, positions });
-    },
+      enqueue.assign({ streams });
+      if (context.epoch === null) for (const thread of context.threads) enqueue({ type: 'sendFrame', params: { frame: { v: PROTOCOL_VERSION, type: 'subscribe', thread, from: 1 } } });
+      else enqueue({ type: 'sendFrame', params: { frame: { v: PROTOCOL_VERSION, type: 'resume', epoch: context.epoch, positions } } });
+    }),
   },
 });
 
