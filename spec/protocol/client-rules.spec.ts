@@ -150,7 +150,7 @@ describe('protocol: client rules of PROTOCOL.md', function () {
     expect(w.seqs()).to.deep.equal([1, 2]);
     // a batch inside a batch is refused whole
     const nested = encode({ v: 1, type: 'batch', frames: [{ v: 1, type: 'batch', frames: [] }] } as never);
-    expect(new ClientInbox().accept(nested)).to.deep.equal([{ type: 'BAD_FRAME', code: 'unknown_type', detail: "frame type 'batch' is not accepted in this direction or position" }]);
+    expect(new ClientInbox().accept(nested)).to.deep.equal([{ type: 'frame.invalid', code: 'unknown_type', detail: "frame type 'batch' is not accepted in this direction or position" }]);
   });
 
   it('WS-HB-2: any frame heard after a ping, not only the pong, keeps the connection open', () => {
