@@ -344,6 +344,12 @@ function expectedAppSide(event: ModelEvent, ref: Reference, retried: boolean): {
 
 let cutByModel = 0;
 
+function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
+}
+
 /**
  * The path's steps replayed on the machine, each event made concrete for the
  * state the replay is in (a coarse vertex carries one snapshot of many: its
@@ -501,6 +507,8 @@ function execute(path: Path): void {
     expect(ref.received.every((s, i) => i === 0 || s > ref.received[i - 1]!), `${at}: in order, no duplicate`).to.equal(true);
     // the context is plain data: it survives JSON, so the persisted snapshot does
     expect(JSON.parse(JSON.stringify(snap.context)), `${at}: context round-trips through JSON`).to.deep.equal(snap.context);
+    // and it changes by assign only: frozen now, any later change in place would throw
+    deepFreeze(snap.context);
   }
   actor.stop();
   expect(scheduler.size, 'nothing left running after stop').to.equal(0);
