@@ -410,12 +410,13 @@ export const clientConnectionMachine = setup({
       }
       const held = f.seq < cursor.next ? null : hold(cursor, f, context.config.releaseBufferCap);
       const settled = held ? settle(held) : { cursor, head: undefined };
-      enqueue.assign({ streams: withCursor(context.streams, settled.cursor), stats });
+      enqueue.assign({ streams: withCursor(context.streams, settled.cursor), stats, heard: true });
       // dedup said "new" for a sequence already released: the app gets it again
       if (f.seq < cursor.next && f.event) enqueue({ type: 'deliver', params: { thread: f.thread, seq: f.seq, event: f.event } });
       if (!held) return;
+      // the app's answer raises ACK_DUE; a frame held behind a gap may still owe an ack lowered by a duplicate
       if (settled.head) enqueue({ type: 'deliver', params: deliverParams(settled.head) });
-      enqueue.raise({ type: 'ACK_DUE' });
+      else enqueue.raise({ type: 'ACK_DUE' });
     }),
     /**
      * The app answered for its stream's next event: move past it (delivered, or
@@ -574,7 +575,8 @@ export const clientConnectionMachine = setup({
         'frame.event': [
           { guard: 'isUnwanted', actions: 'noteHeard' },
           { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', raise({ type: 'ACK_DUE' })] },
-          { actions: ['noteHeard', 'acceptEvent'] },
+          // acceptEvent notes the frame as heard in its own assign: one context copy per event, not two
+          { actions: 'acceptEvent' },
         ],
         'frame.invalid': { actions: ['noteHeard', 'countRejected'] },
         'frame.*': { actions: 'noteHeard' },

@@ -76,7 +76,8 @@ export function advance(cursor: StreamCursor): StreamCursor {
   if (!frame) return cursor;
   const next = (frame.through ?? frame.seq) + 1;
   // a coalesced frame covered sequences that may also be held singly: they are released with it
-  return { ...cursor, ...dropBelow(cursor, next), next, failures: 0, withApp: false };
+  const rest = cursor.heldCount === 1 ? { held: {}, heldCount: 0 } : dropBelow(cursor, next);
+  return { ...cursor, ...rest, next, failures: 0, withApp: false };
 }
 
 /**
