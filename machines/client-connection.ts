@@ -8,8 +8,9 @@
  * unbatched and reassembled (`client-inbox.ts`); what it does to the world are
  * named actions the endpoint supplies with `provide()` (`openLink`,
  * `closeLink`, `sendFrame`, `deliver`, `notify*`). The app answers each
- * `deliver` with `app.delivered` or `app.failed`: a stream hands the app one
- * event at a time and moves on only when it answered. Time comes from the
+ * `deliver` with `app.delivered` or `app.failed` (the endpoint raises it: it
+ * is taken in the same macrostep): a stream hands the app one event at a time
+ * and moves on only when it answered. Time comes from the
  * actor's clock (`after`), the jitter's draw from the endpoint (`backoff`).
  *
  * Context changes through `assign` only and is plain data (cursors are

@@ -6,7 +6,7 @@
  * heard: a late close or frame from a link the machine already gave up on is
  * dropped here, not in the machine.
  */
-import { createActor, type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
+import { createActor, enqueueActions, type Actor, type ActorOptions, type AnyActorLogic, type AnyActorRef, type InspectionEvent, type Observer, type SnapshotFrom } from 'xstate';
 import { ClientInbox } from '../machines/client-inbox.ts';
 import {
   appAnswer,
@@ -16,6 +16,7 @@ import {
   type ClientConfig,
   type ClientConnectionMachine,
   type ClientInput,
+  type DeliverParams,
   type RandomSource,
   type SavedCursor,
 } from '../machines/client-connection.ts';
@@ -78,8 +79,10 @@ function wired(machine: ClientConnectionMachine): ClientConnectionMachine {
       openLink: ({ self }) => wiringOf(self).port.connect(),
       closeLink: ({ self }, { code, reason }) => wiringOf(self).port.close(code, reason),
       sendFrame: ({ self }, { frame }) => wiringOf(self).port.send(frame),
-      // the answer is queued to this actor and taken before anything else can reach it
-      deliver: ({ self }, { thread, seq, event }) => self.send(appAnswer(thread, seq, wiringOf(self).port.deliver(thread, seq, event))),
+      // the app answers at once: its answer is raised, taken in the same macrostep before any other event
+      deliver: enqueueActions(({ self, enqueue }, { thread, seq, event }: DeliverParams) => {
+        enqueue.raise(appAnswer(thread, seq, wiringOf(self).port.deliver(thread, seq, event)));
+      }),
       notifyAppFailed: ({ self }, p) => wiringOf(self).port.appFailed(p.thread, p.seq, p.event, p.attempt, p.message),
       notifyDeadLetter: ({ self }, p) => wiringOf(self).port.deadLetter(p.thread, p.seq, p.event, p.message, p.attempts),
       notifyResync: ({ self }, p) => wiringOf(self).port.resync(p.thread, p.from, p.to, p.reason),
