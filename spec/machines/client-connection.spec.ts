@@ -517,7 +517,8 @@ function execute(path: Path): void {
 // ---- the specs --------------------------------------------------------------------
 
 describe('machines/client-connection', function () {
-  this.timeout(30_000);
+  // about 35 s of paths in all; a loaded 2-core machine may double a test's time
+  this.timeout(60_000);
 
   itExecutesPaths({
     label: 'client',
