@@ -13,6 +13,7 @@
 import { cpus, loadavg } from 'node:os';
 import { createRequire } from 'node:module';
 import type { Command } from 'commander';
+import { measureCluster, type ClusterDetail, type ClusterFigures } from '../bench/cluster.ts';
 import { measureMemory, type MemoryDetail, type MemoryFigures } from '../bench/memory.ts';
 import { measurePeer, type PeerDetail } from '../bench/peer-socketio.ts';
 import { measureScaling, type ScalingDetail, type ScalingFigures } from '../bench/scaling.ts';
@@ -28,7 +29,8 @@ export interface BenchReport {
   ws: WsFigures;
   peers: { socketio: { eventsPerSecond: number; latencyP99Ms: number }; ratio: number };
   memory: MemoryFigures;
-  spread: { sim: SimDetail; scaling: ScalingDetail; swarm: SwarmDetail; ws: WsDetail; peers: PeerDetail; memory: MemoryDetail };
+  cluster: ClusterFigures;
+  spread: { sim: SimDetail; scaling: ScalingDetail; swarm: SwarmDetail; ws: WsDetail; peers: PeerDetail; memory: MemoryDetail; cluster: ClusterDetail };
   machine: { cpus: number; cpuModel: string; node: string; xstate: string; platform: string; date: string; quick: boolean; wallSeconds: number; loadavgBefore: number[]; loadavgAfter: number[] };
 }
 
@@ -40,6 +42,7 @@ export interface BenchProfile {
   ws: { events: number; reps: number; steadySeconds: number; steadyReps: number };
   peers: { events: number; reps: number };
   memory: { reps: number; seconds: number; growthReps: number };
+  cluster: { events: number; reps: number };
 }
 
 export const FULL: BenchProfile = {
@@ -49,6 +52,7 @@ export const FULL: BenchProfile = {
   ws: { events: 10_000, reps: 7, steadySeconds: 10, steadyReps: 3 },
   peers: { events: 10_000, reps: 7 },
   memory: { reps: 3, seconds: 30, growthReps: 2 },
+  cluster: { events: 5000, reps: 3 },
 };
 
 export const QUICK: BenchProfile = {
@@ -58,6 +62,7 @@ export const QUICK: BenchProfile = {
   ws: { events: 2000, reps: 2, steadySeconds: 2, steadyReps: 1 },
   peers: { events: 2000, reps: 2 },
   memory: { reps: 1, seconds: 4, growthReps: 1 },
+  cluster: { events: 1000, reps: 1 },
 };
 
 const round2 = (n: number) => Math.round(n * 100) / 100;
@@ -79,6 +84,8 @@ export async function runBench(options: { quick?: boolean } = {}): Promise<Bench
   const ws = await stage('ws', () => measureWs(profile.ws));
   const peers = await stage('peers', () => measurePeer(profile.peers, { eventsPerSecond: ws.figures.eventsPerSecond, burstLatencyP99Ms: ws.detail.burst.latencyP99Ms }));
   const memory = await stage('memory', () => measureMemory(profile.memory));
+  // three nodes and a throwaway redis-server (Debian's; .ci/run installs it)
+  const cluster = await stage('cluster', () => measureCluster(profile.cluster));
   const require = createRequire(import.meta.url);
   const cpuList = cpus();
   return {
@@ -88,7 +95,8 @@ export async function runBench(options: { quick?: boolean } = {}): Promise<Bench
     ws: ws.figures,
     peers: { socketio: { eventsPerSecond: peers.figures.socketio.eventsPerSecond, latencyP99Ms: peers.figures.socketio.latencyP99Ms }, ratio: peers.figures.ratio },
     memory: memory.figures,
-    spread: { sim: sim.detail, scaling: scaling.detail, swarm: swarm.detail, ws: ws.detail, peers: peers.detail, memory: memory.detail },
+    cluster: cluster.figures,
+    spread: { sim: sim.detail, scaling: scaling.detail, swarm: swarm.detail, ws: ws.detail, peers: peers.detail, memory: memory.detail, cluster: cluster.detail },
     machine: {
       cpus: cpuList.length,
       cpuModel: cpuList[0]?.model.trim() ?? 'unknown',
@@ -135,6 +143,11 @@ export function formatBench(r: BenchReport): string {
     ['socket.io p99 ms (burst)', fmt(r.peers.socketio.latencyP99Ms), range(s.peers.socketio.latencyP99Ms), ''],
     ['peers ratio (wsim / socket.io)', fmt(r.peers.ratio), '', '≥ 1'],
     ['bytes per idle session', fmt(r.memory.bytesPerIdleSession), range(s.memory.spread.bytesPerIdleSession), ''],
+    ['cluster events/s (3 nodes + Redis)', fmt(r.cluster.eventsPerSecond), range(s.cluster.wsim.eventsPerSecond), ''],
+    ['cluster p99 ms', fmt(r.cluster.latencyP99Ms), range(s.cluster.wsim.latencyP99Ms), ''],
+    ['socket.io + redis-streams events/s', fmt(r.cluster.socketioRedis.eventsPerSecond), range(s.cluster.socketio.eventsPerSecond), ''],
+    ['socket.io + redis-streams p99 ms', fmt(r.cluster.socketioRedis.latencyP99Ms), range(s.cluster.socketio.latencyP99Ms), ''],
+    ['cluster ratio (wsim / socket.io)', fmt(r.cluster.ratio), '', ''],
     ['heap growth (sustained)', `${fmt(100 * r.memory.heapGrowth)}%`, range({ min: 100 * s.memory.spread.heapGrowth.min, max: 100 * s.memory.spread.heapGrowth.max }), '< 10%'],
   ];
   const header: [string, string, string, string] = ['figure', 'median', 'spread (min..max)', 'target'];

@@ -7,6 +7,7 @@ import { register as replay } from './replay.ts';
 import { register as run } from './run.ts';
 import { register as serve } from './serve.ts';
 import { register as swarm } from './swarm.ts';
+import { register as variants } from './variants.ts';
 
 export type Register = (program: Command) => void;
 
@@ -18,4 +19,5 @@ export const commands: Register[] = [
   inspect,
   bench,
   serve,
+  variants,
 ];

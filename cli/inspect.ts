@@ -29,7 +29,7 @@ import { runAt } from '../sim/scenario.ts';
 import { SCENARIO_IDS, findScenario } from '../sim/scenarios/index.ts';
 import { formatDuration } from './duration.ts';
 import { defaultSeed } from './env.ts';
-import { path, port, positive, scenarioOption, seconds, seed, whole } from './options.ts';
+import { path, port, positive, scenarioOption, seconds, seed, variantOf, variantOption, whole } from './options.ts';
 import { UsageError, unknownMessage } from './usage.ts';
 
 /** The inspector UI the relay's page embeds (the library's default). */
@@ -221,6 +221,8 @@ export interface InspectOptions {
   port: number;
   /** Simulated seconds per real second. */
   pace: number;
+  /** A broken protocol variant to run (sim/variants.ts). */
+  variant?: string;
 }
 
 export interface InspectSession {
@@ -256,7 +258,7 @@ function runOf(o: InspectOptions, inspect: (e: InspectionEvent) => void): NonNul
   if (!scenario) throw new InspectUsage(unknownMessage('scenario', o.scenario, SCENARIO_IDS, 'list them: wsim run --list'));
   let outcome: ReturnType<typeof runAt>;
   try {
-    outcome = runAt(scenario, { seed: o.seed, path: o.path, inspect });
+    outcome = runAt(scenario, { seed: o.seed, path: o.path, inspect, ...variantOf(o.variant) });
   } catch {
     // fast-check refuses a path its seed cannot reach ("Unable to replay")
     outcome = undefined;
@@ -328,6 +330,7 @@ interface InspectCliOptions {
   pace: number;
   wait: number;
   exitAfter?: number;
+  variant?: string;
 }
 
 /**
@@ -355,7 +358,7 @@ export async function inspectCommand(o: InspectCliOptions): Promise<number> {
   const log = (line: string) => process.stderr.write(`${line}\n`);
   if (o.scenario === undefined) throw new InspectUsage('--scenario ID is required; wsim run --list shows the ids');
   const done = await inspectRun(
-    { scenario: o.scenario, seed: o.seed ?? defaultSeed(), path: o.path ?? '0', port: o.port, pace: o.pace },
+    { scenario: o.scenario, seed: o.seed ?? defaultSeed(), path: o.path ?? '0', port: o.port, pace: o.pace, ...(o.variant ? { variant: o.variant } : {}) },
     {
       log,
       ready: async (s) => {
@@ -378,6 +381,7 @@ export function register(program: Command): void {
     .command('inspect')
     .description('watch a run in the Stately inspector (@statelyai/inspect), paced for a person; stays up until Ctrl-C')
     .addOption(scenarioOption('the scenario to run (wsim run --list shows them)'))
+    .addOption(variantOption())
     .option('--seed <n>', 'the seed the run was started from (default: SIM_SEED or 42)', seed)
     .option('--path <p>', 'the run (or fast-check path) to show (default: 0)', path)
     .option('--no-open', 'do not launch a browser; print the URL')

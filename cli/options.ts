@@ -6,6 +6,8 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import type { FaultOverrides } from '../sim/fault-arbitraries.ts';
 import { SCENARIO_IDS } from '../sim/scenarios/index.ts';
+import { findVariant, VARIANT_NAMES } from '../sim/variants.ts';
+import type { ProtocolVariant } from '../sim/world.ts';
 import { unknownMessage } from './usage.ts';
 
 export { usage } from './usage.ts';
@@ -77,6 +79,12 @@ export function path(value: string): string {
 }
 
 export const scenarioOption = (description = 'scenario id (wsim run --list shows them)') => new Option('--scenario <id>', description).argParser(scenarioId);
+
+/** `--variant NAME`: run a broken protocol variant (the list: `wsim variants`). */
+export const variantOption = () => new Option('--variant <name>', 'run a broken protocol variant (see wsim variants)').choices(VARIANT_NAMES);
+
+/** The protocol of a named variant, as run options (nothing when none was named). */
+export const variantOf = (name: string | undefined): { variant?: ProtocolVariant } => (name ? { variant: findVariant(name)!.variant } : {});
 
 /** The fault overrides of DESIGN.md: laid over a scenario's plan; the invariants must still hold. */
 export function addFaultFlags(command: Command): Command {

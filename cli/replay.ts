@@ -12,8 +12,10 @@ import { roundNumbers } from './duration.ts';
 import { defaultSeed } from './env.ts';
 import { unknownMessage } from './usage.ts';
 import { validateFaultPlan } from '../sim/fault-plan.ts';
+import { judge } from '../sim/oracle.ts';
+import { Trace } from '../sim/trace.ts';
 import { agUiJsonl, toAgUi, verifyAgUi } from './ag-ui.ts';
-import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, type FaultFlags } from './options.ts';
+import { addFaultFlags, count, overridesOf, path, scenarioOption, seed, usage, variantOf, variantOption, type FaultFlags } from './options.ts';
 import { renderHtml } from './timeline-html.ts';
 import { renderTimeline } from './timeline-text.ts';
 import { writeAtomic } from './write-file.ts';
@@ -28,6 +30,7 @@ interface ReplayFlags extends FaultFlags {
   format: string;
   limit?: number;
   color?: boolean;
+  variant?: string;
 }
 
 /** A swarm failure file: the scenario, the seed and the exact input that failed. */
@@ -58,16 +61,18 @@ export function register(program: Command): void {
     .command('replay')
     .description('replay one run of a scenario as a timeline (the same run, byte for byte)')
     .addOption(scenarioOption())
+    .addOption(variantOption())
     .option('--seed <n>', 'the seed the run was started from (default 42, or SIM_SEED)', seed)
     .option('--path <p>', 'fast-check path (a shrunk counterexample); default 0, the first run', path)
     .option('--failure <file>', 'replay a swarm failure file (.wsim/failures/*.json)')
-    .option('--trace <file.jsonl>', 'write the trace as JSONL')
+    .option('--trace <file.jsonl>', 'write the trace as JSONL; alone (no --scenario), render a recorded trace, e.g. of a --transport ws run')
     .option('--html <file.html>', 'write a self-contained HTML timeline')
     .option('--format <format>', 'text (timeline) or ag-ui (what each app received, as AG-UI events)', 'text')
     .option('--limit <n>', 'at most N timeline lines (the first violation is always shown)', count)
     .option('--no-color', 'no ANSI colours');
   addFaultFlags(command).action(async (flags: ReplayFlags) => {
     if (flags.format !== 'text' && flags.format !== 'ag-ui') usage('replay', `--format must be text or ag-ui, got "${flags.format}"`);
+    if (flags.trace && !flags.scenario && !flags.failure) return renderRecorded(flags.trace, flags);
     const outcome = await replay(flags);
     const records = outcome.result.trace.records;
     if (flags.trace) await writeOrDie(flags.trace, outcome.result.trace.toJSONL());
@@ -93,7 +98,7 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
     const file = await readFailure(flags.failure);
     const scenario = findScenario(file.scenario);
     if (!scenario) usage('replay', `${flags.failure}: ${unknownMessage('scenario', file.scenario, SCENARIO_IDS, 'list them: wsim run --list')}`);
-    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}) });
+    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
   }
   if (!flags.scenario) usage('replay', '--scenario ID is required (or --failure FILE); wsim run --list shows the ids');
   const scenario = findScenario(flags.scenario)!;
@@ -107,7 +112,34 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
     input = undefined;
   }
   if (!input) usage('replay', `path ${p} does not fit seed ${s} of ${scenario.id}: take the path printed with that seed`);
-  return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}) });
+  return runInput(scenario, input, { seed: s, path: p, ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
+}
+
+/** A recorded trace (a real-time run cannot be re-run): its timeline, judged by the oracle from the trace alone. */
+async function renderRecorded(file: string, flags: ReplayFlags): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    usage('replay', `cannot read trace ${file}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const parsed = Trace.fromJSONL(text);
+  if (!parsed.ok) usage('replay', `${file} line ${parsed.error.line}: ${parsed.error.message} (a trace is JSONL, one record a line)`);
+  const records = parsed.value.records;
+  const run = records.find((r) => r.k === 'run');
+  const { judgeRecorded } = await import('../sim/ws-world.ts');
+  const judged = await judgeRecorded(file, parsed.value);
+  const verdict = judged?.verdict ?? judge(records);
+  const violations = judged?.violations ?? verdict.violations;
+  const what = run ? `${run.scenario} world seed ${run.seed} path ${run.path ?? '0'}` : file;
+  const title = `wsim — ${what} (recorded)`;
+  if (flags.html) await writeOrDie(flags.html, renderHtml(records, { violations, title }));
+  process.stdout.write(`${renderTimeline(records, { violations, color: flags.color !== false && process.stdout.isTTY === true, ...(flags.limit ? { limit: flags.limit } : {}) })}\n`);
+  // with the run's input kept beside the trace: the scenario's own verdict; otherwise the oracle's, from the trace alone
+  const failure = judged ? judged.failures[0] : verdict.violations[0] && `${verdict.violations[0].invariant}: ${verdict.violations[0].message}`;
+  const by = judged ? 'the scenario (its input kept beside the trace)' : 'the oracle, from the trace alone';
+  process.stdout.write(`\ntrace ${parsed.value.hash()} (recorded: ${what})\nverdict of ${by}: ${failure ? `FAIL: ${failure}` : 'PASS'}\n`);
+  process.exitCode = failure ? 1 : 0;
 }
 
 async function writeOrDie(file: string, text: string): Promise<void> {

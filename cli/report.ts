@@ -29,7 +29,7 @@ export interface ScenarioRow {
 
 const round = (x: number, digits = 2) => Math.round(x * 10 ** digits) / 10 ** digits;
 
-export function rowOf(report: ScenarioReport, wallMs: number, overrides?: FaultOverrides): ScenarioRow {
+export function rowOf(report: ScenarioReport, wallMs: number, overrides?: FaultOverrides, variant?: string): ScenarioRow {
   const ms = report.outcomes.map((o) => o.verdict.metrics);
   const sum = (f: (m: (typeof ms)[number]) => number) => ms.reduce((n, m) => n + f(m), 0);
   const faults = report.outcomes.reduce(
@@ -71,7 +71,7 @@ export function rowOf(report: ScenarioReport, wallMs: number, overrides?: FaultO
       wallSeconds: round(wallMs / 1000),
     },
     faults: { ...faults, total: Object.values(faults).reduce((a, b) => a + b, 0) },
-    ...(report.failure ? { failures: report.failure.failures.map(roundNumbers), replay: replayCommand(report.scenario.id, report.seed, report.failure.path, overrides) } : {}),
+    ...(report.failure ? { failures: report.failure.failures.map(roundNumbers), replay: replayCommand(report.scenario.id, report.seed, report.failure.path, overrides, variant) } : {}),
   };
 }
 

@@ -13,8 +13,9 @@ import { applyOverrides, type FaultOverrides } from '../sim/fault-arbitraries.ts
 import { describeFaultPlan } from '../sim/fault-plan.ts';
 import { defaultSeed, scaledRuns } from './env.ts';
 import { formatCount, roundNumbers } from './duration.ts';
-import { addFaultFlags, count, overridesOf, scenarioOption, seed, usage, type FaultFlags } from './options.ts';
+import { addFaultFlags, count, overridesOf, scenarioOption, seed, usage, variantOf, variantOption, type FaultFlags } from './options.ts';
 import { startProgress, type Progress } from './progress.ts';
+import { TCP_IMPOSSIBLE_FLAGS } from '../sim/ws-faults.ts';
 import { rowOf, table, type ScenarioRow } from './report.ts';
 
 const WS_DEFAULT_RUNS = 3;
@@ -28,6 +29,7 @@ interface RunFlags extends FaultFlags {
   quiet?: boolean;
   verbose?: boolean;
   list?: boolean;
+  variant?: string;
 }
 
 /** What a run of `wsim run` needs besides the scenarios. */
@@ -43,6 +45,7 @@ export function register(program: Command): void {
     .command('run')
     .description('run the scenarios (all by default) and print the report; exit 1 if any fails')
     .addOption(scenarioOption('one scenario (default: all; --list shows them)'))
+    .addOption(variantOption())
     .option('--seed <n>', 'the seed of the runs, 0..2147483647 (default 42, or SIM_SEED)', seed)
     .option('--runs <n>', 'runs per scenario (default: the scenario’s own, scaled by SIM_RUNS)', count)
     .option('--transport <kind>', 'sim (simulated network) or ws (real sockets on 127.0.0.1)', 'sim')
@@ -55,6 +58,9 @@ export function register(program: Command): void {
     if (flags.list) return void process.stdout.write(listing());
     if (flags.transport !== 'sim' && flags.transport !== 'ws') usage('run', `--transport must be sim or ws, got '${flags.transport}'`);
     if (flags.verbose && flags.quiet) usage('run', '--verbose and --quiet contradict each other; choose one');
+    if (flags.variant && flags.transport === 'ws') usage('run', '--variant runs in the simulated world only; drop --transport ws');
+    const impossible = flags.transport === 'ws' ? TCP_IMPOSSIBLE_FLAGS.filter((f) => flags[f] !== undefined) : [];
+    if (impossible.length > 0) usage('run', `${impossible.map((f) => `--${f}`).join(', ')} cannot apply with --transport ws: TCP never loses, duplicates or reorders bytes (use --disconnect-every, or --transport sim)`);
     const scenarios = flags.scenario ? [findScenario(flags.scenario)!] : [...SCENARIOS];
     const runsOf = (s: Scenario) => runsFor(s, flags);
     const total = scenarios.reduce((n, s) => n + runsOf(s), 0);
@@ -75,7 +81,8 @@ export function register(program: Command): void {
     try {
       for (const scenario of scenarios) {
         const report = await runOne(scenario, runsOf(scenario), plan);
-        const row = rowOf(report, report.wallMs, plan.overrides);
+        const row = rowOf(report, report.wallMs, plan.overrides, flags.variant);
+        if (report.replay) row.replay = report.replay;
         // the full vector of the failing run, with its failure
         if (report.failure) row.failures = [...(row.failures ?? []), `fault plan: ${describeFaultPlan(report.failure.input.plan)}`];
         if (!row.passed) failed++;
@@ -90,21 +97,38 @@ export function register(program: Command): void {
     else process.stdout.write(`${table(rows)}\n`);
     process.exitCode = rows.every((r) => r.passed) ? 0 : 1;
 
-    async function runOne(scenario: Scenario, runs: number, p: Plan): Promise<ScenarioReport & { wallMs: number }> {
+    async function runOne(scenario: Scenario, runs: number, p: Plan): Promise<ScenarioReport & { wallMs: number; replay?: string }> {
       const started = performance.now();
       if (p.flags.transport === 'ws') {
-        const { runScenarioOverWs } = await import('../sim/ws-world.ts');
-        const report = await runScenarioOverWs(scenario, { seed: p.seed, runs, ...(p.overrides ? { overrides: p.overrides } : {}) });
+        const { runScenarioOverWs, traceReplayCommand } = await import('../sim/ws-world.ts');
+        const told = new Set<string>();
+        const onHeader = (header: string, missing: string[]) => {
+          if (p.flags.verbose) return void process.stderr.write(header);
+          // what TCP cannot apply is said once per scenario, never silently dropped
+          // by field, not value: the values differ run by run (--verbose prints every run's plan)
+          const line = missing.map((m) => m.replace(/=[^ ;]*/, '')).join('; ');
+          if (line && !told.has(line)) {
+            told.add(line);
+            const say = `wsim run: ${scenario.id}: not applied over TCP: ${line}`;
+            if (p.progress) p.progress.log(say);
+            else process.stderr.write(`${say}\n`);
+          }
+        };
+        const onNote = p.flags.verbose ? (line: string) => void process.stderr.write(line) : undefined;
+        const report = await runScenarioOverWs(scenario, { seed: p.seed, runs, onHeader, ...(onNote ? { onNote } : {}), ...(p.overrides ? { overrides: p.overrides } : {}) });
         // real time is not reproducible: the lines come after the runs, and progress by scenario
         for (const o of report.outcomes) verbose(scenario, o.path, o.input.worldSeed, o.input.plan, p);
         finished++;
         p.progress?.advance(report.runs);
-        return { ...report, wallMs: performance.now() - started };
+        // a real-time run cannot be replayed from its seed; its recorded trace can be read
+        const replay = report.traceFile ? traceReplayCommand(report.traceFile) : undefined;
+        return { ...report, wallMs: performance.now() - started, ...(replay ? { replay } : {}) };
       }
       const report = runScenario(scenario, {
         seed: p.seed,
         runs,
         ...(p.overrides ? { overrides: p.overrides } : {}),
+        ...variantOf(p.flags.variant),
         onStart: (path, input) => verbose(scenario, path, input.worldSeed, p.overrides ? applyOverrides(input.plan, p.overrides, input.workload) : input.plan, p),
         onRun: (o: RunOutcome) => {
           if (!o.passed || Number(o.path) === runs - 1) finished++;

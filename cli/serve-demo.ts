@@ -65,7 +65,7 @@ export function startDemoProducer(wsim: WsimServer, everyMs = 2500, stepMs = 400
   const startRun = () => {
     const n = ++runs;
     const thread = DEMO_THREADS[n % DEMO_THREADS.length]!;
-    fakeRun(n).forEach((step, idx) => later(idx * stepMs, () => wsim.publish({ tenant: DEMO_IDENTITY.tenant, user: DEMO_IDENTITY.user, thread, run: `run-${n}`, idx, ...step })));
+    fakeRun(n).forEach((step, idx) => later(idx * stepMs, () => void wsim.publishStored({ tenant: DEMO_IDENTITY.tenant, user: DEMO_IDENTITY.user, thread, run: `run-${n}`, idx, ...step })));
     later(everyMs, startRun);
   };
   startRun();

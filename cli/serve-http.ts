@@ -79,7 +79,9 @@ async function publish(req: http.IncomingMessage, res: http.ServerResponse, opti
   if (!body.ok) return answer(res, body.error);
   const events = Array.isArray(body.value) ? body.value.length : 1;
   if (!budget.take(events)) return answer(res, { status: 429, code: 'rate_limited', message: `over ${options.publishRate.perSecond} events/s: retry later` });
-  const result = wsim.publish(body.value);
+  const result = await wsim.publishStored(body.value);
+  // a store that did not acknowledge: nothing is claimed stored, the producer retries (idempotent)
+  if (!result.ok && 'unavailable' in result) return answer(res, { status: 503, code: 'store_unavailable', message: result.unavailable });
   if (!result.ok) return answer(res, { status: result.error.code === 'too_large' ? 413 : 400, ...result.error });
   send(res, 200, { accepted: result.accepted.map(({ thread, seq }) => ({ thread, seq })) });
   return 200;
@@ -119,7 +121,15 @@ export function httpApi(options: HttpApiOptions): http.RequestListener {
       },
     },
     '/v1/roles': { method: 'POST', run: (req, res, wsim) => roles(req, res, options, wsim) },
-    '/healthz': { method: 'GET', run: (_req, res, wsim) => send(res, 200, { status: 'ok', connections: wsim.stats().connections }) },
+    '/healthz': {
+      method: 'GET',
+      run: (_req, res, wsim) => {
+        const { connections, store } = wsim.stats();
+        // a node whose store link is down cannot store a publish: a load balancer should steer producers away
+        if (store && !store.up) return send(res, 503, { status: 'store_down', connections, store });
+        send(res, 200, { status: 'ok', connections, ...(store ? { store } : {}) });
+      },
+    },
     '/metrics': {
       method: 'GET',
       run: async (_req, res) => {

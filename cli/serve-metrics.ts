@@ -38,11 +38,13 @@ function counter(registry: Registry, name: string, help: string, read: () => Rec
   });
 }
 
-export function metricsRegistry(stats: Stats, http: HttpCounts): Registry {
+export function metricsRegistry(stats: Stats, http: HttpCounts, clustered = false): Registry {
   const registry = new Registry();
   const total = (pick: (s: WsimServerStats) => number) => () => ({ all: pick(stats() ?? emptyStats) });
   gauge(registry, 'wsim_connections', 'open WebSocket connections', () => stats()?.connections ?? 0);
   gauge(registry, 'wsim_sessions', 'protocol sessions', () => stats()?.sessions ?? 0);
+  // a cluster node only (--redis): 1 while its store link is up
+  if (clustered) gauge(registry, 'wsim_store_up', 'the Redis store link is up (1) or down (0)', () => (stats()?.store?.up ? 1 : 0));
   counter(registry, 'wsim_published_total', 'events appended by publish', total((s) => s.published));
   counter(registry, 'wsim_publish_repeats_total', 'retried publishes answered without appending', total((s) => s.repeats));
   counter(registry, 'wsim_delivered_total', 'events acknowledged by clients', total((s) => s.delivered));

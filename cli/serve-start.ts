@@ -21,6 +21,10 @@ export interface ServeOptions {
   publishRate?: Rate;
   maxBodyBytes?: number;
   limits?: WsimServerLimits;
+  /** Share the streams through Redis at this URL (a cluster node); checked by the caller. */
+  redis?: string;
+  /** This node's name (default hostname:pid). */
+  node?: string;
 }
 
 export interface Serving {
@@ -43,7 +47,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
       wsim: () => wsim,
       publishSecret: options.publishSecret,
       publishRate: options.publishRate ?? DEFAULT_PUBLISH_RATE,
-      metrics: metricsRegistry(() => wsim?.stats() ?? null, counts),
+      metrics: metricsRegistry(() => wsim?.stats() ?? null, counts, options.redis !== undefined),
       counts,
       ...(options.maxBodyBytes ? { maxBodyBytes: options.maxBodyBytes } : {}),
       ...(extra ? { extra } : {}),
@@ -57,7 +61,10 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
     });
   });
   const tokens = options.demo ? { [DEMO_TOKEN]: DEMO_IDENTITY, ...options.tokens } : options.tokens;
-  const started = await createWsimServer({ server, path: '/ws', tokens, ...(options.limits ? { limits: options.limits } : {}) });
+  const node = options.node ?? `${os.hostname()}:${process.pid}`;
+  // the Redis client is loaded only by a cluster node
+  const store = options.redis !== undefined ? new (await import('../transport/redis-store.ts')).RedisStore({ url: options.redis, capacity: options.limits?.logCapacity ?? 10_000 }) : undefined;
+  const started = await createWsimServer({ server, path: '/ws', tokens, ...(options.limits ? { limits: options.limits } : {}), ...(store ? { store, node } : {}) });
   wsim = started;
   const stopDemo = options.demo ? startDemoProducer(started) : () => {};
   const { port } = server.address() as { port: number };
@@ -66,7 +73,7 @@ export async function startServe(options: ServeOptions): Promise<Serving> {
   return {
     url: `http://${host}:${port}`,
     ws: `ws://${host}:${port}/ws`,
-    node: `${os.hostname()}:${process.pid}`,
+    node,
     wsim: started,
     close() {
       closing ??= (async () => {

@@ -284,6 +284,8 @@ export const EXPECTED: Record<InvariantName, string> = {
   role_policy: 'restricted events and fields reach only the roles the policy allows',
   integrity: 'what arrives is what was produced (same type, thread, payload hash)',
   completeness: 'every critical event is received, or the loss is explicit (resync or dead letter)',
+  explicit_resync: 'a resync the client may not have heard is repeated on every event frame until acked past',
+  waste: 'no frame of a thread after its unsubscribe; retransmissions and reconnects per event within bounds',
   no_leak: 'nothing is left running after every client and the server stopped',
   reconnect: 'a client reconnects while the server is reachable and never ends in failed',
   bounded_buffers: 'every buffer stays within its cap',

@@ -45,9 +45,9 @@ import {
 export interface ClientConfig {
   connectTimeoutMs: number;
   authTimeoutMs: number;
-  /** H: a ping goes out after this long in `open`. */
+  /** H: a ping goes out after this long in `open` (since `open` began, the last ping, or the first frame after it). */
   pingIntervalMs: number;
-  /** T: no frame at all this long after a ping means the peer is dead. */
+  /** T: no frame at all this long after a ping means the peer is dead. Silence is found within H+T. */
   pongTimeoutMs: number;
   backoffBaseMs: number;
   backoffCapMs: number;
@@ -144,7 +144,7 @@ export interface ClientContext {
   /** Consecutive attempts that did not reach `open`. */
   attempt: number;
   pingId: number;
-  /** A frame arrived since the last ping. */
+  /** A frame arrived since the last ping (HEARD is raised for the first one only). */
   heard: boolean;
   failure: string | null;
   stats: ClientStats;
@@ -170,7 +170,7 @@ export type ClientEvent =
   | { type: 'UNSUBSCRIBE'; thread: string }
   | { type: 'ACK_DUE' }
   | { type: 'APP_STALLED' }
-  | { type: 'PONG' }
+  | { type: 'HEARD' }
   | { type: 'SUBSCRIPTIONS_SENT' };
 
 export const frameEvent = (frame: ServerFrame): FrameEvent => ({ type: `frame.${frame.type}`, frame }) as FrameEvent;
@@ -202,12 +202,14 @@ function requestStreams(streams: Streams, threads: Iterable<string>): { streams:
   for (const thread of threads) {
     const cursor = { ...cursorOf(streams, thread), confirmed: false };
     streams = withCursor(streams, cursor);
-    if (cursor.epoch === null) {
+    // events may have arrived though the answer naming their epoch was lost: the position is in theirs
+    const epoch = cursor.epoch ?? cursor.seenEpoch;
+    if (epoch === null) {
       frames.push({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: cursor.next });
       continue;
     }
-    const positions = byEpoch.get(cursor.epoch) ?? {};
-    byEpoch.set(cursor.epoch, positions);
+    const positions = byEpoch.get(epoch) ?? {};
+    byEpoch.set(epoch, positions);
     positions[thread] = cursor.next;
   }
   for (const [epoch, positions] of byEpoch) frames.push({ v: PROTOCOL_VERSION, type: 'resume', epoch, positions });
@@ -324,7 +326,6 @@ export const clientConnectionMachine = setup({
       const cursor = context.streams[event.thread];
       return cursor !== undefined && cursor.withApp && cursor.next === event.seq;
     },
-    heardSincePing: ({ context }) => context.heard,
     hasUnconfirmed: ({ context }) => context.threads.some((t) => !context.streams[t]?.confirmed),
     hasPendingAcks: ({ context }) => Object.values(context.streams).some((c) => pendingAck(c) !== undefined),
   },
@@ -395,6 +396,8 @@ export const clientConnectionMachine = setup({
     /** Take an event frame the dedup guard let through, and hand the app the stream's next event. */
     acceptEvent: withIo(({ context, event, enqueue }) => {
       if (!isEventFrame(event)) return;
+      // the frame is heard here (noteHeard's work, folded into this assign): the first after a ping ends the probe
+      if (!context.heard) enqueue.raise({ type: 'HEARD' });
       const f = event.frame;
       let cursor = cursorOf(context.streams, f.thread);
       let stats = context.stats;
@@ -402,7 +405,8 @@ export const clientConnectionMachine = setup({
       const firstOfEpoch = f.epoch !== undefined && cursor.seenEpoch !== f.epoch;
       if (f.epoch !== undefined) cursor = { ...cursor, seenEpoch: f.epoch };
       // the frame repeats a resync the client has not heard yet (its resync_required was lost): tell the app first
-      if (f.resync && (!cursor.confirmed || cursor.epoch !== (f.epoch ?? cursor.epoch))) {
+      // (in the same epoch too: a window evicted mid-stream leaves the cursor behind the resync's start)
+      if (f.resync && (!cursor.confirmed || cursor.epoch !== (f.epoch ?? cursor.epoch) || cursor.next < f.resync.from)) {
         const newEpoch = f.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== f.epoch;
         const moved = resynced(cursor, f.resync, f.epoch, newEpoch);
         cursor = moved.cursor;
@@ -476,7 +480,12 @@ export const clientConnectionMachine = setup({
     sendPing: withIo(({ context, enqueue }) => {
       enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'ping', id: context.pingId }) });
     }),
-    noteHeard: assign({ heard: true }),
+    /** The first frame after a ping proves the server → client direction alive: HEARD ends the probe. */
+    noteHeard: withIo(({ context, enqueue }) => {
+      if (context.heard) return;
+      enqueue.assign({ heard: true });
+      enqueue.raise({ type: 'HEARD' });
+    }),
     countRejected: withIo(({ context, event, enqueue }) => {
       if (event.type !== 'frame.invalid') return;
       enqueue.assign({ stats: { ...context.stats, rejected: context.stats.rejected + 1 } });
@@ -567,7 +576,7 @@ export const clientConnectionMachine = setup({
       on: {
         // Any frame proves the server → client direction alive (a pong may queue behind a large
         // frame on a slow link); a silent client → server direction is the server's reaper's to find.
-        'frame.pong': { actions: ['noteHeard', raise({ type: 'PONG' })] },
+        'frame.pong': { actions: 'noteHeard' },
         'frame.subscribed': { actions: ['noteHeard', 'confirmStream'] },
         'frame.resync_required': [
           { guard: 'isStaleResync', actions: ['noteHeard', 'noticeResync'] },
@@ -588,18 +597,20 @@ export const clientConnectionMachine = setup({
         RESTORED: 'connecting',
       },
       states: {
+        // The bound by design: let ℓ be the last time a frame arrived (or `open` began). `waiting`
+        // began at or before ℓ, or is re-entered at ℓ by HEARD, so a ping goes out by ℓ+H and the
+        // link is declared dead by ℓ+H+T. A direction that falls silent at t0 has ℓ ≤ t0: detection
+        // within H+T, whatever else the network does (drops only make it earlier). A frame heard
+        // during a probe ends it at once, so a probe answered early never delays the next one.
         heartbeat: {
           initial: 'waiting',
           states: {
             waiting: { after: { pingInterval: 'probing' } },
             probing: {
               entry: ['nextPing', 'sendPing'],
-              on: { PONG: 'waiting' },
+              on: { HEARD: 'waiting' },
               after: {
-                pongTimeout: [
-                  { guard: 'heardSincePing', target: 'waiting' },
-                  { target: '#client.reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'heartbeat timeout' } } },
-                ],
+                pongTimeout: { target: '#client.reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'heartbeat timeout' } } },
               },
             },
           },

@@ -4,7 +4,7 @@
  * backlog. The session holds no event of its own: what is acked is simply no
  * longer in its window, and the log's cap bounds memory.
  */
-import type { ReplayLog } from './replay-log.ts';
+import type { LogView } from './log-view.ts';
 
 export class OutboundStream {
   /** Highest sequence the client acknowledged. */
@@ -16,10 +16,10 @@ export class OutboundStream {
 
   constructor(
     readonly thread: string,
-    readonly log: ReplayLog,
+    readonly log: LogView,
     from: number,
     /** Why the stream starts where it does, when the client's position could not be served. */
-    readonly resync?: { from: number; reason: 'epoch_changed' | 'beyond_window' },
+    public resync?: { from: number; reason: 'epoch_changed' | 'beyond_window' },
   ) {
     this.acked = from - 1;
     this.sent = from - 1;
@@ -44,6 +44,15 @@ export class OutboundStream {
     if (clamped <= this.acked) return false;
     this.acked = clamped;
     return true;
+  }
+
+  /** Entries up to `from` - 1 were evicted before they were sent: skip them, and repeat the resync on every frame until acked past it. */
+  skipEvicted(from: number): { from: number; reason: 'epoch_changed' | 'beyond_window' } {
+    // an epoch change the client has not acked past yet still renumbers its stream: keep saying so
+    const reason = this.unannounced?.reason ?? 'beyond_window';
+    this.acked = this.sent = from - 1;
+    this.resync = { from, reason };
+    return this.resync;
   }
 
   /** Go back N: everything unacked goes out again. */

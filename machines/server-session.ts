@@ -19,7 +19,8 @@ import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { OutboundStream } from './outbound-stream.ts';
 import { applyPolicy, type AccessPolicy } from './policy.ts';
 import { encode } from './protocol.ts';
-import type { Opened, ReplayLog } from './replay-log.ts';
+import type { LogView } from './log-view.ts';
+import type { ReplayLog } from './replay-log.ts';
 
 export interface SessionConfig {
   authTimeoutMs: number;
@@ -84,9 +85,27 @@ export interface SessionServices {
   authenticate(token: string): AuthResult;
   log(tenant: string, user: string, thread: string): ReplayLog;
   /** A subscriber opens a stream's log: created only within the user's and tenant's quotas. */
-  open(tenant: string, user: string, thread: string, from: number): Opened;
+  open(tenant: string, user: string, thread: string, from: number): OpenedView;
+  /**
+   * The stream's log can be served (default: always). A clustered node mirrors
+   * the store: until the mirror holds the stream's window, the session holds
+   * its `subscribed` / `resync_required` answer; the hub's NOTIFY of that
+   * thread (on STORE_LOADED) lets it answer.
+   */
+  ready?(tenant: string, user: string, thread: string): boolean;
   /** Register / unregister this connection as a subscriber of a stream. */
   index(tenant: string, user: string, thread: string, connId: string, on: boolean): void;
+}
+
+/** What opening a stream gives: its log (the embedded ReplayLog or a node's mirror of the store), or a quota's refusal. */
+export type OpenedView = { ok: true; log: LogView; forgotten: boolean } | { ok: false; reason: string };
+
+/** A stream opened on a node whose mirror is still loading it: the answer waits for the load. */
+interface PendingOpen {
+  from: number;
+  epoch: string | undefined;
+  log: LogView;
+  forgotten: boolean;
 }
 
 export interface SessionInput {
@@ -114,6 +133,8 @@ export interface SessionContext {
   config: SessionConfig;
   identity: Identity | null;
   streams: Map<string, OutboundStream>;
+  /** Streams opened but not yet loaded from the store (clustered nodes only). */
+  pending: Map<string, PendingOpen>;
   rto: number;
   retransmits: number;
   /** Why the session closed (for the trace and the inspector). */
@@ -125,6 +146,8 @@ export type SessionEvent =
   | { type: 'FRAME'; frame: ClientFrame }
   | { type: 'BAD_FRAME'; code: string; detail: string }
   | { type: 'NOTIFY'; thread: string }
+  /** The store lost its data: every stream starts again at 1 with an explicit epoch_changed resync. */
+  | { type: 'EPOCH_CHANGED' }
   | { type: 'ROLE_CHANGED'; role: Identity['role'] }
   | { type: 'LINK_CLOSED'; code: number; reason: string }
   | { type: 'DRAIN' }
@@ -156,7 +179,27 @@ export function openStream(context: SessionContext, thread: string, from: number
   }
   const opened = context.services.open(identity.tenant, identity.user, thread, from);
   if (!opened.ok) return refuse(context, thread, opened.reason);
-  const log = opened.log;
+  if (context.services.ready && !context.services.ready(identity.tenant, identity.user, thread)) {
+    // registered now so the hub's NOTIFY (on load) reaches this session
+    context.pending.set(thread, { from, epoch, log: opened.log, forgotten: opened.forgotten });
+    context.services.index(identity.tenant, identity.user, thread, context.connId, true);
+    return;
+  }
+  answerOpen(context, thread, from, epoch, opened.log, opened.forgotten);
+}
+
+/** A pending stream whose log is now loaded gets its answer. */
+function finishPending(context: SessionContext, thread: string): void {
+  const pending = context.pending.get(thread);
+  const identity = context.identity;
+  if (!pending || !identity || (context.services.ready && !context.services.ready(identity.tenant, identity.user, thread))) return;
+  context.pending.delete(thread);
+  answerOpen(context, thread, pending.from, pending.epoch, pending.log, pending.forgotten);
+}
+
+/** Answer a subscribe or resume of `thread` from `log`: subscribed, or an explicit resync. */
+function answerOpen(context: SessionContext, thread: string, from: number, epoch: string | undefined, log: LogView, forgotten: boolean): void {
+  const identity = context.identity!;
   const current = context.services.epoch;
   let start = from;
   let resync: OutboundStream['resync'];
@@ -165,7 +208,7 @@ export function openStream(context: SessionContext, thread: string, from: number
   if ((epoch !== undefined && epoch !== current) || lostHistory) {
     start = log.start;
     resync = { from: start, reason: 'epoch_changed' };
-  } else if (from < log.start || from > log.head + 1 || opened.forgotten) {
+  } else if (from < log.start || from > log.head + 1 || forgotten) {
     // a forgotten log (evicted, its tombstone gone) cannot say what the client missed: say so
     start = from < log.start ? log.start : log.head + 1;
     resync = { from: start, reason: 'beyond_window' };
@@ -178,6 +221,17 @@ export function openStream(context: SessionContext, thread: string, from: number
   context.services.index(identity.tenant, identity.user, thread, context.connId, true);
 }
 
+/** The store lost its data: every stream (served or pending) starts again at 1, announced as epoch_changed. */
+function restartStreams(context: SessionContext): void {
+  const current = context.services.epoch;
+  for (const [thread, stream] of context.streams) {
+    const resync = { from: 1, reason: 'epoch_changed' as const };
+    send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, ...resync });
+    context.streams.set(thread, new OutboundStream(thread, stream.log, 1, resync));
+  }
+  // a pending answer is given on load, against the new epoch: its client's epoch differs, so it resyncs
+}
+
 /** A quota refused a stream: a typed error, counted; the session goes on. */
 function refuse(context: SessionContext, thread: string, message: string): void {
   context.stats.refused++;
@@ -187,7 +241,8 @@ function refuse(context: SessionContext, thread: string, message: string): void 
 
 function closeStream(context: SessionContext, thread: string): void {
   const identity = context.identity;
-  if (!identity || !context.streams.delete(thread)) return;
+  const held = context.streams.delete(thread);
+  if (!identity || !(context.pending.delete(thread) || held)) return;
   context.services.index(identity.tenant, identity.user, thread, context.connId, false);
 }
 
@@ -268,9 +323,8 @@ export function pump(context: SessionContext, coalescible: Coalescible = onlyThi
       const frame = nextFrame(context, stream, coalescible);
       if (!frame) {
         // evicted before it was ever sent: the client must hear it explicitly
-        const from = stream.log.start;
-        flusher.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread: stream.thread, epoch: context.services.epoch, from, reason: 'beyond_window' }));
-        stream.acked = stream.sent = from - 1;
+        const resync = stream.skipEvicted(stream.log.start);
+        flusher.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread: stream.thread, epoch: context.services.epoch, ...resync }));
         continue;
       }
       for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) flusher.push(encode(part));
@@ -397,6 +451,11 @@ export const serverSessionMachine = setup({
       for (const [thread, from] of Object.entries(frame.positions)) openStream(context, thread, from, frame.epoch);
     },
     handleUnsubscribe: ({ context, event }) => closeStream(context, frameOf(event, 'unsubscribe')!.thread),
+    /** A NOTIFY may mean a pending stream's log is loaded (clustered nodes). */
+    finishPending: ({ context, event }) => {
+      if (event.type === 'NOTIFY' && context.pending.size > 0) finishPending(context, event.thread);
+    },
+    restartStreams: ({ context }) => restartStreams(context),
     pong: ({ context, event }) => {
       send(context, { v: PROTOCOL_VERSION, type: 'pong', id: frameOf(event, 'ping')!.id });
     },
@@ -424,7 +483,7 @@ export const serverSessionMachine = setup({
     setRole: assign(({ context, event }) => (event.type === 'ROLE_CHANGED' && context.identity ? { identity: { ...context.identity, role: event.role } } : {})),
     /** Leave the routing index: nothing of this session survives it. */
     unregister: ({ context }) => {
-      for (const thread of [...context.streams.keys()]) closeStream(context, thread);
+      for (const thread of [...context.streams.keys(), ...context.pending.keys()]) closeStream(context, thread);
     },
   },
 }).createMachine({
@@ -440,6 +499,7 @@ export const serverSessionMachine = setup({
     config: { ...DEFAULT_SESSION_CONFIG, ...input.config },
     identity: null,
     streams: new Map(),
+    pending: new Map(),
     rto: input.config?.rtoMs ?? DEFAULT_SESSION_CONFIG.rtoMs,
     retransmits: 0,
     closeReason: null,
@@ -480,7 +540,8 @@ export const serverSessionMachine = setup({
         ],
         // only a valid frame proves the peer alive: a client sending garbage is still reaped
         BAD_FRAME: { actions: 'rejectFrame' },
-        NOTIFY: [{ guard: 'overShedCap', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } }, { actions: 'requestFlush' }],
+        NOTIFY: [{ guard: 'overShedCap', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } }, { actions: ['finishPending', 'requestFlush'] }],
+        EPOCH_CHANGED: { actions: ['restartStreams', 'requestFlush'] },
         ROLE_CHANGED: { actions: 'setRole' },
       },
       states: {

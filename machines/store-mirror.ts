@@ -39,9 +39,11 @@ import type {
 
 export interface MirrorEvents {
   /** The stream can be served: its window as the store had it when opened is held. */
-  loaded(key: string): void;
+  loaded(key: string, stream: StreamName): void;
   /** Entries were added to the stream's mirror: wake its sessions. */
-  grew(key: string): void;
+  grew(key: string, stream: StreamName): void;
+  /** The store's epoch was heard for the first time: the node can answer clients now. */
+  known?(epoch: string): void;
   /** The store lost its data (`previous` was its epoch): every position held by a client is void. */
   epochChanged(epoch: string, previous: string): void;
   /** The link to the store went down or came back. */
@@ -175,7 +177,7 @@ export class StoreMirror {
     const key = keyOf(reply.stream);
     const mirrored = this.streams.get(key);
     if (!mirrored) return;
-    if (!reply.duplicate && reply.seq === mirrored.log.head + 1 && mirrored.loaded && mirrored.log.put(reply.seq, event)) this.events.grew(key);
+    if (!reply.duplicate && reply.seq === mirrored.log.head + 1 && mirrored.loaded && mirrored.log.put(reply.seq, event)) this.events.grew(key, mirrored.stream);
     this.want(key, mirrored, reply.seq);
   }
 
@@ -196,8 +198,8 @@ export class StoreMirror {
     if (mirrored.log.head < mirrored.wanted) return this.fetch(key, mirrored);
     if (!mirrored.loaded) {
       mirrored.loaded = true;
-      this.events.loaded(key);
-    } else if (grew) this.events.grew(key);
+      this.events.loaded(key, mirrored.stream);
+    } else if (grew) this.events.grew(key, mirrored.stream);
   }
 
   private want(key: string, mirrored: Mirrored, seq: number): void {
@@ -231,6 +233,7 @@ export class StoreMirror {
     if (this.retired.has(epoch)) return false;
     const previous = this.known;
     this.known = epoch;
+    if (previous === undefined) this.events.known?.(epoch);
     if (previous === undefined || previous === epoch) return true;
     this.retired.add(previous);
     for (const [key, mirrored] of this.streams) {

@@ -3,10 +3,11 @@
  * Shared by the scenarios that need them; each returns violations, never throws.
  */
 import { isCritical } from '../machines/frames.ts';
-import { matchesTarget } from './fault-plan.ts';
+import { matchesTarget, type Dir, type FaultPlan } from './fault-plan.ts';
 import type { Violation } from './oracle.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
 import type { Check } from './scenario.ts';
+import { clientOfLink, inTraceOrder, wireFrames, type WireFrame } from './wire-frames.ts';
 
 const only = <K extends TraceRecord['k']>(records: readonly TraceRecord[], k: K): RecordOf<K>[] => records.filter((r): r is RecordOf<K> => r.k === k);
 /** The value of a gauge the world wrote at the end (undefined when it wrote none). */
@@ -29,21 +30,86 @@ function linksOpenAt(records: readonly TraceRecord[], t: number): Map<string, { 
   return open;
 }
 
-/** A link that goes silent in one direction is closed by someone within H + T (plus the path's latency). */
+/** Written by a real-time world: how late its timers and socket events may run (0 in simulation). */
+export const CLOCK_TOLERANCE_GAUGE = 'clock.toleranceMs';
+/** Written by a real-time world each time its event loop stood still (t: when it ran again, value: for how long before, ms). */
+export const CLOCK_STALL_GAUGE = 'clock.stallMs';
+
+/** The times a real-time world stood still, as (end, ms); none in simulation. */
+export interface Stall {
+  t: number;
+  ms: number;
+}
+
+export const stallsOf = (records: readonly TraceRecord[]): Stall[] =>
+  only(records, 'gauge')
+    .filter((g) => g.name === CLOCK_STALL_GAUGE)
+    .map((g) => ({ t: g.t, ms: g.value }));
+
+/** How long the world stood still within [from, to]. */
+export function stalledWithin(stalls: readonly Stall[], from: number, to: number): number {
+  let ms = 0;
+  for (const s of stalls) if (s.t > from && s.t - s.ms < to) ms += s.ms;
+  return ms;
+}
+
+/**
+ * How late a real-time world may be over [from, to]: its stated tolerance
+ * plus the time its process stood still in between (no timer can fire, no
+ * byte be read, while it does). 0 in simulation.
+ */
+export function latenessOf(records: readonly TraceRecord[]): (from: number, to: number) => number {
+  const tolerance = gauge(records, CLOCK_TOLERANCE_GAUGE) ?? 0;
+  const stalls = stallsOf(records);
+  return (from, to) => tolerance + stalledWithin(stalls, from, to);
+}
+
+/**
+ * The heartbeat's bound by design: a link that falls silent in one direction
+ * (half-open) or both (partition) at t0 is closed by one side by t0 + H + T.
+ * s2c silence: the client's last frame arrived before t0, its probe ends the
+ * link H+T after it. c2s silence: the server reaps after reapAfter ≤ H+T of
+ * silence. In simulation the bound is exact; a real-time world adds the
+ * tolerance it wrote to the trace (timer and event-loop lateness).
+ */
+export interface Silence {
+  link: string;
+  dir: Dir | 'both';
+  /** When the direction fell silent. */
+  from: number;
+  /** When one side closed the link (undefined: never). */
+  closedAt?: number;
+}
+
+/**
+ * Every link open when a silence window began, among the windows long enough
+ * that the link must have been closed inside them (`bound` after their start).
+ */
+export function silences(records: readonly TraceRecord[], plan: FaultPlan, bound: number): Silence[] {
+  const out: Silence[] = [];
+  const windows = [...plan.halfOpen, ...plan.partitions.map((p) => ({ ...p, dir: 'both' as const }))];
+  for (const w of windows) {
+    // windows are cut where the plan heals; a window shorter than the bound may end before anyone must notice
+    if (Math.min(w.to, plan.healAt) - w.from <= bound) continue;
+    for (const [link, state] of linksOpenAt(records, w.from)) {
+      if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
+      out.push({ link, dir: w.dir, from: w.from, ...(state.closedAt !== undefined ? { closedAt: state.closedAt } : {}) });
+    }
+  }
+  return out;
+}
+
 export const heartbeatDetection: Check = (records, { input, client, session }) => {
   const out: Violation[] = [];
   const bound = client.pingIntervalMs + client.pongTimeoutMs;
-  const slack = 2 * (input.plan.latency.baseMs + input.plan.latency.jitterMs) + 1;
-  for (const w of input.plan.halfOpen) {
-    // windows are cut where the plan heals
-    if (Math.min(w.to, input.plan.healAt) - w.from <= Math.max(bound, session.reapAfterMs) + slack) continue; // too short to be noticed for sure
-    for (const [link, state] of linksOpenAt(records, w.from)) {
-      if (link.startsWith('rogue') || !matchesTarget(w.target, clientOf(link))) continue;
-      const detected = state.closedAt;
-      if (detected === undefined || detected - w.from > bound + slack) {
-        out.push({ invariant: 'heartbeat_detection', t: w.from, conn: clientOf(link), message: `link ${link} went silent (${w.dir}) at ${w.from} ms and was ${detected === undefined ? 'never closed' : `closed only at ${detected} ms`}; bound H+T = ${bound} ms` });
-      }
-    }
+  const tolerance = gauge(records, CLOCK_TOLERANCE_GAUGE) ?? 0;
+  const lateness = latenessOf(records);
+  if (session.reapAfterMs > bound) out.push({ invariant: 'heartbeat_detection', t: 0, message: `the server reaps after ${session.reapAfterMs} ms, over the bound H+T = ${bound} ms` });
+  for (const s of silences(records, input.plan, bound + tolerance)) {
+    const allowed = lateness(s.from, s.closedAt ?? Infinity);
+    if (s.closedAt !== undefined && s.closedAt - s.from <= bound + allowed) continue;
+    const late = s.closedAt === undefined ? 'never closed' : `closed only at ${s.closedAt.toFixed(1)} ms (${(s.closedAt - s.from).toFixed(1)} ms after)`;
+    out.push({ invariant: 'heartbeat_detection', t: s.from, conn: clientOf(s.link), message: `link ${s.link} went silent (${s.dir}) at ${s.from} ms and was ${late}; bound H+T = ${bound} ms${allowed ? ` + ${allowed.toFixed(0)} ms real-time lateness` : ''}` });
   }
   return out;
 };
@@ -51,12 +117,14 @@ export const heartbeatDetection: Check = (records, { input, client, session }) =
 /** Every wait in `reconnecting` lasts less than the backoff cap (full jitter below the capped exponential). */
 export const backoffBounds: Check = (records, { client }) => {
   const out: Violation[] = [];
+  const lateness = latenessOf(records);
   const entered = new Map<string, number>();
   for (const r of only(records, 'transition')) {
     if (r.to === 'reconnecting') entered.set(r.actor, r.t);
     else if (r.from === 'reconnecting' && r.to === 'connecting') {
       const since = entered.get(r.actor);
-      if (since !== undefined && r.t - since > client.backoffCapMs) {
+      // a real-time timer fires late by the world's lateness (0 in simulation)
+      if (since !== undefined && r.t - since > client.backoffCapMs + lateness(since, r.t)) {
         out.push({ invariant: 'backoff_bounds', t: r.t, conn: r.actor, message: `${r.actor} waited ${r.t - since} ms before reconnecting, over the cap ${client.backoffCapMs} ms` });
       }
     }
@@ -156,13 +224,18 @@ export const noLatencyDrift =
   (records) => {
     const produced = new Map<string, number>();
     for (const p of only(records, 'produce')) produced.set(`${p.tenant}/${p.user}/${p.run}/${p.idx}`, p.t);
-    const samples = only(records, 'app').map((a) => ({ t: produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t, latency: a.t - (produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t) }));
+    // a real-time world's stalls are the machine's, not the protocol's (none in simulation)
+    const stalls = stallsOf(records);
+    const samples = only(records, 'app').map((a) => {
+      const t = produced.get(`${a.tenant}/${a.user}/${a.run}/${a.idx}`) ?? a.t;
+      return { t, latency: a.t - t - stalledWithin(stalls, t, a.t) };
+    });
     if (samples.length < 30) return [];
     const end = Math.max(...samples.map((s) => s.t));
     const p99 = (xs: number[]) => xs.sort((a, b) => a - b)[Math.max(0, Math.ceil(xs.length * 0.99) - 1)] ?? 0;
     const early = p99(samples.filter((s) => s.t < end / 3).map((s) => s.latency));
     const late = p99(samples.filter((s) => s.t >= (2 * end) / 3).map((s) => s.latency));
-    return late <= early + slackMs ? [] : [{ invariant: 'latency', t: end, nominalOnly: true, message: `p99 latency drifted from ${early} ms (first third) to ${late} ms (last third)` }];
+    return late <= early + slackMs + (gauge(records, CLOCK_TOLERANCE_GAUGE) ?? 0) ? [] : [{ invariant: 'latency', t: end, nominalOnly: true, message: `p99 latency drifted from ${early} ms (first third) to ${late} ms (last third)` }];
   };
 
 /** Payloads above the frame limit went out in chunks, and latency grows with size on a bandwidth-limited link. */
@@ -189,6 +262,7 @@ export const linkUtilisation =
     const bandwidth = input.plan.bandwidth;
     if (!bandwidth) return [];
     const out: Violation[] = [];
+    const lateness = latenessOf(records);
     const byLink = new Map<string, { first: number; last: number; bytes: number }>();
     for (const r of only(records, 'deliver')) {
       // the busy period is the burst itself: heartbeats and acks afterwards are not load
@@ -200,7 +274,8 @@ export const linkUtilisation =
       s.bytes += r.bytes;
     }
     for (const [link, s] of byLink) {
-      const capacity = ((s.last - s.first) * bandwidth) / 1000;
+      // a real-time world's link carries nothing it could count while the world stands still (0 in simulation)
+      const capacity = ((s.last - s.first - lateness(s.first, s.last)) * bandwidth) / 1000;
       if (s.bytes < 50_000 || capacity <= 0) continue; // only links that carried a burst
       if (s.bytes / capacity < share) out.push({ invariant: 'latency', t: s.last, nominalOnly: true, conn: clientOf(link), message: `link ${link} carried ${s.bytes} bytes in ${(s.last - s.first).toFixed(0)} ms: ${((100 * s.bytes) / capacity).toFixed(1)}% of capacity (< ${share * 100}%)` });
     }
@@ -211,4 +286,127 @@ export const linkUtilisation =
 export const someDelivered: Check = (records) => {
   const critical = only(records, 'produce').filter((p) => isCritical(p.type)).length;
   return critical > 0 && only(records, 'app').length === 0 ? [{ invariant: 'completeness', t: 0, message: 'nothing was delivered at all' }] : [];
+};
+
+/**
+ * A resync the client may not have heard is repeated on every event frame of
+ * its stream (`event.resync`) until the client acks past the stream's new
+ * start: a lost `resync_required` can never turn into a silent gap.
+ */
+export const resyncRepeated: Check = (records) => {
+  const resyncs = wireFrames(records, 'send', 'resync_required').filter((f) => f.dir === 's2c' && f.frame.type === 'resync_required');
+  if (resyncs.length === 0) return [];
+  const links = new Set(resyncs.map((f) => f.link));
+  const sent = wireFrames(records, 'send', '"type":"event"', (l) => links.has(l)).filter((f) => f.dir === 's2c');
+  const acks = wireFrames(records, 'deliver', '"type":"ack"', (l) => links.has(l)).filter((f) => f.dir === 'c2s');
+  // a new subscribe on the link opens a new stream, which answers for itself
+  const asks = wireFrames(records, 'deliver', '"type":"subscribe"', (l) => links.has(l)).filter((f) => f.dir === 'c2s');
+  const pending = new Map<string, number>(); // link|thread → the resync's start, until acked past
+  const out: Violation[] = [];
+  for (const f of inTraceOrder(resyncs, sent, acks, asks)) {
+    const { frame } = f;
+    if (frame.type === 'resync_required') pending.set(`${f.link}\u0000${frame.thread}`, frame.from!);
+    else if (frame.type === 'subscribe') pending.delete(`${f.link}\u0000${frame.thread}`);
+    else if (frame.type === 'ack') {
+      for (const [thread, upTo] of Object.entries(frame.acks ?? {})) if (upTo >= (pending.get(`${f.link}\u0000${thread}`) ?? Infinity)) pending.delete(`${f.link}\u0000${thread}`);
+    } else if (frame.type === 'event') {
+      const from = pending.get(`${f.link}\u0000${frame.thread}`);
+      if (from !== undefined && frame.seq! >= from && !frame.resync) {
+        out.push({ invariant: 'explicit_resync', t: f.t, conn: clientOfLink(f.link), message: `event ${frame.thread}#${frame.seq} went out on ${f.link} without repeating the resync from ${from} the client had not acked past` });
+        pending.delete(`${f.link}\u0000${frame.thread}`);
+      }
+    }
+  }
+  return out;
+};
+
+/**
+ * Once the server has an unsubscribe, it sends that link nothing more of the
+ * thread, and its routing index no longer holds the link for it: a session
+ * notified of the thread's next event (its outbox woke on a NOTIFY right
+ * after that event was produced) was still indexed. Until subscribed again.
+ */
+export const quietAfterUnsubscribe: Check = (records) => {
+  const asks = wireFrames(records, 'deliver', 'subscribe').concat(wireFrames(records, 'deliver', '"type":"resume"')).filter((f) => f.dir === 'c2s');
+  const left = asks.filter((f) => f.frame.type === 'unsubscribe');
+  if (left.length === 0) return [];
+  const links = new Set(left.map((f) => f.link));
+  const sent = wireFrames(records, 'send', '"thread"', (l) => links.has(l)).filter((f) => f.dir === 's2c' && f.frame.thread !== undefined);
+  const at = new Map<number, WireFrame[]>();
+  for (const f of inTraceOrder(asks.filter((a) => links.has(a.link)), sent)) at.set(f.at, [...(at.get(f.at) ?? []), f]);
+  const gone = new Set<string>();
+  const reported = new Set<string>();
+  const out: Violation[] = [];
+  const report = (key: string, v: Violation) => {
+    if (!reported.has(key)) out.push(v);
+    reported.add(key);
+  };
+  // a session actor is named by the server's connection id, which its welcome frame tells the link
+  const linkOf = new Map(wireFrames(records, 'send', '"type":"welcome"', (l) => links.has(l)).map((f) => [f.frame.session ?? '', f.link]));
+  let produced: RecordOf<'produce'> | undefined;
+  records.forEach((r, i) => {
+    if (r.k === 'produce') produced = r;
+    const link = r.k === 'transition' && r.event === 'NOTIFY' ? (linkOf.get(r.actor) ?? (links.has(r.actor) ? r.actor : undefined)) : undefined;
+    if (r.k === 'transition' && link !== undefined && produced?.t === r.t && gone.has(`${link}\u0000${produced.thread}`)) {
+      report(`index\u0000${link}\u0000${produced.thread}`, { invariant: 'waste', t: r.t, conn: clientOfLink(link), message: `the routing index still held ${link} (session ${r.actor}) for thread ${produced.thread} after the server had its unsubscribe (notified of ${produced.run}#${produced.idx})` });
+    }
+    for (const f of at.get(i) ?? []) {
+      const { frame } = f;
+      const key = (thread: string) => `${f.link}\u0000${thread}`;
+      if (f.dir === 'c2s') {
+        const threads = frame.type === 'resume' ? Object.keys(frame.positions ?? {}) : [frame.thread!];
+        for (const thread of threads) (frame.type === 'unsubscribe' ? gone.add(key(thread)) : gone.delete(key(thread)));
+      } else if (gone.has(key(frame.thread!))) {
+        report(`send\u0000${key(frame.thread!)}`, { invariant: 'waste', t: f.t, conn: clientOfLink(f.link), message: `${frame.type} of thread ${frame.thread} went out on ${f.link} after the server had its unsubscribe` });
+      }
+    }
+  });
+  return out;
+};
+
+/** Links the protocol itself closed to recover (ack timeout, silent peer, shed), not ones a fault cut. */
+const RECOVERY_CLOSES = new Set([4000, 4001, 1013]);
+
+/**
+ * Waste is a failure: retransmissions and the reconnects the protocol forced
+ * (ack timeouts, reaped or shed links) per delivered event stay within the
+ * scenario's bounds. `slack` events of allowance keep tiny runs, where one
+ * lost frame weighs a lot, from failing on noise.
+ */
+export const wasteBounds =
+  (bounds: { retransmitsPerEvent: number; recoveriesPerEvent: number; slack?: number }): Check =>
+  (records, { metrics }) => {
+    const events = metrics.delivered + (bounds.slack ?? 20);
+    const recoveries = only(records, 'link').filter((r) => r.event === 'close' && r.code !== undefined && RECOVERY_CLOSES.has(r.code) && !r.link.startsWith('rogue')).length;
+    const out: Violation[] = [];
+    if (metrics.retransmissions > bounds.retransmitsPerEvent * events) out.push({ invariant: 'waste', t: 0, nominalOnly: true, message: `${metrics.retransmissions} retransmissions for ${metrics.delivered} delivered events (bound ${bounds.retransmitsPerEvent} per event, ${bounds.slack ?? 20} events of slack)` });
+    if (recoveries > bounds.recoveriesPerEvent * events) out.push({ invariant: 'waste', t: 0, nominalOnly: true, message: `${recoveries} links closed by the protocol to recover (ack timeout, silent peer, shed) for ${metrics.delivered} delivered events (bound ${bounds.recoveriesPerEvent} per event)` });
+    return out;
+  };
+
+/**
+ * A successful connection resets the backoff: the first wait after leaving
+ * `open` is drawn below the base delay, so the median of those waits must be
+ * below it (a median, not every wait, so that real timers running a little
+ * late over sockets do not count; a counter that never resets draws waits up
+ * to the cap, and its median is far above the base).
+ */
+export const backoffResets: Check = (records, { client }) => {
+  const fromOpen = new Map<string, number>();
+  const waits: { actor: string; t: number; ms: number }[] = [];
+  for (const r of only(records, 'transition')) {
+    if (r.to === 'reconnecting') {
+      if (r.from.startsWith('open')) fromOpen.set(r.actor, r.t);
+      else fromOpen.delete(r.actor);
+    } else if (r.from === 'reconnecting' && r.to === 'connecting') {
+      const since = fromOpen.get(r.actor);
+      fromOpen.delete(r.actor);
+      if (since !== undefined) waits.push({ actor: r.actor, t: r.t, ms: r.t - since });
+    }
+  }
+  if (waits.length < 3) return [];
+  const median = [...waits].sort((a, b) => a.ms - b.ms)[Math.floor((waits.length - 1) / 2)]!;
+  if (median.ms <= client.backoffBaseMs) return [];
+  const worst = waits.reduce((a, b) => (b.ms > a.ms ? b : a));
+  return [{ invariant: 'backoff_bounds', t: worst.t, conn: worst.actor, message: `after a successful connection the median first wait to reconnect was ${median.ms.toFixed(0)} ms over ${waits.length} reconnects, over the base delay ${client.backoffBaseMs} ms (the attempt counter did not reset; ${worst.actor} waited ${worst.ms.toFixed(0)} ms)` }];
 };

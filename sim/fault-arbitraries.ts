@@ -37,6 +37,8 @@ export interface PlanShape {
   healAfterMs: number;
   /** Which endpoints faults may target. */
   targets: 'any' | 'first-user';
+  /** Fault windows start at the workload's edges (a run's first or last event) more often than a uniform draw would. */
+  windowsAtEdges?: boolean;
   /** Hostile clients: how many, of which kinds, staying how long (absent = none, and nothing drawn). */
   rogues?: { count: Range; kinds: readonly RogueKind[]; stayMs: Range };
 }
@@ -90,8 +92,18 @@ function targetsOf(workload: Workload, which: PlanShape['targets']): string[] {
   return out;
 }
 
-function windowsArb<T>(count: Range, length: Range, horizon: number, extra: fc.Arbitrary<T>) {
-  return fc.array(fc.record({ from: fc.integer({ min: 0, max: Math.max(0, horizon) }), length: inRange(length), extra }), { minLength: count[0], maxLength: count[1] });
+function windowsArb<T>(count: Range, length: Range, horizon: number, extra: fc.Arbitrary<T>, edges: readonly number[] = []) {
+  const uniform = fc.integer({ min: 0, max: Math.max(0, horizon) });
+  // half the windows open right at an edge (the bug lives where a run starts or ends, not in its middle)
+  const from = edges.length === 0 ? uniform : fc.oneof(uniform, fc.constantFrom(...edges));
+  return fc.array(fc.record({ from, length: inRange(length), extra }), { minLength: count[0], maxLength: count[1] });
+}
+
+/** A workload's edges in time: when each run starts and when it emits its last event. */
+function workloadEdges(workload: Workload): number[] {
+  const edges = new Set<number>();
+  for (const u of workload.users) for (const r of u.runs) edges.add(r.startAt).add(r.startAt + (r.steps.length - 1) * r.intervalMs);
+  return [...edges].sort((a, b) => a - b);
 }
 
 export function planArb(s: PlanShape, workload: Workload): fc.Arbitrary<FaultPlan> {
@@ -111,6 +123,7 @@ function networkPlanArb(s: PlanShape, workload: Workload): fc.Arbitrary<FaultPla
   const healAt = lastEventAt + s.healAfterMs;
   const targets = targetsOf(workload, s.targets);
   const target = fc.constantFrom(...targets);
+  const edges = s.windowsAtEdges ? workloadEdges(workload) : [];
   return fc
     .record({
       latency: inRange(s.latencyMs),
@@ -120,7 +133,7 @@ function networkPlanArb(s: PlanShape, workload: Workload): fc.Arbitrary<FaultPla
       reorder: probability(s.reorder),
       corrupt: probability(s.corrupt),
       every: s.disconnectEveryMs ? inRange(s.disconnectEveryMs) : fc.constant(undefined),
-      partitions: windowsArb(s.partitions, s.partitionMs, healAt, target),
+      partitions: windowsArb(s.partitions, s.partitionMs, healAt, target, edges),
       halfOpen: windowsArb(s.halfOpen, s.halfOpenMs, healAt, fc.tuple(target, fc.constantFrom(...s.halfOpenDirs))),
       blackholes: windowsArb(s.blackholes, s.blackholeMs, healAt, target),
       restarts: fc.array(fc.record({ at: fc.integer({ min: 100, max: Math.max(100, healAt) }), downMs: inRange(s.restartDownMs) }), { minLength: s.restarts[0], maxLength: s.restarts[1] }),

@@ -3,6 +3,7 @@
  * A plan plus a seed reproduces a run, so the plan is validated once at the
  * edge (CLI flags, scenario files) and printed in full at start and on failure.
  */
+import { describeBrokerFaults, type BrokerFault } from './broker-faults.ts';
 
 export type Dir = 'c2s' | 's2c';
 
@@ -78,6 +79,24 @@ export interface FaultPlan {
   healAt: number;
   /** Hostile clients (a fault kind like a partition); absent = none. */
   rogues?: RogueSpec[];
+  /** Many nodes on one broker (sim/cluster-world.ts); absent = one embedded server. */
+  cluster?: ClusterPlan;
+}
+
+/** A node crash: no goodbye (its links close 1006), back empty under the same name after `downMs`. */
+export interface NodeCrash {
+  /** Index of the node, 0-based. */
+  node: number;
+  at: number;
+  downMs: number;
+}
+
+export interface ClusterPlan {
+  nodes: number;
+  /** One-way latency between a node and the broker. */
+  brokerLatency: { minMs: number; maxMs: number };
+  broker: BrokerFault[];
+  crashes: NodeCrash[];
 }
 
 export const CALM_PLAN: FaultPlan = {
@@ -210,9 +229,39 @@ function restart(x: unknown, field: string): { at: number; downMs: number } {
   return { at: num(o.at, `${field}.at`, nonNegative), downMs: num(o.downMs, `${field}.downMs`, nonNegative) };
 }
 
+function brokerFault(x: unknown, field: string): BrokerFault {
+  const o = obj(x, field, ['kind', 'node', 'at', 'forMs', 'keepData']);
+  const at = num(o.at, `${field}.at`, nonNegative);
+  const forMs = num(o.forMs, `${field}.forMs`, nonNegative);
+  if (o.kind === 'partition') {
+    if (typeof o.node !== 'string' || o.node === '') throw new Invalid(`${field}.node`, `must be a node name, got ${show(o.node)}`);
+    return { kind: 'partition', node: o.node, at, forMs };
+  }
+  if (o.kind !== 'restart') throw new Invalid(`${field}.kind`, `must be 'partition' or 'restart', got ${show(o.kind)}`);
+  if (typeof o.keepData !== 'boolean') throw new Invalid(`${field}.keepData`, `must be true or false, got ${show(o.keepData)}`);
+  return { kind: 'restart', at, forMs, keepData: o.keepData };
+}
+
+function cluster(x: unknown): ClusterPlan {
+  const o = obj(x, 'cluster', ['nodes', 'brokerLatency', 'broker', 'crashes']);
+  const nodes = num(o.nodes, 'cluster.nodes', (n) => (Number.isInteger(n) && n >= 1 && n <= 16 ? null : 'must be an integer 1..16'));
+  const lat = obj(o.brokerLatency, 'cluster.brokerLatency', ['minMs', 'maxMs']);
+  const minMs = num(lat.minMs, 'cluster.brokerLatency.minMs', nonNegative);
+  const crash = (c: unknown, field: string): NodeCrash => {
+    const co = obj(c, field, ['node', 'at', 'downMs']);
+    return { node: num(co.node, `${field}.node`, (n) => (Number.isInteger(n) && n >= 0 && n < nodes ? null : `must be a node index 0..${nodes - 1}`)), at: num(co.at, `${field}.at`, nonNegative), downMs: num(co.downMs, `${field}.downMs`, nonNegative) };
+  };
+  return {
+    nodes,
+    brokerLatency: { minMs, maxMs: num(lat.maxMs, 'cluster.brokerLatency.maxMs', (n) => (n < minMs ? `must be >= minMs (${minMs})` : null)) },
+    broker: list(o.broker, 'cluster.broker', brokerFault),
+    crashes: list(o.crashes, 'cluster.crashes', crash),
+  };
+}
+
 const PLAN_FIELDS = [
   'latency', 'drop', 'dup', 'reorder', 'corrupt', 'disconnect', 'partitions', 'halfOpen',
-  'blackholes', 'bandwidth', 'sendBufferBytes', 'links', 'restarts', 'healAt', 'rogues',
+  'blackholes', 'bandwidth', 'sendBufferBytes', 'links', 'restarts', 'healAt', 'rogues', 'cluster',
 ] as const;
 
 /** Missing fields take CALM_PLAN's value; unknown fields are errors (a typo must not pass silently). */
@@ -240,6 +289,7 @@ function plan(input: unknown): FaultPlan {
     restarts: list(o.restarts, 'restarts', restart),
     healAt: o.healAt === undefined ? 0 : num(o.healAt, 'healAt', nonNegative),
     rogues: o.rogues === undefined ? undefined : list(o.rogues, 'rogues', rogue),
+    cluster: o.cluster === undefined ? undefined : cluster(o.cluster),
   });
 }
 
@@ -277,6 +327,9 @@ export function describeFaultPlan(p: FaultPlan): string {
     `restarts=[${p.restarts.map((r) => `${r.at}+${r.downMs}`).join(',')}]`,
     `healAt=${p.healAt}`,
     ...(p.rogues?.length ? [`rogues=[${p.rogues.map((r) => `${r.kind}@${r.at}-${r.leaveAt}`).join(',')}]`] : []),
+    ...(p.cluster
+      ? [`nodes=${p.cluster.nodes} brokerLatency=${p.cluster.brokerLatency.minMs}-${p.cluster.brokerLatency.maxMs}ms ${describeBrokerFaults(p.cluster.broker)} crashes=[${p.cluster.crashes.map((c) => `n${c.node}@${c.at}+${c.downMs}`).join(',')}]`]
+      : []),
   ].join(' ');
 }
 

@@ -185,6 +185,14 @@ export class SimNetwork implements Transport {
     return { ...this.counts };
   }
 
+  /** Close these links on both sides with this code (a crashed node's: no goodbye). */
+  closeLinks(ids: Iterable<string>, code: number, reason: string): void {
+    for (const id of ids) {
+      const state = this.links.get(id);
+      if (state) this.closeBoth(state, code, reason);
+    }
+  }
+
   /** Close every link on both sides with this code (teardown). */
   closeAll(code: number, reason: string): void {
     for (const state of [...this.links.values()]) this.closeBoth(state, code, reason);

@@ -7,6 +7,7 @@
  */
 import { isCritical, type EventType, type Role, type Sensitivity } from '../machines/frames.ts';
 import { accessFor, DEFAULT_POLICY, type AccessPolicy } from '../machines/policy.ts';
+import { Notices, type ExcuseRule } from './notices.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
 
 export type InvariantName =
@@ -17,6 +18,8 @@ export type InvariantName =
   | 'role_policy'
   | 'integrity'
   | 'completeness'
+  | 'explicit_resync'
+  | 'waste'
   | 'no_leak'
   | 'reconnect'
   | 'bounded_buffers'
@@ -75,6 +78,8 @@ export interface OracleOptions {
   policy?: AccessPolicy;
   /** At most this many violations are kept (all are counted). */
   keep?: number;
+  /** Which notices excuse a missing event (default: exact). */
+  excuse?: ExcuseRule;
 }
 
 export interface Verdict {
@@ -162,6 +167,8 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
     if (violations.length < keep) violations.push(v);
   };
 
+  const excuse = options.excuse ?? 'exact';
+  const notices = new Notices(records);
   const produced = new Map<string, Produced>();
   const conns = new Map<string, Conn>();
   const roles = new RoleBook();
@@ -231,6 +238,16 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
   }
 
   // ---- what each app received ------------------------------------------------
+  const byRun = new Map<string, RecordOf<'produce'>[]>();
+  for (const { rec } of produced.values()) {
+    const rk = `${rec.tenant}\u0000${rec.user}\u0000${rec.run}`;
+    const list = byRun.get(rk) ?? [];
+    if (!byRun.has(rk)) byRun.set(rk, list);
+    list.push(rec);
+  }
+  /** Earlier critical events of a's run that its app has not received (yet): thinking may be coalesced and never shapes the contract. */
+  const missedBefore = (a: RecordOf<'app'>): RecordOf<'produce'>[] =>
+    (byRun.get(`${a.tenant}\u0000${a.user}\u0000${a.run}`) ?? []).filter((e) => e.idx < a.idx && isCritical(e.type) && !got.has(`${a.conn}\u0000${eventKey(e.tenant, e.user, e.run, e.idx)}`));
   const got = new Map<string, number>(); // conn|event → first delivery time
   const lastIdx = new Map<string, number>(); // conn|run → last idx released
   const runSeen = new Map<string, { type: EventType; toolId?: string }[]>();
@@ -294,7 +311,7 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
     // events the app was told it would not get (dead letter, resync) may leave the contract's order incomplete
     // so may a role that withheld the run's earlier events (a later upgrade shows the rest)
     const withheldBefore = roles.during(a.tenant, a.user, 0, a.t).some((role) => accessFor(policy, role, source.rec.sensitivity as Sensitivity) === 'withhold');
-    const explicitGap = withheldBefore || a.idx > 0 && (dead.has(`${a.conn}\u0000${a.run}\u0000${a.idx - 1}`) || dead.has(`${a.conn}\u0000${a.run}\u00000`) || resyncs.some((r) => r.conn === a.conn && r.thread === a.thread && r.t <= a.t));
+    const explicitGap = withheldBefore || missedBefore(a).every((e) => (notices.toldAt(a.conn, e, excuse) ?? Infinity) <= a.t);
     const broken = explicitGap ? null : contractBreak(seen, a.type);
     if (broken) violate({ invariant: 'run_contract', t: a.t, conn: a.conn, message: `${a.conn}, run ${a.run}: ${broken}` });
     seen.push({ type: a.type });
@@ -324,8 +341,7 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
         delivered++;
         continue;
       }
-      const told = resyncs.some((r) => r.conn === who.conn && r.thread === e.thread && r.t >= e.t) || dead.has(`${who.conn}\u0000${e.run}\u0000${e.idx}`);
-      if (told) {
+      if (notices.toldAt(who.conn, e, excuse) !== undefined) {
         excused++;
         continue;
       }

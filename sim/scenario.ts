@@ -13,10 +13,12 @@ import { createHash } from 'node:crypto';
 import fc from 'fast-check';
 import { DEFAULT_CLIENT_CONFIG, type ClientConfig } from '../machines/client-connection.ts';
 import { DEFAULT_SESSION_CONFIG, type SessionConfig } from '../machines/server-session.ts';
+import { reachedIn, type Sometimes } from './coverage.ts';
 import { applyOverrides, type FaultOverrides } from './fault-arbitraries.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { judge, type Metrics, type Verdict, type Violation } from './oracle.ts';
 import type { TraceRecord } from './records.ts';
+import { runClusterWorld } from './cluster-world.ts';
 import { runWorld, type ProtocolVariant, type WorldResult } from './world.ts';
 import type { Workload } from './workload.ts';
 
@@ -27,6 +29,7 @@ export const CATEGORIES = [
   'error-handling-recovery',
   'performance-load-handling',
   'hostile-clients',
+  'cluster',
 ] as const;
 export type Category = (typeof CATEGORIES)[number];
 
@@ -51,6 +54,9 @@ export interface Thresholds {
   allowFailedClients?: boolean;
 }
 
+/** The hub's replay-log capacity when a scenario sets none (machines/hub.ts). */
+const DEFAULT_LOG_CAPACITY = 10_000;
+
 export const STRICT: Thresholds = { minDeliveryRate: 1, maxDuplicates: 0, maxOrderViolations: 0, maxLeaks: 0 };
 
 /** The effective configuration a check may need (heartbeat bounds, backoff cap, ...). */
@@ -58,6 +64,8 @@ export interface CheckContext {
   input: ScenarioInput;
   client: ClientConfig;
   session: SessionConfig;
+  /** Entries each replay log keeps. */
+  logCapacity: number;
   metrics: Metrics;
   result: WorldResult;
 }
@@ -77,6 +85,8 @@ export interface Scenario {
   settleMs: number;
   thresholds: Thresholds;
   checks?: Check[];
+  /** Conditions the scenario exists to reach ("sometimes"): each must be reached in some default run. */
+  sometimes?: Sometimes[];
   /** Default property runs in `npm run spec` and `wsim run` (SIM_RUNS scales it). */
   runs: number;
   /**
@@ -109,6 +119,8 @@ export interface RunOutcome {
   failures: string[];
   passed: boolean;
   traceHash: string;
+  /** The scenario's declared conditions this run reached. */
+  reached: string[];
 }
 
 export function mergeProtocol(base: ProtocolVariant | undefined, over: ProtocolVariant | undefined): ProtocolVariant {
@@ -137,7 +149,8 @@ export function runInput(scenario: Scenario, input: ScenarioInput, options: RunO
   const protocol = mergeProtocol(scenario.protocol, options.variant);
   const plan = options.overrides ? applyOverrides(input.plan, options.overrides, input.workload) : input.plan;
   const effective = { ...input, plan };
-  const result = runWorld({
+  // a plan with a cluster runs N nodes on a simulated broker
+  const result = (plan.cluster ? runClusterWorld : runWorld)({
     scenario: scenario.id,
     seed: input.worldSeed,
     ...(options.path !== undefined ? { path: options.path } : {}),
@@ -165,6 +178,7 @@ export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: W
     input: effective,
     client: { ...DEFAULT_CLIENT_CONFIG, ...contract.clientConfig },
     session: { ...DEFAULT_SESSION_CONFIG, ...contract.sessionConfig },
+    logCapacity: contract.logCapacity ?? DEFAULT_LOG_CAPACITY,
     metrics: verdict.metrics,
     result,
   };
@@ -194,6 +208,7 @@ export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: W
     failures,
     passed: failures.length === 0,
     traceHash: result.trace.hash(),
+    reached: reachedIn(scenario.sometimes ?? [], records, ctx),
   };
 }
 

@@ -134,10 +134,16 @@ export const BASE_SHAPE: WorkloadShape = {
 export const shape = (overrides: Partial<WorkloadShape>): WorkloadShape => ({ ...BASE_SHAPE, ...overrides });
 
 const inRange = ([min, max]: Range) => fc.integer({ min, max });
+/**
+ * A count biased to the edges of its range: a third of the draws are the
+ * smallest or the largest allowed (one tab, the most tabs; no tool, the most
+ * tools), where off-by-one bugs live, the rest uniform. It shrinks to the smallest.
+ */
+export const edgeCount = ([min, max]: Range): fc.Arbitrary<number> => (min === max ? fc.constant(min) : fc.oneof({ weight: 2, arbitrary: fc.integer({ min, max }) }, { weight: 1, arbitrary: fc.constantFrom(min, max) }));
 
 /** A legal script: START, tools (some overlapping) with thinking between, COMPLETE. */
 export function runScriptArb(tools: Range, thinking: Range): fc.Arbitrary<AgentRunRequest[]> {
-  return fc.tuple(inRange(tools), inRange(thinking), fc.boolean()).map(([toolCount, thinkCount, overlap]) => {
+  return fc.tuple(edgeCount(tools), edgeCount(thinking), fc.boolean()).map(([toolCount, thinkCount, overlap]) => {
     const steps: AgentRunRequest[] = [{ type: 'START' }];
     let thinks = thinkCount;
     for (let i = 0; i < toolCount; i++) {
@@ -157,39 +163,40 @@ export function runScriptArb(tools: Range, thinking: Range): fc.Arbitrary<AgentR
   });
 }
 
-function runArb(s: WorkloadShape, threads: string[], runId: string): fc.Arbitrary<RunSpec> {
-  return fc
-    .record({
-      thread: fc.constantFrom(...threads),
-      startAt: fc.integer({ min: s.earliestStartMs, max: Math.max(s.earliestStartMs, s.startWithinMs) }),
-      rate: inRange(s.rateHz),
-      steps: runScriptArb(s.toolsPerRun, s.thinkingPerRun),
-      sensitivity: fc.constantFrom(...s.sensitivities),
-      payloadBytes: s.payloadSizes ? fc.constantFrom(...s.payloadSizes) : inRange(s.payloadBytes),
-    })
-    .map(({ rate, ...rest }) => ({ id: runId, intervalMs: Math.max(1, Math.round(1000 / rate)), ...rest }));
+/**
+ * A run before it is named: its thread is an index into the user's threads.
+ * Users and runs are arrays of such raw values, named afterwards by position,
+ * so the shrinker drops a user or a run like an array element (a chain on
+ * counts would regenerate everything after it, and shrink poorly).
+ */
+function rawRunArb(s: WorkloadShape) {
+  return fc.record({
+    thread: fc.nat(),
+    startAt: fc.integer({ min: s.earliestStartMs, max: Math.max(s.earliestStartMs, s.startWithinMs) }),
+    rate: inRange(s.rateHz),
+    steps: runScriptArb(s.toolsPerRun, s.thinkingPerRun),
+    sensitivity: fc.constantFrom(...s.sensitivities),
+    payloadBytes: s.payloadSizes ? fc.constantFrom(...s.payloadSizes) : inRange(s.payloadBytes),
+  });
 }
 
-function userArb(s: WorkloadShape, tenant: string, user: string): fc.Arbitrary<UserSpec> {
-  return fc.tuple(inRange(s.threadsPerUser), inRange(s.runsPerUser), inRange(s.tabs), fc.constantFrom(...s.roles)).chain(([threadCount, runCount, tabs, role]) => {
-    const threads = Array.from({ length: threadCount }, (_, i) => `th${i}`);
-    const runs = Array.from({ length: runCount }, (_, i) => runArb(s, threads, s.collideRunIds ? `r${i}` : `${tenant}.${user}.r${i}`));
-    return fc.tuple(...runs).map((specs) => ({ tenant, user, role, tabs, threads, runs: specs }));
-  });
+function rawUserArb(s: WorkloadShape) {
+  return fc.record({ threads: edgeCount(s.threadsPerUser), runs: fc.array(rawRunArb(s), { minLength: s.runsPerUser[0], maxLength: s.runsPerUser[1] }), tabs: edgeCount(s.tabs), role: fc.constantFrom(...s.roles) });
 }
 
 function usersArb(s: WorkloadShape): fc.Arbitrary<UserSpec[]> {
-  return fc.tuple(inRange(s.tenants), inRange(s.usersPerTenant)).chain(([tenants, perTenant]) => {
-    const users: fc.Arbitrary<UserSpec>[] = [];
-    for (let t = 0; t < tenants; t++) {
-      for (let u = 0; u < perTenant; u++) {
+  const tenant = fc.array(rawUserArb(s), { minLength: s.usersPerTenant[0], maxLength: s.usersPerTenant[1] });
+  return fc.array(tenant, { minLength: s.tenants[0], maxLength: s.tenants[1] }).map((tenants) =>
+    tenants.flatMap((users, t) =>
+      users.map((raw, u): UserSpec => {
         // colliding ids: every tenant has a user "u0", "u1", ... (and threads th0, th1, ...)
         const user = s.collideIds ? `u${u}` : `t${t}u${u}`;
-        users.push(userArb(s, `t${t}`, user));
-      }
-    }
-    return fc.tuple(...users);
-  });
+        const threads = Array.from({ length: raw.threads }, (_, i) => `th${i}`);
+        const runs = raw.runs.map(({ thread, rate, ...rest }, i): RunSpec => ({ id: s.collideRunIds ? `r${i}` : `t${t}.${user}.r${i}`, thread: threads[thread % threads.length]!, intervalMs: Math.max(1, Math.round(1000 / rate)), ...rest }));
+        return { tenant: `t${t}`, user, role: raw.role, tabs: raw.tabs, threads, runs };
+      }),
+    ),
+  );
 }
 
 function changesArb(s: WorkloadShape, users: UserSpec[]): fc.Arbitrary<Omit<Workload, 'users'>> {

@@ -125,7 +125,7 @@ export class World {
   readonly clients = new Map<string, ClientActor>();
   /** What a tab's client is made of, kept for a reload. */
   private readonly tabs = new Map<string, { user: UserSpec; app: AppSink; transport: Transport; incarnation: number }>();
-  private hub!: HubRef;
+  protected hub!: HubRef;
   private epochs = 0;
   private transitions = 0;
   private lastState = new Map<string, string>();
@@ -139,7 +139,7 @@ export class World {
 
   constructor(
     readonly input: WorldInput,
-    private readonly setup: WorldSetup,
+    protected readonly setup: WorldSetup,
   ) {
     this.time = setup.time;
     this.random = Random.seeded(input.seed);
@@ -306,6 +306,11 @@ export class World {
 
   // ---- producers and mid-run changes ---------------------------------------
 
+  /** A producer's event reaches the server (a cluster world publishes to a node, and retries). */
+  protected publish(event: AgentEvent): void {
+    this.hub.send({ type: 'PUBLISH', event });
+  }
+
   private startRun(run: RunSpec, user: UserSpec): void {
     const sensitivities = { agent_started: run.sensitivity, agent_thinking: run.sensitivity, tool_executing: run.sensitivity, tool_completed: run.sensitivity, agent_completed: run.sensitivity };
     const producer = createActor(
@@ -317,7 +322,7 @@ export class World {
               t: this.time.now, k: 'produce', tenant: event.tenant, user: event.user, thread: event.thread, run: event.run, idx: event.idx,
               type: event.type, sensitivity: event.sensitivity, bytes: event.payload.length, hash: event.hash,
             });
-            this.hub.send({ type: 'PUBLISH', event });
+            this.publish(event);
           },
         },
       }),
@@ -580,18 +585,25 @@ export function horizonOf(workload: Workload, plan: FaultPlan): number {
   for (const c of workload.subscriptionChanges) t = Math.max(t, c.at);
   for (const r of plan.restarts) t = Math.max(t, r.at + r.downMs);
   for (const r of plan.rogues ?? []) t = Math.max(t, r.leaveAt);
+  for (const c of plan.cluster?.crashes ?? []) t = Math.max(t, c.at + c.downMs);
+  for (const f of plan.cluster?.broker ?? []) t = Math.max(t, f.at + f.forMs);
   return t;
 }
 
 export function runWorld(input: WorldInput): WorldResult {
+  return runWorldOn(input, (i, setup) => new World(i, setup));
+}
+
+/** One run in simulated time of the world `make` builds (the embedded server's, or a cluster's). */
+export function runWorldOn(input: WorldInput, make: (input: WorldInput, setup: WorldSetup, scheduler: Scheduler) => World): WorldResult {
   const scheduler = new Scheduler();
   const clock = new SimClock(scheduler);
-  const world = new World(input, {
+  const world = make(input, {
     time: scheduler,
     clock,
     transport: (w) =>
       new SimNetwork({ scheduler, random: w.random.fork('network'), trace: w.trace, plan: input.plan, onRestart: () => w.restartServer() }),
-  });
+  }, scheduler);
   world.start();
   const healedAt = horizonOf(input.workload, input.plan);
   world.sampleGauges(250, healedAt + input.settleMs);

@@ -3,6 +3,11 @@
  * hub and session machines the simulator proves, behind the `ws` transport,
  * plus the producer side: `publish` checks each event against the run
  * contract and is idempotent on (tenant, user, thread, run, idx).
+ *
+ * With a `store` (e.g. `RedisStore`) the server is one node of a cluster:
+ * the logs, sequences and epoch are the store's, any node serves any client,
+ * and `publishStored` answers once the store stored the events (idempotent
+ * across nodes: the store's append is, on (tenant, user, thread, run, idx)).
  */
 import type http from 'node:http';
 import { createActor } from 'xstate';
@@ -12,6 +17,8 @@ import { Directory, type Identity } from '../machines/identity.ts';
 import type { Limits } from '../machines/limits.ts';
 import { PublishLedger } from '../machines/publish-ledger.ts';
 import type { AgentEvent, Role } from '../machines/frames.ts';
+import { payloadHash } from '../machines/hash.ts';
+import type { Store, StoreReply } from '../machines/store.ts';
 import { checkPublishRequest, DEFAULT_PUBLISH_LIMITS, type PublishError, type PublishLimits, type PublishRequest } from '../machines/publish-request.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import type { ServerHandler } from '../transport/link.ts';
@@ -52,6 +59,10 @@ export interface WsimServerOptions {
   limits?: WsimServerLimits;
   /** Names this server's replay logs; a new epoch after a restart makes clients resync explicitly. Default: random. */
   epoch?: string;
+  /** Share the streams through this store (a cluster node); the epoch is then the store's. */
+  store?: Store;
+  /** This node's name on the store (diagnostics). */
+  node?: string;
 }
 
 export interface Accepted {
@@ -63,12 +74,17 @@ export interface Accepted {
 
 export type PublishResult = { ok: true; accepted: Accepted[] } | { ok: false; error: PublishError; index: number };
 
+/** A stored publish may also find the store unavailable: nothing is acknowledged that was not stored (retry: it is idempotent). */
+export type StoredPublishResult = PublishResult | { ok: false; unavailable: string };
+
 export interface WsimServerStats extends Totals {
   connections: number;
   sessions: number;
   /** Connections closed by the server with 1013 (a slow consumer shed). */
   shed: number;
   upgradesRefused: number;
+  /** Clustered only: the store link and the epoch as this node knows them. */
+  store?: { up: boolean; epoch: string };
 }
 
 export interface WsimServer {
@@ -77,6 +93,11 @@ export interface WsimServer {
   readonly port: number;
   /** One event or an array: all accepted, or none (the first error and its index). */
   publish(events: unknown): PublishResult;
+  /**
+   * The same, answered once stored: in memory at once, on a store when it
+   * acknowledged every event. The only way to publish on a clustered node.
+   */
+  publishStored(events: unknown): Promise<StoredPublishResult>;
   /** Change a user's role, effective from the next event sent to them. */
   setRole(tenant: string, user: string, role: Role): void;
   /** Cut the sockets of a user (or of everyone): their clients reconnect and resume. Returns how many. */
@@ -123,13 +144,41 @@ function checkAll(events: unknown, limits: PublishLimits): { ok: true; requests:
   return { ok: true, requests };
 }
 
+/** A clustered node answers clients only once it knows the store's epoch (the store may be slow to come up). */
+function epochKnown(hub: HubRef): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): boolean => hub.getSnapshot().context.epoch !== '';
+    if (check()) return resolve();
+    const sub = hub.subscribe(() => {
+      if (!check()) return;
+      sub.unsubscribe();
+      resolve();
+    });
+  });
+}
+
+/** Store every event through the hub; all stored, or the first failure (the producer retries the same batch). */
+function storeAll(hub: HubRef, requests: readonly PublishRequest[]): Promise<StoredPublishResult> {
+  return Promise.all(
+    requests.map(
+      (request) =>
+        new Promise<StoreReply>((resolve) => hub.send({ type: 'PUBLISH', event: { ...request, hash: payloadHash(request.payload) }, done: resolve })),
+    ),
+  ).then((replies) => {
+    const failed = replies.find((r) => r.kind === 'failed');
+    if (failed?.kind === 'failed') return { ok: false, unavailable: `store ${failed.reason}: ${failed.message}` };
+    return { ok: true, accepted: replies.map((r) => (r.kind === 'appended' ? { thread: r.stream.thread, seq: r.seq, duplicate: r.duplicate } : { thread: '', seq: 0, duplicate: false })) };
+  });
+}
+
 export async function createWsimServer(options: WsimServerOptions = {}): Promise<WsimServer> {
   const limits = options.limits ?? {};
   const publishLimits = { ...DEFAULT_PUBLISH_LIMITS, ...limits.publish };
   const hub = createActor(hubMachine, {
     // connection ids from crypto: no client can guess another's (see README, Security)
-    input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), sessionIds: cryptoSessionIds, ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}), ...(limits.quotas ? { limits: limits.quotas } : {}) },
+    input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), sessionIds: cryptoSessionIds, ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}), ...(limits.quotas ? { limits: limits.quotas } : {}), ...(options.store ? { store: options.store, node: options.node ?? 'node' } : {}) },
   }).start();
+  if (options.store) await epochKnown(hub);
   const ledger = new PublishLedger(limits.maxRuns);
   const totals = emptyTotals();
   const ws: WsServer = await startWsServer({
@@ -158,15 +207,30 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
     return byLink;
   };
 
+  const publishNow = (events: unknown): PublishResult => {
+    if (options.store) throw new Error('a clustered server publishes through publishStored (the store answers later)');
+    const checked = checkAll(events, publishLimits);
+    if (!checked.ok) return checked;
+    const admitted = ledger.admit(checked.requests, append);
+    if (admitted.ok) totals.repeats += admitted.accepted.filter((a) => a.duplicate).length;
+    return admitted;
+  };
+
   return {
     url: ws.url,
     port: ws.port,
-    publish(events) {
+    publish: publishNow,
+    async publishStored(events) {
+      if (!options.store) return publishNow(events);
       const checked = checkAll(events, publishLimits);
       if (!checked.ok) return checked;
-      const admitted = ledger.admit(checked.requests, append);
-      if (admitted.ok) totals.repeats += admitted.accepted.filter((a) => a.duplicate).length;
-      return admitted;
+      const stored = await storeAll(hub, checked.requests);
+      if (stored.ok) {
+        const repeats = stored.accepted.filter((a) => a.duplicate).length;
+        totals.published += stored.accepted.length - repeats;
+        totals.repeats += repeats;
+      }
+      return stored;
     },
     setRole(tenant, user, role) {
       hub.send({ type: 'SET_ROLE', tenant, user, role });
@@ -192,11 +256,13 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
         sessions: hub.getSnapshot().context.sessions.size,
         shed: wsStats.closedByServer[1013] ?? 0,
         upgradesRefused: wsStats.rejected.unauthorized + wsStats.rejected.notReady + wsStats.rejected.badPath,
+        ...(options.store ? { store: { up: hub.getSnapshot().context.storeUp, epoch: hub.getSnapshot().context.epoch } } : {}),
       };
     },
     async close() {
       await ws.close();
       hub.stop();
+      hub.getSnapshot().context.mirror?.close();
     },
   };
 }

@@ -8,7 +8,9 @@ export type { Scenario, ScenarioInput, ScenarioReport, RunOptions, RunOutcome, T
 export { World, runWorld, horizonOf } from '../sim/world.ts';
 export type { WorldInput, WorldResult, ProtocolVariant } from '../sim/world.ts';
 export { CALM_PLAN, validateFaultPlan, describeFaultPlan } from '../sim/fault-plan.ts';
-export type { FaultPlan } from '../sim/fault-plan.ts';
+export type { FaultPlan, ClusterPlan, NodeCrash } from '../sim/fault-plan.ts';
+export { ClusterWorld, runClusterWorld } from '../sim/cluster-world.ts';
+export type { BrokerFault } from '../sim/broker-faults.ts';
 export { judge } from '../sim/oracle.ts';
 export type { Metrics, Verdict, Violation } from '../sim/oracle.ts';
 export type { Workload } from '../sim/workload.ts';

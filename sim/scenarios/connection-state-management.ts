@@ -1,5 +1,7 @@
 /** Category: connection-state-management — lifecycle, heartbeat, reconnect, many tabs, timeouts. */
-import { backoffBounds, buffersFreed, heartbeatDetection, timeoutsEndInFailure } from '../checks.ts';
+import fc from 'fast-check';
+import { backoffBounds, backoffResets, buffersFreed, heartbeatDetection, timeoutsEndInFailure } from '../checks.ts';
+import { backoffAfterSuccess, gaveUp, heartbeatTimeout, outlivedMaxAttempts, reconnected, tabClosedMidRun } from '../coverage.ts';
 import { planShape } from '../fault-arbitraries.ts';
 import type { Violation } from '../oracle.ts';
 import { STRICT, type Scenario } from '../scenario.ts';
@@ -7,6 +9,9 @@ import { shape } from '../workload.ts';
 import { inputOf, perRunStreams, streamsOf } from './build.ts';
 
 const category = 'connection-state-management' as const;
+
+/** Tabs that live for minutes: one slow run of 100–140 events at one a second. */
+const LONG_LIVED = shape({ tenants: [1, 1], usersPerTenant: [1, 1], tabs: [1, 2], threadsPerUser: [1, 1], runsPerUser: [1, 1], toolsPerRun: [0, 2], thinkingPerRun: [100, 140], rateHz: [1, 1] });
 
 export const connectionStateManagement: Scenario[] = [
   {
@@ -18,6 +23,7 @@ export const connectionStateManagement: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [buffersFreed],
+    sometimes: [tabClosedMidRun, reconnected],
     runs: 25,
   },
   {
@@ -29,6 +35,7 @@ export const connectionStateManagement: Scenario[] = [
     settleMs: 20_000,
     thresholds: STRICT,
     checks: [heartbeatDetection],
+    sometimes: [heartbeatTimeout],
     runs: 25,
   },
   {
@@ -36,10 +43,16 @@ export const connectionStateManagement: Scenario[] = [
     category,
     does: 'random disconnects and partitions',
     holds: 'backoff within bounds; resume with no gap and no duplicate; 100% reconnect while reachable',
-    input: inputOf(shape({ rateHz: [5, 50], thinkingPerRun: [2, 8] }), planShape({ latencyMs: [2, 20], jitterMs: [0, 10], disconnectEveryMs: [300, 1500], partitions: [0, 2], partitionMs: [500, 3000] })),
+    input: fc.oneof(
+      { withCrossShrink: true },
+      { weight: 5, arbitrary: inputOf(shape({ rateHz: [5, 50], thinkingPerRun: [2, 8] }), planShape({ latencyMs: [2, 20], jitterMs: [0, 10], disconnectEveryMs: [300, 1500], partitions: [0, 2], partitionMs: [500, 3000], windowsAtEdges: true })) },
+      // long-lived tabs: a slow agent for minutes of simulated time, a disconnect every second or so
+      { weight: 1, arbitrary: inputOf(LONG_LIVED, planShape({ latencyMs: [2, 10], disconnectEveryMs: [600, 1200] })) },
+    ),
     settleMs: 12_000,
     thresholds: STRICT,
-    checks: [backoffBounds],
+    checks: [backoffBounds, backoffResets],
+    sometimes: [reconnected, backoffAfterSuccess, outlivedMaxAttempts],
     runs: 30,
   },
   {
@@ -62,6 +75,7 @@ export const connectionStateManagement: Scenario[] = [
       }
       return out;
     },
+    sometimes: [tabClosedMidRun],
     runs: 3,
   },
   {
@@ -85,6 +99,7 @@ export const connectionStateManagement: Scenario[] = [
     settleMs: 5_000,
     thresholds: { ...STRICT, allowFailedClients: true },
     checks: [timeoutsEndInFailure],
+    sometimes: [gaveUp],
     runs: 20,
   },
 ];

@@ -1,5 +1,6 @@
 /** Category: error-handling-recovery — restarts, failing apps, garbage, slow consumers, faults next door. */
-import { everyFuzzRefused, poisonDeadLetters } from '../checks.ts';
+import { everyFuzzRefused, poisonDeadLetters, resyncRepeated } from '../checks.ts';
+import { appRetried, deadLetter, epochChangeResync, evictedBeforeSent, fuzzRejected, lostResyncRepeated, reconnected, resumeAtWindowEdge, resumeBehindEvictedLog, shed } from '../coverage.ts';
 import { planShape } from '../fault-arbitraries.ts';
 import type { Violation } from '../oracle.ts';
 import { STRICT, type Check, type Scenario } from '../scenario.ts';
@@ -27,9 +28,16 @@ export const errorHandlingRecovery: Scenario[] = [
     category,
     does: 'server restarts (the replay logs are lost) and partitions',
     holds: 'clients recover and resume; loss beyond the replay window is an explicit resync, never silent',
-    input: inputOf(shape({ rateHz: [5, 30], thinkingPerRun: [2, 6] }), planShape({ latencyMs: [2, 15], restarts: [1, 2], restartDownMs: [200, 2000], partitions: [1, 2], partitionMs: [500, 2500] })),
+    // a small replay log: partitions and restarts overflow it, so resumes land before, at and after its start
+    input: inputOf(
+      shape({ rateHz: [10, 30], thinkingPerRun: [8, 20] }),
+      planShape({ latencyMs: [2, 15], drop: [0, 0.05], disconnectEveryMs: [200, 1000], restarts: [1, 2], restartDownMs: [200, 2000], partitions: [1, 2], partitionMs: [500, 6000] }),
+    ),
+    protocol: { logCapacity: 3 },
     settleMs: 12_000,
     thresholds: STRICT,
+    checks: [resyncRepeated],
+    sometimes: [epochChangeResync, resumeBehindEvictedLog, evictedBeforeSent, lostResyncRepeated, resumeAtWindowEdge(-1), resumeAtWindowEdge(0), resumeAtWindowEdge(1)],
     runs: 30,
   },
   {
@@ -41,6 +49,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [poisonDeadLetters],
+    sometimes: [deadLetter, appRetried],
     runs: 30,
   },
   {
@@ -52,6 +61,7 @@ export const errorHandlingRecovery: Scenario[] = [
     settleMs: 10_000,
     thresholds: STRICT,
     checks: [everyFuzzRefused],
+    sometimes: [fuzzRejected],
     runs: 6,
   },
   {
@@ -60,13 +70,14 @@ export const errorHandlingRecovery: Scenario[] = [
     does: 'a slow consumer (a few KB/s) under a heavy stream: its outbox runs over the cap',
     holds: 'critical events never dropped; memory bounded by the caps; shed with 1013 and resume',
     input: inputOf(
-      shape({ tenants: [1, 1], usersPerTenant: [2, 3], tabs: [1, 1], threadsPerUser: [1, 1], runsPerUser: [1, 2], toolsPerRun: [2, 4], thinkingPerRun: [20, 40], rateHz: [30, 50], payloadBytes: [400, 800] }),
+      shape({ tenants: [1, 1], usersPerTenant: [1, 3], tabs: [1, 1], threadsPerUser: [1, 1], runsPerUser: [1, 2], toolsPerRun: [1, 4], thinkingPerRun: [4, 40], rateHz: [30, 50], payloadBytes: [400, 800] }),
       planShape({ latencyMs: [5, 10], slowLinks: [1, 1], slowBandwidth: [4_000, 8_000], sendBufferBytes: 4_000, targets: 'first-user' }),
     ),
-    protocol: { sessionConfig: { coalesceAbove: 8, shedAbove: 48, windowFrames: 16 } },
+    protocol: { sessionConfig: { coalesceAbove: 4, shedAbove: 24, windowFrames: 8 } },
     settleMs: 30_000,
     thresholds: STRICT,
     checks: [shedThenResumed],
+    sometimes: [shed],
     runs: 20,
   },
   {
@@ -93,6 +104,7 @@ export const errorHandlingRecovery: Scenario[] = [
       }
       return out;
     },
+    sometimes: [reconnected],
     runs: 8,
   },
 ];

@@ -1,5 +1,7 @@
 /** Category: event-delivery-reliability — every event arrives, once, in order, to its owner. */
-import { linkUtilisation } from '../checks.ts';
+import fc from 'fast-check';
+import { linkUtilisation, wasteBounds } from '../checks.ts';
+import { ackLost, delivered, duplicateAfterResume, epochChangeResync, eventFrameDuplicated, eventFrameLost, frameReordered, reconnected, retransmitted } from '../coverage.ts';
 import { planShape } from '../fault-arbitraries.ts';
 import type { Violation } from '../oracle.ts';
 import { STRICT, type Check, type Scenario, type ScenarioInput } from '../scenario.ts';
@@ -34,9 +36,20 @@ export const eventDeliveryReliability: Scenario[] = [
     category,
     does: 'users × runs emit all five events over a lossy, duplicating, delaying network',
     holds: 'every critical event reaches its app exactly once (100%)',
-    input: inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), LOSSY),
+    // four shapes: a lossy network; the same with disconnects (resumes), with a server restart (resyncs), with a slow tab (backpressure)
+    input: fc.oneof(
+      { withCrossShrink: true },
+      inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), LOSSY),
+      inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), { ...LOSSY, disconnectEveryMs: [300, 1500] }),
+      inputOf(shape({ usersPerTenant: [1, 3], runsPerUser: [1, 3] }), { ...LOSSY, restarts: [1, 1], restartDownMs: [100, 1000] }),
+      inputOf(shape({ usersPerTenant: [1, 2], runsPerUser: [1, 2], thinkingPerRun: [4, 12], rateHz: [30, 50] }), { ...LOSSY, slowLinks: [1, 1], slowBandwidth: [3_000, 6_000], sendBufferBytes: 2_000 }),
+    ),
+    // a small window and early coalescing, so backpressure folds thinking events in these short runs
+    protocol: { sessionConfig: { windowFrames: 8, coalesceAbove: 3 } },
     settleMs: 10_000,
     thresholds: STRICT,
+    checks: [wasteBounds({ retransmitsPerEvent: 1.5, recoveriesPerEvent: 0.1 })],
+    sometimes: [eventFrameLost, eventFrameDuplicated, retransmitted, reconnected, duplicateAfterResume, epochChangeResync],
     runs: 40,
   },
   {
@@ -47,6 +60,7 @@ export const eventDeliveryReliability: Scenario[] = [
     input: inputOf(shape({ toolsPerRun: [1, 4], thinkingPerRun: [2, 8], rateHz: [20, 50] }), planShape({ latencyMs: [2, 20], jitterMs: [10, 60], reorder: [0.1, 0.5], drop: [0, 0.1], dup: [0, 0.1] })),
     settleMs: 10_000,
     thresholds: STRICT,
+    sometimes: [frameReordered, retransmitted],
     runs: 30,
   },
   {
@@ -61,7 +75,8 @@ export const eventDeliveryReliability: Scenario[] = [
     settleMs: 10_000,
     // one send plus at most maxRetransmits (6) on one link
     thresholds: { ...STRICT, maxSendsPerSeq: 7 },
-    checks: [retransmitsHappen],
+    checks: [retransmitsHappen, wasteBounds({ retransmitsPerEvent: 3.2, recoveriesPerEvent: 0.1 })],
+    sometimes: [retransmitted, ackLost],
     runs: 30,
   },
   {
@@ -76,6 +91,7 @@ export const eventDeliveryReliability: Scenario[] = [
     settleMs: 30_000, // a 1,000-event burst on a slow link needs time to drain under heavy loss
     thresholds: STRICT,
     checks: [linkUtilisation(0.9)],
+    sometimes: [delivered],
     compare: (input, run): Violation[] => {
       const seedLoad = run(atSeedLoad(input));
       const p99 = seedLoad.verdict.metrics.latencyP99Ms;
@@ -93,6 +109,7 @@ export const eventDeliveryReliability: Scenario[] = [
     input: inputOf(shape({ tenants: [1, 2], usersPerTenant: [3, 5], collideRunIds: true }), { ...LOSSY, disconnectEveryMs: [500, 2000] }),
     settleMs: 10_000,
     thresholds: STRICT,
+    sometimes: [reconnected],
     runs: 25,
   },
 ];

@@ -1,5 +1,6 @@
 /** The scenarios of DESIGN.md (the 25, and hostile-clients), by id. Ids are a contract: spec titles, `--scenario`, reports. */
 import type { Scenario } from '../scenario.ts';
+import { cluster } from './cluster.ts';
 import { connectionStateManagement } from './connection-state-management.ts';
 import { errorHandlingRecovery } from './error-handling-recovery.ts';
 import { eventDeliveryReliability } from './event-delivery-reliability.ts';
@@ -14,6 +15,7 @@ export const SCENARIOS: readonly Scenario[] = [
   ...errorHandlingRecovery,
   ...performanceLoadHandling,
   ...hostileClients,
+  ...cluster,
 ];
 
 export const SCENARIO_IDS: readonly string[] = SCENARIOS.map((s) => s.id);

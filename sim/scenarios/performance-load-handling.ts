@@ -1,5 +1,6 @@
 /** Category: performance-load-handling — rates, users, payload sizes, duration, memory. */
 import { buffersFreed, largePayloads, memoryGrowth, noLatencyDrift } from '../checks.ts';
+import { bigPayload, delivered, logEvicted, retransmitted } from '../coverage.ts';
 import { planShape } from '../fault-arbitraries.ts';
 import type { Violation } from '../oracle.ts';
 import { STRICT, type RunOutcome, type Scenario, type ScenarioInput } from '../scenario.ts';
@@ -33,6 +34,7 @@ export const performanceLoadHandling: Scenario[] = [
     input: inputOf(shape({ usersPerTenant: [2, 5], runsPerUser: [2, 3], thinkingPerRun: [20, 40], toolsPerRun: [2, 6], rateHz: [50, 50], earliestStartMs: 500 }), planShape({ latencyMs: [5, 20], jitterMs: [0, 10], dup: [0, 0.05] })),
     settleMs: 5_000,
     thresholds: { ...STRICT, maxP99LatencyMs: 100 },
+    sometimes: [delivered],
     runs: 10,
   },
   {
@@ -54,6 +56,7 @@ export const performanceLoadHandling: Scenario[] = [
       if (ratio > 2) out.push({ invariant: 'latency', t: 0, nominalOnly: true, message: `cost per event varies ${ratio.toFixed(2)}× across ${USER_STEPS.join('/')} users (${costs.map((c) => c.toFixed(1)).join(' / ')} transitions per event)` });
       return out;
     },
+    sometimes: [delivered],
     runs: 1,
   },
   {
@@ -68,6 +71,7 @@ export const performanceLoadHandling: Scenario[] = [
     settleMs: 15_000,
     thresholds: STRICT,
     checks: [largePayloads],
+    sometimes: [bigPayload(10)],
     runs: 10,
   },
   {
@@ -83,6 +87,7 @@ export const performanceLoadHandling: Scenario[] = [
     settleMs: 5_000,
     thresholds: STRICT,
     checks: [noLatencyDrift(20), memoryGrowth(0.1)],
+    sometimes: [logEvicted],
     runs: 2,
   },
   {
@@ -94,6 +99,7 @@ export const performanceLoadHandling: Scenario[] = [
     settleMs: 8_000,
     thresholds: STRICT,
     checks: [buffersFreed],
+    sometimes: [retransmitted],
     runs: 20,
   },
 ];

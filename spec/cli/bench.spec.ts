@@ -12,6 +12,7 @@ const FIELDS = {
   swarm: ['speedup'],
   ws: ['eventsPerSecond', 'latencyP50Ms', 'latencyP99Ms', 'rawEventsPerSecond', 'ratio'],
   memory: ['bytesPerIdleSession'],
+  cluster: ['nodes', 'eventsPerSecond', 'latencyP99Ms', 'ratio'],
 } as const;
 
 describe('wsim bench --quick (smoke)', function () {
@@ -36,6 +37,9 @@ describe('wsim bench --quick (smoke)', function () {
     expect(report.scaling.sessions).to.deep.equal([10, 100, 1000]);
     for (const value of [report.peers.socketio.eventsPerSecond, report.peers.socketio.latencyP99Ms, report.peers.ratio]) {
       expect(Number.isFinite(value) && value > 0, `peers: ${value}`).to.equal(true);
+    }
+    for (const value of [report.cluster.socketioRedis.eventsPerSecond, report.cluster.socketioRedis.latencyP99Ms]) {
+      expect(Number.isFinite(value) && value > 0, `cluster.socketioRedis: ${value}`).to.equal(true);
     }
     // heap growth may be negative (the end collected more than the warm-up)
     expect(Number.isFinite(report.memory.heapGrowth), `memory.heapGrowth = ${report.memory.heapGrowth}`).to.equal(true);

@@ -670,6 +670,23 @@ describe('machines/client-connection', function () {
       expect(w.actor.getSnapshot().value).to.equal('reconnecting');
     });
 
+    // The old design went back to `waiting` only when the probe's timer ran out: a frame heard early in
+    // a probe, then silence, was found only H+2T after it. Detection must be H+T after the last frame.
+    it('heartbeat bound: whatever the timing, silence after the last frame is found exactly H+T after it', () => {
+      for (const lastAt of [cfg.pingIntervalMs + 1, cfg.pingIntervalMs + 250, cfg.pingIntervalMs + cfg.pongTimeoutMs - 1]) {
+        const w = world();
+        w.open();
+        const opened = w.scheduler.now;
+        w.scheduler.runUntil(opened + lastAt);
+        // any frame, not only a pong (one may queue behind large frames on a slow link)
+        w.actor.send(frame({ v: 1, type: 'error', code: 'bad_field', message: 'any frame' }));
+        w.scheduler.runUntil(opened + lastAt + cfg.pingIntervalMs + cfg.pongTimeoutMs - 1);
+        expect(w.port.closes, `last frame at ${lastAt}`).to.deep.equal([]);
+        w.scheduler.runUntil(opened + lastAt + cfg.pingIntervalMs + cfg.pongTimeoutMs);
+        expect(w.port.closes, `last frame at ${lastAt}`).to.deep.equal([{ code: 4000, reason: 'heartbeat timeout' }]);
+      }
+    });
+
     // After a server restart the new epoch's stream starts again at 1: an epoch change must rebase the
     // cursor (skipTo only moves forward), or every new-epoch event below the old `next` would be dropped
     // as a "duplicate": silent loss. Found by this spec; fixed with StreamCursor.restartAt.

@@ -24,25 +24,34 @@ export interface PropertyResult {
   counterexample: ScenarioInput | undefined;
   outcome: RunOutcome | undefined;
   interrupted: boolean;
+  /** How many of the runs reached each declared condition (shrink runs not counted). */
+  reached: Map<string, number>;
 }
 
 /** Check a scenario's property, optionally against a broken protocol variant. */
 export function check(s: Scenario, options: { variant?: ProtocolVariant; runs?: number; timeLimitMs?: number } = {}): PropertyResult {
   const seed = defaultSeed();
+  const numRuns = options.runs ?? scaledRuns(s);
+  const reached = new Map<string, number>((s.sometimes ?? []).map((c) => [c.name, 0]));
+  let run = 0;
   const details = fc.check(
-    fc.property(s.input, (input) => runInput(s, input, { seed, ...(options.variant ? { variant: options.variant } : {}) }).passed),
-    { seed, numRuns: options.runs ?? scaledRuns(s), interruptAfterTimeLimit: options.timeLimitMs ?? 240_000, markInterruptAsFailure: false },
+    fc.property(s.input, (input) => {
+      const outcome = runInput(s, input, { seed, ...(options.variant ? { variant: options.variant } : {}) });
+      if (run++ < numRuns) for (const name of outcome.reached) reached.set(name, (reached.get(name) ?? 0) + 1);
+      return outcome.passed;
+    }),
+    { seed, numRuns, interruptAfterTimeLimit: options.timeLimitMs ?? 240_000, markInterruptAsFailure: false },
   );
   const counterexample = details.counterexample?.[0];
   const outcome = counterexample ? runInput(s, counterexample, { seed, ...(options.variant ? { variant: options.variant } : {}) }) : undefined;
-  return { failed: details.failed, seed: details.seed, path: details.counterexamplePath ?? undefined, runs: details.numRuns, counterexample, outcome, interrupted: details.interrupted };
+  return { failed: details.failed, seed: details.seed, path: details.counterexamplePath ?? undefined, runs: details.numRuns, counterexample, outcome, interrupted: details.interrupted, reached };
 }
 
 /** The spec body of a scenario: its property holds on the real protocol. */
 export function prove(id: string): void {
   const s = scenario(id);
   const result = check(s);
-  if (!result.failed) return;
+  if (!result.failed) return coverage(id, result);
   const lines = [
     `${id} failed (seed ${result.seed}, path ${result.path})`,
     `replay: ${replayCommand(id, result.seed, result.path ?? '0')}`,
@@ -50,6 +59,17 @@ export function prove(id: string): void {
   ];
   console.error(lines.join('\n'));
   throw new Error(lines.join('\n'));
+}
+
+/**
+ * The coverage signals of a passing scenario: how often each declared
+ * condition was reached over its runs; one never reached fails the test.
+ */
+function coverage(id: string, result: PropertyResult): void {
+  if (result.reached.size === 0) return;
+  console.log(`      coverage over ${result.runs} runs: ${[...result.reached].map(([name, n]) => `${name} ${n}/${result.runs}`).join('; ')}`);
+  const never = [...result.reached].filter(([, n]) => n === 0).map(([name]) => name);
+  if (never.length > 0) throw new Error(`${id} never reached: ${never.join(', ')} (in ${result.runs} runs)`);
 }
 
 /** Size of a counterexample: what a person has to read to understand it. */

@@ -1,7 +1,7 @@
 /**
  * `wsim serve` as a process: the listening line (plain and --json), SIGTERM
  * sends 1001 to every client and exits 0 within 5 s, and a bad tokens file, a
- * busy port, a bad flag or --redis is one line on stderr and exit 2.
+ * busy port, a bad flag or an unreachable --redis is one line on stderr and exit 2.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -130,6 +130,7 @@ describe('serve: the wsim serve command', function () {
   it('bad flags and --redis: one line, exit 2', async () => {
     await oneLine(['--port', 'eighty'], /--port.*must be a port number/);
     await oneLine(['--frobnicate'], /unknown option '--frobnicate'/);
-    await oneLine(['--redis', 'redis://127.0.0.1:6379'], /^wsim serve: --redis is not available yet/);
+    // port 1: nothing listens there, so the Redis check fails fast
+    await oneLine(['--redis', 'redis://127.0.0.1:1'], /^wsim serve: redis at redis:\/\/127\.0\.0\.1:1 is unreachable/);
   });
 });
