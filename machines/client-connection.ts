@@ -3,14 +3,19 @@
  * open → closing → closed, with reconnecting (capped exponential backoff,
  * full jitter) and a terminal `failed` state that says why.
  *
- * The machine owns no I/O: it talks to the world through `ClientPort` (open a
- * link, send, close, hand events to the app), reads time only through its
- * actor's clock (`after`), and draws jitter from the PRNG in its input. Frames
- * reach it decoded, unbatched and reassembled (`client-inbox.ts`).
+ * The machine owns no I/O and holds data only: every frame reaches it as its
+ * own event (`frame.welcome`, `frame.event`, ..., `frame.invalid`), decoded,
+ * unbatched and reassembled (`client-inbox.ts`); what it does to the world are
+ * named actions the endpoint supplies with `provide()` (`openLink`,
+ * `closeLink`, `sendFrame`, `deliver`, `notify*`). The app answers each
+ * `deliver` with `app.delivered` or `app.failed` (the endpoint raises it: it
+ * is taken in the same macrostep): a stream hands the app one event at a time
+ * and moves on only when it answered. Time comes from the
+ * actor's clock (`after`), the jitter's draw from the endpoint (`backoff`).
  *
- * Per stream it keeps a `StreamCursor` in a Map that actions mutate in place:
- * copying the buffers on every event would make a burst O(n²). The Map is
- * private to the actor, so no one else sees it change.
+ * Context changes through `assign` only and is plain data (cursors are
+ * records, see `stream-cursor.ts`), so `getPersistedSnapshot()` survives
+ * `JSON.stringify` and a restored client resumes where the old one stood.
  */
 import { assign, enqueueActions, raise, setup } from 'xstate';
 import {
@@ -22,9 +27,20 @@ import {
   type EventFrame,
   type ResyncRequiredFrame,
   type ServerFrame,
-  type SubscribedFrame,
 } from './frames.ts';
-import { StreamCursor, type DeliverResult } from './stream-cursor.ts';
+import {
+  advance,
+  failedOnce,
+  hold,
+  isDuplicate,
+  newCursor,
+  pendingAck,
+  restartAt,
+  settle,
+  skipTo,
+  type DeliverResult,
+  type StreamCursor,
+} from './stream-cursor.ts';
 
 export interface ClientConfig {
   connectTimeoutMs: number;
@@ -68,13 +84,8 @@ export const DEFAULT_CLIENT_CONFIG: ClientConfig = {
   resubscribeMs: 500,
 };
 
-/** What the world provides: the only way out of the machine. */
-export interface ClientPort {
-  /** Open a new link; the world answers LINK_OPEN or LINK_CLOSED. */
-  connect(): void;
-  send(frame: ClientFrame): void;
-  /** Close the current link (if any). */
-  close(code: number, reason: string): void;
+/** What the app is told besides its events (the endpoint maps the `notify*` actions onto it). */
+export interface AppSink {
   /** Hand an event to the app; the app may fail (it is retried). */
   deliver(thread: string, seq: number, event: AgentEvent): DeliverResult;
   /** The app failed on an event; it will be retried. */
@@ -97,8 +108,6 @@ export interface ClientInput {
   token: string;
   threads: readonly string[];
   config?: Partial<ClientConfig>;
-  random: RandomSource;
-  port: ClientPort;
   /**
    * Where each stream stood when an earlier client of the same app stopped (a
    * page reload): the first welcome resumes from there, so the app gets no
@@ -113,34 +122,50 @@ export interface SavedCursor {
   next: number;
 }
 
+export interface ClientStats {
+  duplicates: number;
+  rejected: number;
+  reconnects: number;
+  resyncs: number;
+  deadLetters: number;
+}
+
 export interface ClientContext {
   id: string;
   token: string;
   config: ClientConfig;
-  random: RandomSource;
-  port: ClientPort;
-  /** Threads the app wants. */
-  threads: Set<string>;
-  streams: Map<string, StreamCursor>;
+  /** Threads the app wants, in the order it asked for them. */
+  threads: readonly string[];
+  streams: Readonly<Record<string, StreamCursor>>;
+  /** Streams a retry still has to visit after the one whose event is with the app. */
+  sweep: readonly string[];
   /** Epoch of the server the cursors refer to (null before the first welcome). */
   epoch: string | null;
   /** Consecutive attempts that did not reach `open`. */
   attempt: number;
-  backoffMs: number;
   pingId: number;
   /** A frame arrived since the last ping (HEARD is raised for the first one only). */
   heard: boolean;
   failure: string | null;
-  stats: { duplicates: number; rejected: number; reconnects: number; resyncs: number; deadLetters: number };
+  stats: ClientStats;
 }
+
+/** One event per server frame type: `frame.welcome`, `frame.event`, ... */
+export type FrameEvent = { [K in ServerFrame['type']]: { type: `frame.${K}`; frame: Extract<ServerFrame, { type: K }> } }[ServerFrame['type']];
+
+export type AppAnswer = { type: 'app.delivered'; thread: string; seq: number } | { type: 'app.failed'; thread: string; seq: number; message: string };
 
 export type ClientEvent =
   | { type: 'START' }
   | { type: 'STOP' }
+  /** The actor was restored from a persisted snapshot: the link it had is gone. */
+  | { type: 'RESTORED' }
   | { type: 'LINK_OPEN' }
   | { type: 'LINK_CLOSED'; code: number; reason: string }
-  | { type: 'FRAME'; frame: ServerFrame }
-  | { type: 'BAD_FRAME'; code: string; detail: string }
+  | FrameEvent
+  /** A message the decoder refused. */
+  | { type: 'frame.invalid'; code: string; detail: string }
+  | AppAnswer
   | { type: 'SUBSCRIBE'; thread: string }
   | { type: 'UNSUBSCRIBE'; thread: string }
   | { type: 'ACK_DUE' }
@@ -148,96 +173,121 @@ export type ClientEvent =
   | { type: 'HEARD' }
   | { type: 'SUBSCRIPTIONS_SENT' };
 
-const isFrame = <T extends ServerFrame['type']>(event: ClientEvent, type: T): event is { type: 'FRAME'; frame: Extract<ServerFrame, { type: T }> } =>
-  event.type === 'FRAME' && event.frame.type === type;
+export const frameEvent = (frame: ServerFrame): FrameEvent => ({ type: `frame.${frame.type}`, frame }) as FrameEvent;
 
-function cursorFor(context: ClientContext, thread: string): StreamCursor {
-  let cursor = context.streams.get(thread);
-  if (!cursor) {
-    cursor = new StreamCursor(thread, context.config.releaseBufferCap);
-    context.streams.set(thread, cursor);
-  }
-  return cursor;
+/** The app's answer to `deliver`, as the event the endpoint sends back. */
+export const appAnswer = (thread: string, seq: number, result: DeliverResult): AppAnswer =>
+  result.ok ? { type: 'app.delivered', thread, seq } : { type: 'app.failed', thread, seq, message: result.message };
+
+export interface DeliverParams {
+  thread: string;
+  seq: number;
+  event: AgentEvent;
 }
+
+type Streams = ClientContext['streams'];
+
+const cursorOf = (streams: Streams, thread: string): StreamCursor => streams[thread] ?? newCursor(thread);
+const withCursor = (streams: Streams, cursor: StreamCursor): Streams => ({ ...streams, [cursor.thread]: cursor });
+const frame = (f: ClientFrame): { frame: ClientFrame } => ({ frame: f });
 
 /**
  * Ask for streams at their cursors: one resume per server epoch the cursors
  * refer to (a restarted server answers resync_required), a plain subscribe
  * for a stream never confirmed. Marks them unconfirmed until answered.
  */
-function requestStreams(context: ClientContext, threads: Iterable<string>): void {
+function requestStreams(streams: Streams, threads: Iterable<string>): { streams: Streams; frames: ClientFrame[] } {
+  const frames: ClientFrame[] = [];
   const byEpoch = new Map<string, Record<string, number>>();
   for (const thread of threads) {
-    const cursor = cursorFor(context, thread);
-    cursor.confirmed = false;
+    const cursor = { ...cursorOf(streams, thread), confirmed: false };
+    streams = withCursor(streams, cursor);
     // events may have arrived though the answer naming their epoch was lost: the position is in theirs
     const epoch = cursor.epoch ?? cursor.seenEpoch;
     if (epoch === null) {
-      context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: cursor.next });
+      frames.push({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: cursor.next });
       continue;
     }
     const positions = byEpoch.get(epoch) ?? {};
     byEpoch.set(epoch, positions);
     positions[thread] = cursor.next;
   }
-  for (const [epoch, positions] of byEpoch) context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch, positions });
+  for (const [epoch, positions] of byEpoch) frames.push({ v: PROTOCOL_VERSION, type: 'resume', epoch, positions });
+  return { streams, frames };
+}
+
+interface ResyncNotice {
+  thread: string;
+  from: number;
+  to: number;
+  reason: string;
 }
 
 /**
- * Tell the app of a gap and move the stream past it: back to `from` when a new
+ * Move a stream past a gap the app must hear of: back to `from` when a new
  * epoch numbers the stream afresh (`rebase`), otherwise only ever forward.
  * The server has answered for the stream: it is confirmed, in `epoch`.
  */
-function resyncCursor(
-  context: ClientContext,
+function resynced(
   cursor: StreamCursor,
   resync: { from: number; reason: ResyncRequiredFrame['reason'] },
   epoch: string | undefined,
   rebase: boolean,
-): void {
-  context.stats.resyncs++;
-  context.port.resync(cursor.thread, cursor.next, rebase ? resync.from : Math.max(cursor.next, resync.from), resync.reason);
-  if (rebase) cursor.restartAt(resync.from);
-  else cursor.skipTo(resync.from);
-  cursor.confirmed = true;
-  if (epoch !== undefined) cursor.epoch = epoch;
+): { cursor: StreamCursor; notice: ResyncNotice } {
+  const notice = { thread: cursor.thread, from: cursor.next, to: rebase ? resync.from : Math.max(cursor.next, resync.from), reason: resync.reason };
+  const moved = rebase ? restartAt(cursor, resync.from) : skipTo(cursor, resync.from);
+  return { cursor: { ...moved, confirmed: true, ...(epoch !== undefined ? { epoch } : {}) }, notice };
 }
 
-/** Release what is in order; true when an app failure stalled a stream. */
-function drainStream(context: ClientContext, cursor: StreamCursor): boolean {
-  const { port, config } = context;
-  const outcome = cursor.drain(
-    {
-      deliver: (seq, event) => port.deliver(cursor.thread, seq, event),
-      failed: (seq, event, attempt, message) => port.appFailed(cursor.thread, seq, event, attempt, message),
-      deadLetter: (seq, event, message, attempts) => {
-        context.stats.deadLetters++;
-        port.deadLetter(cursor.thread, seq, event, message, attempts);
-      },
-    },
-    config.maxAppAttempts,
-  );
-  return outcome === 'stalled';
+/** The first of `sweep` with an event for the app, the frames with nothing for it passed over. */
+function nextInSweep(streams: Streams, sweep: readonly string[]): { streams: Streams; sweep: readonly string[]; head?: EventFrame } {
+  for (let i = 0; i < sweep.length; i++) {
+    const cursor = streams[sweep[i]!];
+    if (!cursor) continue;
+    const settled = settle(cursor);
+    if (settled.cursor !== cursor) streams = withCursor(streams, settled.cursor);
+    if (settled.head) return { streams, sweep: sweep.slice(i + 1), head: settled.head };
+  }
+  return { streams, sweep: [] };
 }
+
+const deliverParams = (head: EventFrame): DeliverParams => ({ thread: head.thread, seq: head.seq, event: head.event! });
 
 /** Cursors restored from an earlier client: acked up to where the app stood (the resume says so). */
-function restoredStreams(saved: ClientInput['cursors'], bufferCap: number): Map<string, StreamCursor> {
-  const streams = new Map<string, StreamCursor>();
-  for (const [thread, { epoch, next }] of Object.entries(saved ?? {})) {
-    const cursor = new StreamCursor(thread, bufferCap);
-    cursor.restartAt(next);
-    cursor.epoch = epoch;
-    streams.set(thread, cursor);
-  }
+function restoredStreams(saved: ClientInput['cursors']): Streams {
+  const streams: Record<string, StreamCursor> = {};
+  for (const [thread, { epoch, next }] of Object.entries(saved ?? {})) streams[thread] = newCursor(thread, next, epoch);
   return streams;
 }
 
 /** The positions to save for a later client (see `ClientInput.cursors`). */
 export function savedCursors(context: Pick<ClientContext, 'streams'>): Record<string, SavedCursor> {
   const out: Record<string, SavedCursor> = {};
-  for (const [thread, cursor] of context.streams) out[thread] = { epoch: cursor.epoch ?? cursor.seenEpoch, next: cursor.next };
+  for (const cursor of Object.values(context.streams)) out[cursor.thread] = { epoch: cursor.epoch ?? cursor.seenEpoch, next: cursor.next };
   return out;
 }
+
+/** Full jitter: uniform in [0, min(cap, base·2^(attempt-1))) for a draw in [0, 1); `attempt` counts this one. */
+export function backoffDelay(context: Pick<ClientContext, 'config' | 'attempt'>, draw: number): number {
+  const ceiling = Math.min(context.config.backoffCapMs, context.config.backoffBaseMs * 2 ** (context.attempt - 1));
+  return Math.floor(draw * ceiling);
+}
+
+/** The I/O actions a protocol action may enqueue (typed here: `setup` cannot infer actions that name each other). */
+type IoAction =
+  | { type: 'sendFrame'; params: { frame: ClientFrame } }
+  | { type: 'deliver'; params: DeliverParams }
+  | { type: 'notifyAppFailed'; params: DeliverParams & { attempt: number; message: string } }
+  | { type: 'notifyDeadLetter'; params: DeliverParams & { attempts: number; message: string } }
+  | { type: 'notifyResync'; params: ResyncNotice }
+  | { type: 'notifyRejected'; params: { code: string; detail: string } };
+
+type Collect = Parameters<typeof enqueueActions<ClientContext, ClientEvent, undefined, ClientEvent, never, IoAction, never, never, never>>[0];
+/** A protocol action that updates context and enqueues I/O. */
+const withIo = (collect: Collect) => enqueueActions<ClientContext, ClientEvent, undefined, ClientEvent, never, IoAction, never, never, never>(collect);
+
+const isEventFrame = (event: ClientEvent): event is Extract<ClientEvent, { type: 'frame.event' }> => event.type === 'frame.event';
+const isAnswer = (event: ClientEvent): event is AppAnswer => event.type === 'app.delivered' || event.type === 'app.failed';
 
 export const clientConnectionMachine = setup({
   types: {
@@ -250,7 +300,8 @@ export const clientConnectionMachine = setup({
     authTimeout: ({ context }) => context.config.authTimeoutMs,
     pingInterval: ({ context }) => context.config.pingIntervalMs,
     pongTimeout: ({ context }) => context.config.pongTimeoutMs,
-    backoff: ({ context }) => context.backoffMs,
+    /** The endpoint supplies the random draw (`backoffDelay(context, random.next())`); alone, the machine waits half the ceiling. */
+    backoff: ({ context }) => backoffDelay(context, 0.5),
     ackDelay: ({ context }) => context.config.ackDelayMs,
     closeTimeout: ({ context }) => context.config.closeTimeoutMs,
     appRetry: ({ context }) => context.config.appRetryMs,
@@ -259,142 +310,206 @@ export const clientConnectionMachine = setup({
   guards: {
     isFinalClose: ({ event }) => event.type === 'LINK_CLOSED' && !isReconnectCode(event.code),
     outOfAttempts: ({ context }) => context.attempt >= context.config.maxAttempts,
-    isWelcome: ({ event }) => isFrame(event, 'welcome'),
-    isPong: ({ event }) => isFrame(event, 'pong'),
-    isSubscribed: ({ event }) => isFrame(event, 'subscribed'),
-    isResync: ({ event }) => isFrame(event, 'resync_required'),
     /** A resync to an epoch the cursor already follows: a duplicate, which must not reset it again. */
     isStaleResync: ({ context, event }) => {
-      if (!isFrame(event, 'resync_required') || event.frame.reason !== 'epoch_changed') return false;
-      const cursor = context.streams.get(event.frame.thread);
+      if (event.type !== 'frame.resync_required' || event.frame.reason !== 'epoch_changed') return false;
+      const cursor = context.streams[event.frame.thread];
       return cursor !== undefined && (cursor.epoch === event.frame.epoch || cursor.seenEpoch === event.frame.epoch);
     },
-    isError: ({ event }) => isFrame(event, 'error'),
     /** An event frame for a thread the app no longer wants. */
-    isUnwanted: ({ context, event }) => isFrame(event, 'event') && !context.threads.has(event.frame.thread),
+    isUnwanted: ({ context, event }) => isEventFrame(event) && !context.threads.includes(event.frame.thread),
     /** Dedup: the frame was released or is held already. */
-    isDuplicate: ({ context, event }) => isFrame(event, 'event') && cursorFor(context, event.frame.thread).isDuplicate(event.frame),
-    isEvent: ({ event }) => isFrame(event, 'event'),
-    hasUnconfirmed: ({ context }) => [...context.threads].some((t) => !cursorFor(context, t).confirmed),
-    hasPendingAcks: ({ context }) => [...context.streams.values()].some((c) => c.pendingAck() !== undefined),
+    isDuplicate: ({ context, event }) => isEventFrame(event) && isDuplicate(cursorOf(context.streams, event.frame.thread), event.frame),
+    /** The app answered for the event its stream is waiting on (not for one handed again by a broken dedup). */
+    answersHead: ({ context, event }) => {
+      if (!isAnswer(event)) return false;
+      const cursor = context.streams[event.thread];
+      return cursor !== undefined && cursor.withApp && cursor.next === event.seq;
+    },
+    hasUnconfirmed: ({ context }) => context.threads.some((t) => !context.streams[t]?.confirmed),
+    hasPendingAcks: ({ context }) => Object.values(context.streams).some((c) => pendingAck(c) !== undefined),
   },
   actions: {
-    openLink: ({ context }) => context.port.connect(),
-    closeLink: ({ context }, params: { code: number; reason: string }) => context.port.close(params.code, params.reason),
-    sendHello: ({ context }) => context.port.send({ v: PROTOCOL_VERSION, type: 'hello', token: context.token }),
+    // ---- I/O: supplied by the endpoint with `provide()`; alone, the machine talks to nobody
+    openLink: () => {},
+    closeLink: (_, _params: { code: number; reason: string }) => {},
+    sendFrame: (_, _params: { frame: ClientFrame }) => {},
+    /** Hand an event to the app; the endpoint sends back the app's answer (`appAnswer`). */
+    deliver: (_, _params: DeliverParams) => {},
+    notifyAppFailed: (_, _params: DeliverParams & { attempt: number; message: string }) => {},
+    notifyDeadLetter: (_, _params: DeliverParams & { attempts: number; message: string }) => {},
+    notifyResync: (_, _params: ResyncNotice) => {},
+    notifyRejected: (_, _params: { code: string; detail: string }) => {},
+
+    // ---- protocol
+    sendHello: withIo(({ context, enqueue }) => {
+      enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'hello', token: context.token }) });
+    }),
     /** Subscribe every wanted thread, resuming from each cursor after a reconnect. */
-    sendResume: ({ context }) => requestStreams(context, context.threads),
-    recordWelcome: assign(({ event }) => (isFrame(event, 'welcome') ? { epoch: event.frame.epoch, attempt: 0 } : {})),
-    /** The server answered: the cursor now refers to the server's epoch. */
-    confirmStream: ({ context, event }) => {
-      const frame = (event as { frame: SubscribedFrame | ResyncRequiredFrame }).frame;
-      const cursor = cursorFor(context, frame.thread);
-      cursor.confirmed = true;
-      cursor.epoch = frame.epoch;
-    },
+    sendResume: withIo(({ context, enqueue }) => {
+      const request = requestStreams(context.streams, context.threads);
+      enqueue.assign({ streams: request.streams });
+      for (const f of request.frames) enqueue({ type: 'sendFrame', params: frame(f) });
+    }),
     /** Subscribe and resume frames can be lost like any other: send them again until answered. */
-    resendUnconfirmed: ({ context }) => requestStreams(context, [...context.threads].filter((t) => !cursorFor(context, t).confirmed)),
-    recordSubscribed: assign(({ event }) => ({ epoch: (event as { frame: SubscribedFrame }).frame.epoch })),
-    applyResync: ({ context, event }) => {
-      const frame = (event as { frame: ResyncRequiredFrame }).frame;
-      // a new epoch numbers its streams afresh: the cursor may have to go back
-      resyncCursor(context, cursorFor(context, frame.thread), frame, frame.epoch, frame.reason === 'epoch_changed');
-    },
+    resendUnconfirmed: withIo(({ context, enqueue }) => {
+      const request = requestStreams(context.streams, context.threads.filter((t) => !context.streams[t]?.confirmed));
+      enqueue.assign({ streams: request.streams });
+      for (const f of request.frames) enqueue({ type: 'sendFrame', params: frame(f) });
+    }),
+    recordWelcome: assign(({ event }) => (event.type === 'frame.welcome' ? { epoch: event.frame.epoch, attempt: 0 } : {})),
+    /** The server answered: the cursor now refers to the server's epoch, and so does the client. */
+    confirmStream: assign(({ context, event }) => {
+      if (event.type !== 'frame.subscribed') return {};
+      const cursor = cursorOf(context.streams, event.frame.thread);
+      return { streams: withCursor(context.streams, { ...cursor, confirmed: true, epoch: event.frame.epoch }), epoch: event.frame.epoch };
+    }),
+    /** The server cannot replay the gap: the app hears of it, the stream moves on (a new epoch numbers it afresh). */
+    applyResync: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.resync_required') return;
+      const cursor = { ...cursorOf(context.streams, event.frame.thread), confirmed: true, epoch: event.frame.epoch };
+      const moved = resynced(cursor, event.frame, event.frame.epoch, event.frame.reason === 'epoch_changed');
+      enqueue.assign({
+        streams: withCursor(context.streams, moved.cursor),
+        epoch: event.frame.epoch,
+        stats: { ...context.stats, resyncs: context.stats.resyncs + 1 },
+      });
+      enqueue({ type: 'notifyResync', params: moved.notice });
+    }),
     /**
      * A resync to an epoch whose frames already arrived (it was overtaken, or it came twice):
      * the app still hears of the gap, and the cursor only ever moves forward.
      */
-    noticeResync: ({ context, event }) => {
-      const frame = (event as { frame: ResyncRequiredFrame }).frame;
-      resyncCursor(context, cursorFor(context, frame.thread), frame, frame.epoch, false);
-    },
-    updateEpochFromResync: assign(({ event }) => ({ epoch: (event as { frame: ResyncRequiredFrame }).frame.epoch })),
+    noticeResync: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.resync_required') return;
+      const moved = resynced(cursorOf(context.streams, event.frame.thread), event.frame, event.frame.epoch, false);
+      enqueue.assign({ streams: withCursor(context.streams, moved.cursor), stats: { ...context.stats, resyncs: context.stats.resyncs + 1 } });
+      enqueue({ type: 'notifyResync', params: moved.notice });
+    }),
     /** A frame we already have came again: the server missed our ack, so the next ack must cover it again. */
-    countDuplicate: ({ context, event }) => {
-      context.stats.duplicates++;
-      if (!isFrame(event, 'event')) return;
-      const cursor = cursorFor(context, event.frame.thread);
-      cursor.acked = Math.min(cursor.acked, event.frame.seq - 1);
-    },
-    /** Take an event frame the dedup guard let through, and release what is in order. */
-    acceptEvent: enqueueActions(({ context, event, enqueue }) => {
-      const frame = (event as { frame: EventFrame }).frame;
-      const cursor = cursorFor(context, frame.thread);
+    countDuplicate: assign(({ context, event }) => {
+      const stats = { ...context.stats, duplicates: context.stats.duplicates + 1 };
+      if (!isEventFrame(event)) return { stats };
+      const cursor = cursorOf(context.streams, event.frame.thread);
+      return { stats, streams: withCursor(context.streams, { ...cursor, acked: Math.min(cursor.acked, event.frame.seq - 1) }) };
+    }),
+    /** Take an event frame the dedup guard let through, and hand the app the stream's next event. */
+    acceptEvent: withIo(({ context, event, enqueue }) => {
+      if (!isEventFrame(event)) return;
+      // the frame is heard here (noteHeard's work, folded into this assign): the first after a ping ends the probe
+      if (!context.heard) enqueue.raise({ type: 'HEARD' });
+      const f = event.frame;
+      let cursor = cursorOf(context.streams, f.thread);
+      let stats = context.stats;
       // a frame may overtake the server's answer to our request: remember whose sequence it was
-      const firstOfEpoch = frame.epoch !== undefined && cursor.seenEpoch !== frame.epoch;
-      if (frame.epoch !== undefined) cursor.seenEpoch = frame.epoch;
+      const firstOfEpoch = f.epoch !== undefined && cursor.seenEpoch !== f.epoch;
+      if (f.epoch !== undefined) cursor = { ...cursor, seenEpoch: f.epoch };
       // the frame repeats a resync the client has not heard yet (its resync_required was lost): tell the app first
       // (in the same epoch too: a window evicted mid-stream leaves the cursor behind the resync's start)
-      if (frame.resync && (!cursor.confirmed || cursor.epoch !== (frame.epoch ?? cursor.epoch) || cursor.next < frame.resync.from)) {
-        const newEpoch = frame.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== frame.epoch;
-        resyncCursor(context, cursor, frame.resync, frame.epoch, newEpoch);
+      if (f.resync && (!cursor.confirmed || cursor.epoch !== (f.epoch ?? cursor.epoch) || cursor.next < f.resync.from)) {
+        const newEpoch = f.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== f.epoch;
+        const moved = resynced(cursor, f.resync, f.epoch, newEpoch);
+        cursor = moved.cursor;
+        stats = { ...stats, resyncs: stats.resyncs + 1 };
+        enqueue({ type: 'notifyResync', params: moved.notice });
       }
-      if (frame.seq < cursor.next) {
-        // dedup said "new" for a sequence already released: the app gets it again
-        if (frame.event) context.port.deliver(frame.thread, frame.seq, frame.event);
-        return;
+      const held = f.seq < cursor.next ? null : hold(cursor, f, context.config.releaseBufferCap);
+      const settled = held ? settle(held) : { cursor, head: undefined };
+      enqueue.assign({ streams: withCursor(context.streams, settled.cursor), stats, heard: true });
+      // dedup said "new" for a sequence already released: the app gets it again
+      if (f.seq < cursor.next && f.event) enqueue({ type: 'deliver', params: { thread: f.thread, seq: f.seq, event: f.event } });
+      if (!held) return;
+      // the app's answer raises ACK_DUE; a frame held behind a gap may still owe an ack lowered by a duplicate
+      if (settled.head) enqueue({ type: 'deliver', params: deliverParams(settled.head) });
+      else enqueue.raise({ type: 'ACK_DUE' });
+    }),
+    /**
+     * The app answered for its stream's next event: move past it (delivered, or
+     * failed too often: dead-lettered) and hand it the next one, or keep it for
+     * a retry; then go on with the streams a retry still has to visit.
+     */
+    takeAnswer: withIo(({ context, event, enqueue }) => {
+      if (!isAnswer(event)) return;
+      let cursor = context.streams[event.thread]!;
+      const head = deliverParams(cursor.held[cursor.next]!);
+      let stats = context.stats;
+      let next: EventFrame | undefined;
+      if (event.type === 'app.failed') cursor = failedOnce(cursor);
+      if (event.type === 'app.failed' && cursor.failures < context.config.maxAppAttempts) {
+        enqueue({ type: 'notifyAppFailed', params: { ...head, attempt: cursor.failures, message: event.message } });
+        enqueue.raise({ type: 'APP_STALLED' });
+      } else {
+        if (event.type === 'app.failed') {
+          stats = { ...stats, deadLetters: stats.deadLetters + 1 };
+          enqueue({ type: 'notifyDeadLetter', params: { ...head, message: event.message, attempts: cursor.failures } });
+        }
+        ({ cursor, head: next } = settle(advance(cursor)));
       }
-      if (!cursor.hold(frame)) return;
-      if (drainStream(context, cursor)) enqueue.raise({ type: 'APP_STALLED' });
+      let streams = withCursor(context.streams, cursor);
+      let sweep = context.sweep;
+      if (!next) ({ streams, sweep, head: next } = nextInSweep(streams, sweep));
+      enqueue.assign({ streams, sweep, stats });
+      if (next) enqueue({ type: 'deliver', params: deliverParams(next) });
       enqueue.raise({ type: 'ACK_DUE' });
     }),
-    retryStalled: enqueueActions(({ context, enqueue }) => {
-      let stalled = false;
-      for (const cursor of context.streams.values()) stalled = drainStream(context, cursor) || stalled;
-      if (stalled) enqueue.raise({ type: 'APP_STALLED' });
+    /** Hand the app again what it failed on, stream after stream. */
+    retryStalled: withIo(({ context, enqueue }) => {
+      const { streams, sweep, head } = nextInSweep(context.streams, Object.keys(context.streams));
+      enqueue.assign({ streams, sweep });
+      if (head) enqueue({ type: 'deliver', params: deliverParams(head) });
       enqueue.raise({ type: 'ACK_DUE' });
     }),
-    flushAcks: ({ context }) => {
+    flushAcks: withIo(({ context, enqueue }) => {
       const acks: Record<string, number> = {};
-      let any = false;
-      for (const cursor of context.streams.values()) {
-        const upTo = cursor.pendingAck();
+      let streams = context.streams;
+      for (const cursor of Object.values(context.streams)) {
+        const upTo = pendingAck(cursor);
         if (upTo === undefined) continue;
         acks[cursor.thread] = upTo;
-        cursor.acked = upTo;
-        any = true;
+        streams = withCursor(streams, { ...cursor, acked: upTo });
       }
-      if (any) context.port.send({ v: PROTOCOL_VERSION, type: 'ack', acks });
-    },
+      if (streams === context.streams) return;
+      enqueue.assign({ streams });
+      enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'ack', acks }) });
+    }),
     /** After a reconnect the resume position itself acknowledges everything before it. */
-    forgetAcks: ({ context }) => {
-      for (const cursor of context.streams.values()) cursor.acked = cursor.next - 1;
-    },
-    sendPing: assign(({ context }) => {
-      const id = context.pingId + 1;
-      context.port.send({ v: PROTOCOL_VERSION, type: 'ping', id });
-      return { pingId: id, heard: false };
+    forgetAcks: assign(({ context }) => ({
+      streams: Object.fromEntries(Object.entries(context.streams).map(([thread, c]) => [thread, { ...c, acked: c.next - 1 }])),
+    })),
+    nextPing: assign(({ context }) => ({ pingId: context.pingId + 1, heard: false })),
+    sendPing: withIo(({ context, enqueue }) => {
+      enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'ping', id: context.pingId }) });
     }),
     /** The first frame after a ping proves the server → client direction alive: HEARD ends the probe. */
-    noteHeard: enqueueActions(({ context, enqueue }) => {
+    noteHeard: withIo(({ context, enqueue }) => {
       if (context.heard) return;
       enqueue.assign({ heard: true });
       enqueue.raise({ type: 'HEARD' });
     }),
-    countRejected: ({ context, event }) => {
-      if (event.type !== 'BAD_FRAME') return;
-      context.stats.rejected++;
-      context.port.rejected(event.code, event.detail);
-    },
-    subscribeThread: ({ context, event }) => {
-      if (event.type !== 'SUBSCRIBE' || context.threads.has(event.thread)) return;
-      context.threads.add(event.thread);
-      requestStreams(context, [event.thread]);
-    },
-    unsubscribeThread: ({ context, event }) => {
-      if (event.type !== 'UNSUBSCRIBE' || !context.threads.delete(event.thread)) return;
-      context.port.send({ v: PROTOCOL_VERSION, type: 'unsubscribe', thread: event.thread });
-    },
-    /** Remember wanted threads while offline; they are sent with the next resume. */
-    rememberThread: ({ context, event }) => {
-      if (event.type === 'SUBSCRIBE') context.threads.add(event.thread);
-      if (event.type === 'UNSUBSCRIBE') context.threads.delete(event.thread);
-    },
-    /** Full jitter: uniform in [0, min(cap, base·2^attempt)). */
-    planBackoff: assign(({ context }) => {
-      const ceiling = Math.min(context.config.backoffCapMs, context.config.backoffBaseMs * 2 ** context.attempt);
-      return { attempt: context.attempt + 1, backoffMs: Math.floor(context.random.next() * ceiling), stats: { ...context.stats, reconnects: context.stats.reconnects + 1 } };
+    countRejected: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.invalid') return;
+      enqueue.assign({ stats: { ...context.stats, rejected: context.stats.rejected + 1 } });
+      enqueue({ type: 'notifyRejected', params: { code: event.code, detail: event.detail } });
     }),
+    subscribeThread: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'SUBSCRIBE' || context.threads.includes(event.thread)) return;
+      const request = requestStreams(context.streams, [event.thread]);
+      enqueue.assign({ threads: [...context.threads, event.thread], streams: request.streams });
+      for (const f of request.frames) enqueue({ type: 'sendFrame', params: frame(f) });
+    }),
+    unsubscribeThread: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'UNSUBSCRIBE' || !context.threads.includes(event.thread)) return;
+      enqueue.assign({ threads: context.threads.filter((t) => t !== event.thread) });
+      enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'unsubscribe', thread: event.thread }) });
+    }),
+    /** Remember wanted threads while offline; they are sent with the next resume. */
+    rememberThread: assign(({ context, event }) => {
+      if (event.type === 'SUBSCRIBE' && !context.threads.includes(event.thread)) return { threads: [...context.threads, event.thread] };
+      if (event.type === 'UNSUBSCRIBE') return { threads: context.threads.filter((t) => t !== event.thread) };
+      return {};
+    }),
+    /** One more attempt; its delay is `backoff` (full jitter under a capped exponential ceiling). */
+    planBackoff: assign(({ context }) => ({ attempt: context.attempt + 1, stats: { ...context.stats, reconnects: context.stats.reconnects + 1 } })),
     recordFailure: assign(({ context, event }) => ({
       failure:
         event.type === 'LINK_CLOSED' && !isReconnectCode(event.code)
@@ -408,13 +523,11 @@ export const clientConnectionMachine = setup({
     id: input.id,
     token: input.token,
     config: { ...DEFAULT_CLIENT_CONFIG, ...input.config },
-    random: input.random,
-    port: input.port,
-    threads: new Set(input.threads),
-    streams: restoredStreams(input.cursors, { ...DEFAULT_CLIENT_CONFIG, ...input.config }.releaseBufferCap),
+    threads: [...new Set(input.threads)],
+    streams: restoredStreams(input.cursors),
+    sweep: [],
     epoch: null,
     attempt: 0,
-    backoffMs: 0,
     pingId: 0,
     heard: false,
     failure: null,
@@ -424,6 +537,8 @@ export const clientConnectionMachine = setup({
   on: {
     SUBSCRIBE: { actions: 'rememberThread' },
     UNSUBSCRIBE: { actions: 'rememberThread' },
+    'app.delivered': { guard: 'answersHead', actions: 'takeAnswer' },
+    'app.failed': { guard: 'answersHead', actions: 'takeAnswer' },
   },
   states: {
     idle: {
@@ -438,6 +553,7 @@ export const clientConnectionMachine = setup({
         LINK_OPEN: 'authenticating',
         LINK_CLOSED: [{ guard: 'isFinalClose', target: 'failed' }, { target: 'reconnecting' }],
         STOP: { target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.normal, reason: 'stopped' } } },
+        RESTORED: { target: 'connecting', reenter: true },
       },
     },
     authenticating: {
@@ -446,36 +562,39 @@ export const clientConnectionMachine = setup({
         authTimeout: { target: 'reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.normal, reason: 'auth timeout' } } },
       },
       on: {
-        FRAME: [
-          // a frame held for a failing app waits for no timer after a reconnect: retry it now
-          { guard: 'isWelcome', target: 'open', actions: ['forgetAcks', 'retryStalled', 'sendResume', 'recordWelcome'] },
-          { guard: 'isError', actions: 'noteHeard' },
-        ],
-        BAD_FRAME: { actions: 'countRejected' },
+        // a frame held for a failing app waits for no timer after a reconnect: retry it now
+        'frame.welcome': { target: 'open', actions: ['forgetAcks', 'retryStalled', 'sendResume', 'recordWelcome'] },
+        'frame.error': { actions: 'noteHeard' },
+        'frame.invalid': { actions: 'countRejected' },
         LINK_CLOSED: [{ guard: 'isFinalClose', target: 'failed' }, { target: 'reconnecting' }],
         STOP: 'closing',
+        RESTORED: 'connecting',
       },
     },
     open: {
       type: 'parallel',
       on: {
-        FRAME: [
-          // Any frame proves the server → client direction alive (a pong may queue behind a large
-          // frame on a slow link); a silent client → server direction is the server's reaper's to find.
-          { guard: 'isPong', actions: 'noteHeard' },
-          { guard: 'isSubscribed', actions: ['noteHeard', 'confirmStream', 'recordSubscribed'] },
+        // Any frame proves the server → client direction alive (a pong may queue behind a large
+        // frame on a slow link); a silent client → server direction is the server's reaper's to find.
+        'frame.pong': { actions: 'noteHeard' },
+        'frame.subscribed': { actions: ['noteHeard', 'confirmStream'] },
+        'frame.resync_required': [
           { guard: 'isStaleResync', actions: ['noteHeard', 'noticeResync'] },
-          { guard: 'isResync', actions: ['noteHeard', 'confirmStream', 'applyResync', 'updateEpochFromResync', raise({ type: 'ACK_DUE' })] },
+          { actions: ['noteHeard', 'applyResync', raise({ type: 'ACK_DUE' })] },
+        ],
+        'frame.event': [
           { guard: 'isUnwanted', actions: 'noteHeard' },
           { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', raise({ type: 'ACK_DUE' })] },
-          { guard: 'isEvent', actions: ['noteHeard', 'acceptEvent'] },
-          { actions: 'noteHeard' },
+          // acceptEvent notes the frame as heard in its own assign: one context copy per event, not two
+          { actions: 'acceptEvent' },
         ],
-        BAD_FRAME: { actions: ['noteHeard', 'countRejected'] },
+        'frame.invalid': { actions: ['noteHeard', 'countRejected'] },
+        'frame.*': { actions: 'noteHeard' },
         SUBSCRIBE: { actions: ['subscribeThread', raise({ type: 'SUBSCRIPTIONS_SENT' })] },
         UNSUBSCRIBE: { actions: 'unsubscribeThread' },
         LINK_CLOSED: [{ guard: 'isFinalClose', target: 'failed' }, { target: 'reconnecting' }],
         STOP: 'closing',
+        RESTORED: 'connecting',
       },
       states: {
         // The bound by design: let ℓ be the last time a frame arrived (or `open` began). `waiting`
@@ -488,7 +607,7 @@ export const clientConnectionMachine = setup({
           states: {
             waiting: { after: { pingInterval: 'probing' } },
             probing: {
-              entry: 'sendPing',
+              entry: ['nextPing', 'sendPing'],
               on: { HEARD: 'waiting' },
               after: {
                 pongTimeout: { target: '#client.reconnecting', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'heartbeat timeout' } } },
@@ -527,12 +646,12 @@ export const clientConnectionMachine = setup({
       entry: 'planBackoff',
       always: { guard: 'outOfAttempts', target: 'failed' },
       after: { backoff: 'connecting' },
-      on: { STOP: 'closed' },
+      on: { STOP: 'closed', RESTORED: 'connecting' },
     },
     closing: {
       entry: { type: 'closeLink', params: { code: CloseCode.normal, reason: 'client closing' } },
       after: { closeTimeout: 'closed' },
-      on: { LINK_CLOSED: 'closed' },
+      on: { LINK_CLOSED: 'closed', RESTORED: 'closed' },
     },
     closed: { type: 'final' },
     failed: { type: 'final', entry: 'recordFailure' },

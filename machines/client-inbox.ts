@@ -5,11 +5,11 @@
  * events. One inbox per link: a new link starts with no partial chunks.
  */
 import { ChunkAssembler } from './chunking.ts';
-import type { ClientEvent } from './client-connection.ts';
+import { frameEvent, type ClientEvent } from './client-connection.ts';
 import type { ServerFrame } from './frames.ts';
 import { decodeServerFrame, type DecodeOptions } from './protocol.ts';
 
-export type InboxEvent = Extract<ClientEvent, { type: 'FRAME' | 'BAD_FRAME' }>;
+export type InboxEvent = Extract<ClientEvent, { type: `frame.${string}` }>;
 
 export class ClientInbox {
   private readonly chunks = new ChunkAssembler();
@@ -18,7 +18,7 @@ export class ClientInbox {
 
   accept(data: string | Uint8Array): InboxEvent[] {
     const decoded = decodeServerFrame(data, this.options);
-    if (!decoded.ok) return [{ type: 'BAD_FRAME', code: decoded.error.code, detail: decoded.error.message }];
+    if (!decoded.ok) return [{ type: 'frame.invalid', code: decoded.error.code, detail: decoded.error.message }];
     const out: InboxEvent[] = [];
     this.unpack(decoded.frame, out);
     return out;
@@ -30,11 +30,11 @@ export class ClientInbox {
       return;
     }
     if (frame.type !== 'chunk') {
-      out.push({ type: 'FRAME', frame });
+      out.push(frameEvent(frame));
       return;
     }
     const result = this.chunks.add(frame);
-    if (result.status === 'complete') out.push({ type: 'FRAME', frame: result.frame });
-    if (result.status === 'error') out.push({ type: 'BAD_FRAME', code: result.error.code, detail: result.error.message });
+    if (result.status === 'complete') out.push(frameEvent(result.frame));
+    if (result.status === 'error') out.push({ type: 'frame.invalid', code: result.error.code, detail: result.error.message });
   }
 }

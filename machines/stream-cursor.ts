@@ -3,95 +3,106 @@
  * frames that arrived early (held until the gap fills), and what was acked.
  * Releasing strictly from `next` is what makes the app see each stream once,
  * in order, whatever the network does to the frames.
+ *
+ * A cursor is plain, immutable data (it lives in the machine's context and
+ * goes through `JSON.stringify` with the snapshot); every operation returns a
+ * new cursor. `held` is copied when it changes: it only holds frames ahead of
+ * a gap (in-order frames pass through an empty one), and it is capped.
  */
-import type { AgentEvent, EventFrame } from './frames.ts';
+import type { EventFrame } from './frames.ts';
 
 export type DeliverResult = { ok: true } | { ok: false; message: string };
 
-/** How the cursor hands an event to the app (the client's port). */
-export interface Release {
-  deliver(seq: number, event: AgentEvent): DeliverResult;
-  deadLetter(seq: number, event: AgentEvent, message: string, attempts: number): void;
-  failed(seq: number, event: AgentEvent, attempt: number, message: string): void;
-}
-
-export type DrainOutcome = 'drained' | 'stalled';
-
-export class StreamCursor {
+export interface StreamCursor {
+  readonly thread: string;
   /** Next sequence to release to the app. */
-  next = 1;
+  readonly next: number;
   /** Highest sequence acknowledged to the server. */
-  acked = 0;
-  /** Frames ahead of `next`, by sequence. */
-  readonly buffer = new Map<number, EventFrame>();
+  readonly acked: number;
+  /** Frames from `next` on, by sequence; the one at `next` is with the app until it answers. */
+  readonly held: Readonly<Record<number, EventFrame>>;
+  /** How many frames `held` has (counting its keys would make a burst O(n²)). */
+  readonly heldCount: number;
   /** Consecutive app failures on the frame at `next`. */
-  failures = 0;
+  readonly failures: number;
+  /** The frame at `next` is with the app: nothing else is handed to it on this stream until it answers. */
+  readonly withApp: boolean;
   /** The server answered the last subscribe/resume for this stream. */
-  confirmed = false;
+  readonly confirmed: boolean;
   /** The server epoch `next` refers to (null until the server first answered). */
-  epoch: string | null = null;
+  readonly epoch: string | null;
   /** The epoch of the last event frame seen (it may arrive before the answer that names it). */
-  seenEpoch: string | null = null;
-
-  constructor(readonly thread: string, readonly bufferCap: number) {}
-
-  /** A frame this cursor has released already, or holds already. */
-  isDuplicate(frame: EventFrame): boolean {
-    return frame.seq < this.next || this.buffer.has(frame.seq);
-  }
-
-  /** Hold a frame until its turn (a full buffer refuses: the server will send it again). */
-  hold(frame: EventFrame): boolean {
-    if (this.buffer.size >= this.bufferCap && frame.seq !== this.next) return false;
-    this.buffer.set(frame.seq, frame);
-    return true;
-  }
-
-  /** Release every frame that is next in line; stop at a gap or an app failure. */
-  drain(release: Release, maxAttempts: number): DrainOutcome {
-    for (let frame = this.buffer.get(this.next); frame; frame = this.buffer.get(this.next)) {
-      if (frame.event) {
-        const result = release.deliver(frame.seq, frame.event);
-        if (!result.ok && !this.failOnce(release, frame, result.message, maxAttempts)) return 'stalled';
-      }
-      this.failures = 0;
-      this.buffer.delete(frame.seq);
-      this.next = (frame.through ?? frame.seq) + 1;
-      // a coalesced frame covered sequences that may also be held singly: they are released now
-      if (frame.through !== undefined) for (const seq of this.buffer.keys()) if (seq < this.next) this.buffer.delete(seq);
-    }
-    return 'drained';
-  }
-
-  /** Jump forward after an explicit resync; frames before `from` are gone. */
-  skipTo(from: number): void {
-    for (const seq of this.buffer.keys()) if (seq < from) this.buffer.delete(seq);
-    if (from > this.next) this.next = from;
-    if (this.acked < from - 1) this.acked = from - 1;
-    this.failures = 0;
-  }
-
-  /** Start over at `from` in a new epoch: nothing held or acked refers to it. */
-  restartAt(from: number): void {
-    this.buffer.clear();
-    this.next = from;
-    this.acked = from - 1;
-    this.failures = 0;
-  }
-
-  /** The cumulative ack to send, or undefined when the server is up to date. */
-  pendingAck(): number | undefined {
-    return this.next - 1 > this.acked ? this.next - 1 : undefined;
-  }
-
-  /** true = give up on it (dead letter) and move on; false = retry later. */
-  private failOnce(release: Release, frame: EventFrame, message: string, maxAttempts: number): boolean {
-    this.failures++;
-    if (this.failures < maxAttempts) {
-      release.failed(frame.seq, frame.event!, this.failures, message);
-      return false;
-    }
-    release.deadLetter(frame.seq, frame.event!, message, this.failures);
-    return true;
-  }
+  readonly seenEpoch: string | null;
 }
+
+export const newCursor = (thread: string, next = 1, epoch: string | null = null): StreamCursor => ({
+  thread,
+  next,
+  acked: next - 1,
+  held: {},
+  heldCount: 0,
+  failures: 0,
+  withApp: false,
+  confirmed: false,
+  epoch,
+  seenEpoch: null,
+});
+
+/** A frame this cursor has released already, or holds already. */
+export const isDuplicate = (cursor: StreamCursor, frame: EventFrame): boolean => frame.seq < cursor.next || cursor.held[frame.seq] !== undefined;
+
+/** Hold a frame until its turn; null when the buffer is full (the server will send it again). */
+export function hold(cursor: StreamCursor, frame: EventFrame, cap: number): StreamCursor | null {
+  if (cursor.heldCount >= cap && frame.seq !== cursor.next) return null;
+  const fresh = cursor.held[frame.seq] === undefined;
+  return { ...cursor, held: { ...cursor.held, [frame.seq]: frame }, heldCount: cursor.heldCount + (fresh ? 1 : 0) };
+}
+
+/** Drop held frames below `from`. */
+function dropBelow(cursor: StreamCursor, from: number): Pick<StreamCursor, 'held' | 'heldCount'> {
+  const held: Record<number, EventFrame> = {};
+  let heldCount = 0;
+  for (const [key, frame] of Object.entries(cursor.held)) {
+    if (Number(key) < from) continue;
+    held[Number(key)] = frame;
+    heldCount++;
+  }
+  return { held, heldCount };
+}
+
+/** The frame at `next` is done with (delivered or dead-lettered): move past it. */
+export function advance(cursor: StreamCursor): StreamCursor {
+  const frame = cursor.held[cursor.next];
+  if (!frame) return cursor;
+  const next = (frame.through ?? frame.seq) + 1;
+  // a coalesced frame covered sequences that may also be held singly: they are released with it
+  const rest = cursor.heldCount === 1 ? { held: {}, heldCount: 0 } : dropBelow(cursor, next);
+  return { ...cursor, ...rest, next, failures: 0, withApp: false };
+}
+
+/**
+ * Pass over held frames that carry nothing for the app; the frame now at
+ * `next` if it is for the app and not with it already, marked as with it.
+ */
+export function settle(cursor: StreamCursor): { cursor: StreamCursor; head: EventFrame | undefined } {
+  let c = cursor;
+  for (let frame = c.held[c.next]; frame && !frame.event; frame = c.held[c.next]) c = advance(c);
+  const head = c.held[c.next];
+  if (!head || c.withApp) return { cursor: c, head: undefined };
+  return { cursor: { ...c, withApp: true }, head };
+}
+
+/** The app failed once more on the frame at `next` (it is handed again later). */
+export const failedOnce = (cursor: StreamCursor): StreamCursor => ({ ...cursor, failures: cursor.failures + 1, withApp: false });
+
+/** Jump forward after an explicit resync; frames before `from` are gone. */
+export function skipTo(cursor: StreamCursor, from: number): StreamCursor {
+  if (from <= cursor.next) return { ...cursor, acked: Math.max(cursor.acked, from - 1), failures: 0 };
+  return { ...cursor, ...dropBelow(cursor, from), next: from, acked: Math.max(cursor.acked, from - 1), failures: 0, withApp: false };
+}
+
+/** Start over at `from` in a new epoch: nothing held or acked refers to it. */
+export const restartAt = (cursor: StreamCursor, from: number): StreamCursor => ({ ...cursor, held: {}, heldCount: 0, next: from, acked: from - 1, failures: 0, withApp: false });
+
+/** The cumulative ack to send, or undefined when the server is up to date. */
+export const pendingAck = (cursor: StreamCursor): number | undefined => (cursor.next - 1 > cursor.acked ? cursor.next - 1 : undefined);

@@ -6,12 +6,12 @@
  * They live in sim/ so that `wsim run|replay|inspect --variant NAME` can run
  * them: a user can watch a scenario catch a bug and read its timeline.
  */
-import { enqueueActions } from 'xstate';
+import { assign, enqueueActions } from 'xstate';
 import { clientConnectionMachine, type ClientContext, type ClientEvent } from '../machines/client-connection.ts';
-import type { EventFrame, ResyncRequiredFrame } from '../machines/frames.ts';
 import { encode, PROTOCOL_VERSION, type ResumeFrame } from '../machines/protocol.ts';
 import { hubMachine } from '../machines/hub.ts';
 import { OutboundStream } from '../machines/outbound-stream.ts';
+import { pendingAck, restartAt, skipTo } from '../machines/stream-cursor.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
 import { flushWith, onlyThinking, serverSessionMachine, type SessionContext } from '../machines/server-session.ts';
 import type { ProtocolVariant } from './world.ts';
@@ -35,38 +35,39 @@ const deliverAll = { public: 'deliver', internal: 'deliver', restricted: 'delive
 const ignoreRoles: AccessPolicy = { viewer: deliverAll, analyst: deliverAll, admin: deliverAll };
 
 /** The client acks what it has received, not what the app has: a gap is acked away. */
-const received = (context: ClientContext) => [...context.streams.values()].map((c) => ({ cursor: c, upTo: Math.max(c.next - 1, ...c.buffer.keys()) }));
+const received = (context: ClientContext) =>
+  Object.values(context.streams).map((c) => ({ cursor: c, upTo: Math.max(c.next - 1, ...Object.keys(c.held).map(Number)) }));
 const ackBeforeApp = clientConnectionMachine.provide({
   guards: {
     hasPendingAcks: ({ context }: { context: ClientContext }) => received(context).some(({ cursor, upTo }) => upTo > cursor.acked),
   },
   actions: {
-    flushAcks: ({ context }: { context: ClientContext }) => {
+    flushAcks: enqueueActions(({ context, enqueue }) => {
       const acks: Record<string, number> = {};
-      for (const { cursor, upTo } of received(context)) if (upTo > cursor.acked) acks[cursor.thread] = cursor.acked = upTo;
-      if (Object.keys(acks).length > 0) context.port.send({ v: PROTOCOL_VERSION, type: 'ack', acks });
-    },
+      const streams = { ...context.streams };
+      for (const { cursor, upTo } of received(context)) if (upTo > cursor.acked) streams[cursor.thread] = { ...cursor, acked: (acks[cursor.thread] = upTo) };
+      if (Object.keys(acks).length === 0) return;
+      enqueue.assign({ streams });
+      enqueue({ type: 'sendFrame', params: { frame: { v: PROTOCOL_VERSION, type: 'ack', acks } } });
+    }),
   },
 });
 
 /** The client forgets its position on reconnect and resumes every stream from sequence 1. */
 const resumeFromZero = clientConnectionMachine.provide({
   actions: {
-    sendResume: ({ context }: { context: ClientContext }) => {
+    sendResume: enqueueActions(({ context, enqueue }) => {
       const positions: Record<string, number> = {};
+      const streams = { ...context.streams };
       for (const thread of context.threads) {
-        const cursor = context.streams.get(thread);
-        if (cursor) {
-          cursor.next = 1;
-          cursor.acked = 0;
-          cursor.buffer.clear();
-          cursor.confirmed = false;
-        }
+        const cursor = streams[thread];
+        if (cursor) streams[thread] = { ...cursor, next: 1, acked: 0, held: {}, heldCount: 0, confirmed: false };
         positions[thread] = 1;
       }
-      if (context.epoch === null) for (const thread of context.threads) context.port.send({ v: PROTOCOL_VERSION, type: 'subscribe', thread, from: 1 });
-      else context.port.send({ v: PROTOCOL_VERSION, type: 'resume', epoch: context.epoch, positions });
-    },
+      enqueue.assign({ streams });
+      if (context.epoch === null) for (const thread of context.threads) enqueue({ type: 'sendFrame', params: { frame: { v: PROTOCOL_VERSION, type: 'subscribe', thread, from: 1 } } });
+      else enqueue({ type: 'sendFrame', params: { frame: { v: PROTOCOL_VERSION, type: 'resume', epoch: context.epoch, positions } } });
+    }),
   },
 });
 
@@ -113,36 +114,43 @@ const broadcastRouter = hubMachine.provide({
 
 /** A session inside the hub, with some of its behaviour replaced. */
 const withSession = (overrides: Parameters<typeof serverSessionMachine.provide>[0]) => hubMachine.provide({ actors: { session: serverSessionMachine.provide(overrides) } });
-const frameOf = <T>(event: ClientEvent) => (event as unknown as { frame: T }).frame;
 
 /** The cumulative ack claims one more than the app has: a lost frame right after it is never sent again. */
 const ackOffByOne = clientConnectionMachine.provide({
   actions: {
-    flushAcks: ({ context }: { context: ClientContext }) => {
+    flushAcks: enqueueActions(({ context, enqueue }) => {
       const acks: Record<string, number> = {};
-      for (const cursor of context.streams.values()) {
-        const upTo = cursor.pendingAck();
-        if (upTo !== undefined) acks[cursor.thread] = (cursor.acked = upTo) + 1;
+      const streams = { ...context.streams };
+      for (const cursor of Object.values(context.streams)) {
+        const upTo = pendingAck(cursor);
+        if (upTo === undefined) continue;
+        streams[cursor.thread] = { ...cursor, acked: upTo };
+        acks[cursor.thread] = upTo + 1;
       }
-      if (Object.keys(acks).length > 0) context.port.send({ v: PROTOCOL_VERSION, type: 'ack', acks });
-    },
+      if (Object.keys(acks).length === 0) return;
+      enqueue.assign({ streams });
+      enqueue({ type: 'sendFrame', params: { frame: { v: PROTOCOL_VERSION, type: 'ack', acks } } });
+    }),
   },
 });
 
 /** On a resync the client moves one past the stream's new start: the event at the start is dropped, though the app was told only of the gap before it. */
 const resyncSkipsOne = clientConnectionMachine.provide({
   actions: {
-    applyResync: ({ context, event }: { context: ClientContext; event: ClientEvent }) => {
-      const frame = frameOf<ResyncRequiredFrame>(event);
-      const cursor = context.streams.get(frame.thread);
+    applyResync: enqueueActions(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.resync_required') return;
+      const frame = event.frame;
+      const cursor = context.streams[frame.thread];
       if (!cursor) return;
       const rebase = frame.reason === 'epoch_changed';
-      context.port.resync(frame.thread, cursor.next, rebase ? frame.from : Math.max(cursor.next, frame.from), frame.reason);
-      if (rebase) cursor.restartAt(frame.from + 1);
-      else cursor.skipTo(frame.from + 1);
-      cursor.confirmed = true;
-      cursor.epoch = frame.epoch;
-    },
+      const moved = rebase ? restartAt(cursor, frame.from + 1) : skipTo(cursor, frame.from + 1);
+      enqueue.assign({
+        streams: { ...context.streams, [frame.thread]: { ...moved, confirmed: true, epoch: frame.epoch } },
+        epoch: frame.epoch,
+        stats: { ...context.stats, resyncs: context.stats.resyncs + 1 },
+      });
+      enqueue({ type: 'notifyResync', params: { thread: frame.thread, from: cursor.next, to: rebase ? frame.from : Math.max(cursor.next, frame.from), reason: frame.reason } });
+    }),
   },
 });
 
@@ -150,11 +158,18 @@ const resyncSkipsOne = clientConnectionMachine.provide({
 const releaseOnArrival = clientConnectionMachine.provide({
   actions: {
     acceptEvent: enqueueActions(({ context, event, enqueue }) => {
-      const frame = frameOf<EventFrame>(event);
-      const cursor = context.streams.get(frame.thread);
-      if (!cursor) return;
-      if (frame.event) context.port.deliver(frame.thread, frame.seq, frame.event);
-      cursor.next = Math.max(cursor.next, (frame.through ?? frame.seq) + 1);
+      if (event.type !== 'frame.event') return;
+      const frame = event.frame;
+      // heard as the real acceptEvent hears it: only the release is broken
+      if (!context.heard) enqueue.raise({ type: 'HEARD' });
+      const cursor = context.streams[frame.thread];
+      if (!cursor) {
+        enqueue.assign({ heard: true });
+        return;
+      }
+      enqueue.assign({ heard: true, streams: { ...context.streams, [frame.thread]: { ...cursor, next: Math.max(cursor.next, (frame.through ?? frame.seq) + 1) } } });
+      // the app's answer finds no stream waiting on it (withApp is never set) and is ignored
+      if (frame.event) enqueue({ type: 'deliver', params: { thread: frame.thread, seq: frame.seq, event: frame.event } });
       enqueue.raise({ type: 'ACK_DUE' });
     }),
   },
@@ -162,7 +177,7 @@ const releaseOnArrival = clientConnectionMachine.provide({
 
 /** A successful connection does not reset the attempt counter: a long-lived tab gives up after maxAttempts disconnects in all. */
 const attemptsNeverReset = clientConnectionMachine.provide({
-  actions: { recordWelcome: ({ context, event }: { context: ClientContext; event: ClientEvent }) => void (context.epoch = frameOf<{ epoch: string }>(event).epoch) },
+  actions: { recordWelcome: assign(({ event }: { event: ClientEvent }) => (event.type === 'frame.welcome' ? { epoch: event.frame.epoch } : {})) },
 });
 
 /** The session ignores unsubscribe: it keeps sending (and indexing) the thread; the client drops it, the session retransmits. */

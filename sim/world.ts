@@ -11,7 +11,7 @@
  * keeps running for `settleMs` (the liveness bound); then every client stops,
  * the server shuts down, and the world counts what was left running.
  */
-import { createActor, type AnyActorRef, type InspectionEvent } from 'xstate';
+import { createActor, type AnyActorRef, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { agentRunMachine, type AgentRunRequest } from '../machines/agent-run.ts';
 import type { ClientConfig, ClientConnectionMachine } from '../machines/client-connection.ts';
 import type { AgentEvent } from '../machines/frames.ts';
@@ -62,6 +62,14 @@ export interface WorldInput {
   keepTrace?: boolean;
   /** Another inspector (the Stately inspector) that sees every actor. */
   inspect?: (event: InspectionEvent) => void;
+  /** Page reloads: at `at`, the tab is persisted, closed, and restored from its snapshot (after `edit`, for broken variants). */
+  reloads?: readonly Reload[];
+}
+
+export interface Reload {
+  at: number;
+  client: string;
+  edit?: (persisted: unknown) => unknown;
 }
 
 export interface WorldResult {
@@ -115,6 +123,8 @@ export class World {
   readonly network: WorldTransport;
   readonly directory = new Directory();
   readonly clients = new Map<string, ClientActor>();
+  /** What a tab's client is made of, kept for a reload. */
+  private readonly tabs = new Map<string, { user: UserSpec; app: AppSink; transport: Transport; incarnation: number }>();
   protected hub!: HubRef;
   private epochs = 0;
   private transitions = 0;
@@ -239,7 +249,6 @@ export class World {
   }
 
   startClients(transport: Transport): void {
-    const protocol = this.input.protocol ?? {};
     for (const user of this.input.workload.users) {
       this.directory.add(tokenOf(user.tenant, user.user), { tenant: user.tenant, user: user.user, role: user.role, threads: '*' });
       const failure = mergeFailures(this.input.workload.appFailures.filter((f) => f.tenant === user.tenant && f.user === user.user));
@@ -247,24 +256,52 @@ export class World {
         const id = clientId(user.tenant, user.user, tab);
         this.trace.append({ t: 0, k: 'conn', conn: id, tenant: user.tenant, user: user.user, role: user.role, endpoint: id });
         for (const thread of user.threads) this.trace.append({ t: 0, k: 'subscribe', conn: id, thread, on: true });
-        const actor = createClient({
-          id,
-          endpoint: id,
-          token: tokenOf(user.tenant, user.user),
-          threads: user.threads,
-          transport,
-          app: this.appFor(id, failure),
-          random: this.random.fork(`client:${id}`),
-          ...this.clockOption,
-          inspect: this.inspect,
-          ...(protocol.clientConfig ? { config: protocol.clientConfig } : {}),
-          ...(protocol.clientMachine ? { machine: protocol.clientMachine } : {}),
-        });
-        this.clients.set(id, actor);
+        const app = this.appFor(id, failure);
+        this.tabs.set(id, { user, app, transport, incarnation: 0 });
+        this.clients.set(id, this.clientOf(id, {}));
       }
     }
     for (const actor of this.clients.values()) actor.start();
     for (const actor of this.clients.values()) actor.send({ type: 'START' });
+  }
+
+  /** One tab's client actor: a new one, or one restored from a persisted snapshot. */
+  private clientOf(id: string, restore: { snapshot?: SnapshotFrom<ClientConnectionMachine> }): ClientActor {
+    const protocol = this.input.protocol ?? {};
+    const tab = this.tabs.get(id)!;
+    return createClient({
+      id,
+      endpoint: id,
+      token: tokenOf(tab.user.tenant, tab.user.user),
+      threads: tab.user.threads,
+      transport: tab.transport,
+      app: tab.app,
+      random: this.random.fork(tab.incarnation === 0 ? `client:${id}` : `client:${id}~${tab.incarnation}`),
+      ...this.clockOption,
+      inspect: this.inspect,
+      ...(protocol.clientConfig ? { config: protocol.clientConfig } : {}),
+      ...(protocol.clientMachine ? { machine: protocol.clientMachine } : {}),
+      ...(restore.snapshot ? { snapshot: restore.snapshot, incarnation: tab.incarnation } : {}),
+    });
+  }
+
+  /**
+   * A page reload: the tab's client is persisted (through JSON, as a browser
+   * would store it), closed, and a new client restored from the snapshot
+   * resumes where the old one stood.
+   */
+  reloadClient(reload: Reload): void {
+    const old = this.clients.get(reload.client);
+    const tab = this.tabs.get(reload.client);
+    if (!old || !tab || old.getSnapshot().status !== 'active') return;
+    const persisted: unknown = JSON.parse(JSON.stringify(old.getPersistedSnapshot()));
+    old.send({ type: 'STOP' });
+    old.stop();
+    tab.incarnation++;
+    const actor = this.clientOf(reload.client, { snapshot: (reload.edit ? reload.edit(persisted) : persisted) as SnapshotFrom<ClientConnectionMachine> });
+    this.clients.set(reload.client, actor);
+    actor.start();
+    actor.send({ type: 'RESTORED' });
   }
 
   // ---- producers and mid-run changes ---------------------------------------
@@ -456,7 +493,7 @@ export class World {
     }
     for (const client of this.clients.values()) {
       if (client.getSnapshot().status !== 'active') continue;
-      for (const cursor of client.getSnapshot().context.streams.values()) n += cursor.buffer.size;
+      for (const cursor of Object.values(client.getSnapshot().context.streams)) n += cursor.heldCount;
     }
     return n;
   }
@@ -469,9 +506,9 @@ export class World {
     let bytes = this.hub.getSnapshot().context.logs.bytes();
     for (const session of this.hub.getSnapshot().context.sessions.values()) bytes += 512 + 64 * session.getSnapshot().context.streams.size;
     for (const client of this.clients.values()) {
-      for (const cursor of client.getSnapshot().context.streams.values()) {
+      for (const cursor of Object.values(client.getSnapshot().context.streams)) {
         bytes += 64;
-        for (const frame of cursor.buffer.values()) bytes += 128 + (frame.event?.payload.length ?? 0);
+        for (const frame of Object.values(cursor.held)) bytes += 128 + (frame.event?.payload.length ?? 0);
       }
     }
     return bytes;
@@ -498,6 +535,7 @@ export class World {
     this.listen();
     this.scheduleWorkload();
     this.startClients(this.transport);
+    for (const reload of this.input.reloads ?? []) this.time.at(reload.at, 'page reload', () => this.reloadClient(reload));
   }
 
   /** The last records: gauges and what was left running (pending timers only the simulation can count). */

@@ -5,8 +5,9 @@
  */
 export * from '../machines/protocol.ts';
 export { payloadHash, PAYLOAD_HASH_LENGTH } from '../machines/hash.ts';
-export { clientConnectionMachine, DEFAULT_CLIENT_CONFIG, savedCursors } from '../machines/client-connection.ts';
-export type { ClientConfig, ClientConnectionMachine, ClientInput, ClientPort, SavedCursor } from '../machines/client-connection.ts';
+export { appAnswer, backoffDelay, clientConnectionMachine, DEFAULT_CLIENT_CONFIG, frameEvent, savedCursors } from '../machines/client-connection.ts';
+export type { AppAnswer, AppSink, ClientConfig, ClientConnectionMachine, ClientEvent, ClientInput, SavedCursor } from '../machines/client-connection.ts';
+export type { ClientPort } from '../transport/client-endpoint.ts';
 export { serverSessionMachine, DEFAULT_SESSION_CONFIG } from '../machines/server-session.ts';
 export type { SessionConfig, SessionPort, SessionServices } from '../machines/server-session.ts';
 export { hubMachine } from '../machines/hub.ts';

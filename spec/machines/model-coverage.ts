@@ -215,7 +215,7 @@ export class FakeSessionPort implements SessionPort {
     const out: ServerFrame[] = [];
     for (const m of this.messages.slice(since)) {
       for (const e of inbox.accept(m)) {
-        if (e.type !== 'FRAME') throw new Error(`the session wrote an undecodable frame: ${e.code} ${e.detail}`);
+        if (e.type === 'frame.invalid') throw new Error(`the session wrote an undecodable frame: ${e.code} ${e.detail}`);
         out.push(e.frame);
       }
     }

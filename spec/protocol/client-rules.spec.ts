@@ -143,14 +143,14 @@ describe('protocol: client rules of PROTOCOL.md', function () {
       type: 'batch',
       frames: [{ v: 1, type: 'subscribed', thread: 't1', epoch: 'e1', from: 1, recovered: false }, eventFrame('t1', 2), eventFrame('t1', 1), { v: 1, type: 'pong', id: 1 }],
     });
-    expect(new ClientInbox().accept(batch).map((e) => (e.type === 'FRAME' ? e.frame.type : e.code))).to.deep.equal(['subscribed', 'event', 'event', 'pong']);
+    expect(new ClientInbox().accept(batch).map((e) => (e.type === 'frame.invalid' ? e.code : e.frame.type))).to.deep.equal(['subscribed', 'event', 'event', 'pong']);
     const w = new ClientWorld();
     w.open();
     w.message(batch);
     expect(w.seqs()).to.deep.equal([1, 2]);
     // a batch inside a batch is refused whole
     const nested = encode({ v: 1, type: 'batch', frames: [{ v: 1, type: 'batch', frames: [] }] } as never);
-    expect(new ClientInbox().accept(nested)).to.deep.equal([{ type: 'BAD_FRAME', code: 'unknown_type', detail: "frame type 'batch' is not accepted in this direction or position" }]);
+    expect(new ClientInbox().accept(nested)).to.deep.equal([{ type: 'frame.invalid', code: 'unknown_type', detail: "frame type 'batch' is not accepted in this direction or position" }]);
   });
 
   it('WS-HB-2: any frame heard after a ping, not only the pong, keeps the connection open', () => {

@@ -4,14 +4,14 @@
  * link uses (decode, unbatch, join chunks), and the port records what the
  * client sends, closes and hands to its app.
  */
-import { createActor } from 'xstate';
-import { clientConnectionMachine, type ClientConfig, type ClientPort } from '../../machines/client-connection.ts';
+import { clientConnectionMachine, type ClientConfig } from '../../machines/client-connection.ts';
 import { ClientInbox } from '../../machines/client-inbox.ts';
 import type { AgentEvent, ClientFrame, EventFrame, ServerFrame } from '../../machines/frames.ts';
 import { payloadHash } from '../../machines/hash.ts';
 import { encode } from '../../machines/protocol.ts';
 import type { DeliverResult } from '../../machines/stream-cursor.ts';
 import { SimClock } from '../../sim/clock.ts';
+import { createPortActor, type ClientPort } from '../../transport/client-endpoint.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { SeqRandom } from '../machines/model-coverage.ts';
 
@@ -70,9 +70,9 @@ export class ClientWorld {
   private inbox = new ClientInbox();
 
   constructor(threads: string[] = ['t1'], config: Partial<ClientConfig> = {}) {
-    this.actor = createActor(clientConnectionMachine, {
+    this.actor = createPortActor(clientConnectionMachine, this.port, new SeqRandom(5), {
       clock: new SimClock(this.scheduler),
-      input: { id: 'c1', token: 'tok', threads, config, random: new SeqRandom(5), port: this.port },
+      input: { id: 'c1', token: 'tok', threads, config },
     }).start();
   }
 

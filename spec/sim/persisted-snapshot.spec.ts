@@ -1,0 +1,82 @@
+/**
+ * Snapshots that persist: a tab's client is persisted at a random instant
+ * (`getPersistedSnapshot()` through JSON, as a browser stores it), closed,
+ * and restored into a new actor (`createActor(machine, { snapshot })`); its
+ * app must get the same stream as in the uninterrupted run of the same world:
+ * no gap, no duplicate. A restore that loses the cursors must be caught.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { resolveInput, type Scenario } from '../../sim/scenario.ts';
+import { runWorld, type Reload } from '../../sim/world.ts';
+import { scenario } from '../scenarios/harness.ts';
+
+/** Each tab's streams (one per thread) as its app received them: `run#idx`, in order; threads interleave as timing has it. */
+function streams(s: Scenario, path: string, reloads: Reload[]): Map<string, string[]> {
+  const input = resolveInput(s, 42, path)!;
+  const result = runWorld({ scenario: s.id, seed: input.worldSeed, workload: input.workload, plan: input.plan, settleMs: s.settleMs, keepTrace: true, reloads });
+  const out = new Map<string, string[]>();
+  for (const r of result.trace.records) {
+    if (r.k !== 'app') continue;
+    const key = `${r.conn} ${r.thread}`;
+    const list = out.get(key) ?? [];
+    list.push(`${r.run}#${r.idx}`);
+    out.set(key, list);
+  }
+  return out;
+}
+
+const tabsOf = (s: Scenario, path: string): string[] => {
+  const input = resolveInput(s, 42, path)!;
+  return input.workload.users.flatMap((u) => Array.from({ length: u.tabs }, (_, tab) => `${u.tenant}/${u.user}/${tab}`));
+};
+
+/** The last instant a reload may happen: while events still flow. */
+const horizon = (s: Scenario, path: string): number => {
+  const input = resolveInput(s, 42, path)!;
+  let t = 0;
+  for (const u of input.workload.users) for (const r of u.runs) t = Math.max(t, r.startAt + (r.steps.length - 1) * r.intervalMs);
+  return t;
+};
+
+/** A reload at `fraction` of the run, of one tab: the app's streams with and without it. */
+function compare(s: Scenario, path: number, fraction: number, pick: number, edit?: Reload['edit']) {
+  const p = String(path);
+  const tabs = tabsOf(s, p);
+  const client = tabs[pick % tabs.length]!;
+  const at = Math.floor(fraction * horizon(s, p));
+  return { client, at, plain: streams(s, p, []), reloaded: streams(s, p, [{ at, client, ...(edit ? { edit } : {}) }]) };
+}
+
+describe('persisted client snapshots (a page reload mid-stream)', function () {
+  this.timeout(120_000);
+  const s = scenario('mission_critical_events_delivery_guaranteed');
+
+  it('restored from its persisted snapshot at a random instant, a tab gets every event once, in order: the same stream as without the reload', () => {
+    let reloadsWithEventsOnBothSides = 0;
+    fc.assert(
+      fc.property(fc.nat(4), fc.double({ min: 0.05, max: 0.95, noNaN: true }), fc.nat(20), (path, fraction, pick) => {
+        const { client, at, plain, reloaded } = compare(s, path, fraction, pick);
+        for (const [conn, stream] of plain) expect(reloaded.get(conn), `${conn} (reloaded: ${client} at ${at} ms, path ${path})`).to.deep.equal(stream);
+        expect([...reloaded.keys()].sort()).to.deep.equal([...plain.keys()].sort());
+        if ([...plain.keys()].some((k) => k.startsWith(`${client} `))) reloadsWithEventsOnBothSides++;
+      }),
+      { numRuns: 20, seed: 42 },
+    );
+    expect(reloadsWithEventsOnBothSides, 'some reloads fall in a tab with a stream').to.be.greaterThan(0);
+  });
+
+  it('the same comparison catches a restore that forgets where the streams stood', () => {
+    const forget = (persisted: unknown) => {
+      const p = persisted as { context: { streams: unknown } };
+      return { ...p, context: { ...p.context, streams: {} } };
+    };
+    let caught = 0;
+    for (const [path, fraction] of [[0, 0.5], [1, 0.6], [2, 0.4]] as const) {
+      const { client, plain, reloaded } = compare(s, path, fraction, 0, forget);
+      const of = (m: Map<string, string[]>) => JSON.stringify([...m].filter(([k]) => k.startsWith(`${client} `)).sort());
+      if (of(reloaded) !== of(plain)) caught++;
+    }
+    expect(caught, 'a restore without cursors replays or loses events').to.be.greaterThan(0);
+  });
+});
