@@ -61,7 +61,12 @@ export function register(program: Command): void {
     if (flags.variant && flags.transport === 'ws') usage('run', '--variant runs in the simulated world only; drop --transport ws');
     const impossible = flags.transport === 'ws' ? TCP_IMPOSSIBLE_FLAGS.filter((f) => flags[f] !== undefined) : [];
     if (impossible.length > 0) usage('run', `${impossible.map((f) => `--${f}`).join(', ')} cannot apply with --transport ws: TCP never loses, duplicates or reorders bytes (use --disconnect-every, or --transport sim)`);
-    const scenarios = flags.scenario ? [findScenario(flags.scenario)!] : [...SCENARIOS];
+    // the cluster category needs N nodes and a broker: it runs in the simulated world; over real
+    // sockets the cluster is proven by spec/cluster/three-nodes.spec.ts (three `wsim serve --redis`)
+    const clustered = (s: Scenario) => s.category === 'cluster';
+    if (flags.transport === 'ws' && flags.scenario && clustered(findScenario(flags.scenario)!)) usage('run', `${flags.scenario} is a cluster scenario: it runs in the simulated world only; drop --transport ws`);
+    const scenarios = flags.scenario ? [findScenario(flags.scenario)!] : SCENARIOS.filter((s) => flags.transport !== 'ws' || !clustered(s));
+    if (flags.transport === 'ws' && !flags.scenario && !flags.quiet) process.stderr.write(`wsim run: the ${SCENARIOS.length - scenarios.length} cluster scenarios run in the simulated world only (over real sockets the cluster is spec/cluster/three-nodes.spec.ts): not run here\n`);
     const runsOf = (s: Scenario) => runsFor(s, flags);
     const total = scenarios.reduce((n, s) => n + runsOf(s), 0);
     const plan: Plan = { seed: flags.seed ?? defaultSeed(), overrides: overridesOf(flags), flags, progress: undefined };

@@ -40,6 +40,7 @@ const CASES: Case[] = [
   ['run', ['run', '--scenario', 'mission_critical_event_delivery_guaranteed'], {}, /did you mean 'mission_critical_events_delivery_guaranteed'\?/],
   ['run', ['run', '--scenario', 'Connection_Failure_Recovery'], {}, /did you mean 'connection_failure_recovery'\?/],
   ['run', ['run', '--transport', 'tcp'], {}, /--transport must be sim or ws, got 'tcp'/],
+  ['run', ['run', '--transport', 'ws', '--scenario', 'node_failover_resume'], {}, /node_failover_resume is a cluster scenario: it runs in the simulated world only/],
   ['run', ['run', '--drop', '2'], {}, /--drop: must be a probability from 0 to 1, got '2'/],
   ['run', ['run', '--dup', '-0.1'], {}, /--dup: /],
   ['run', ['run', '--reorder', 'x'], {}, /--reorder: /],
