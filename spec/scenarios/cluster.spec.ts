@@ -4,24 +4,14 @@
  * titled with its scenario id. Then the teeth: a clustered hub with one part
  * of its store handling taken out must be caught by the scenario that names it.
  */
-import { expect } from 'chai';
 import { assign } from 'xstate';
-import { defaultSeed } from '../../cli/env.ts';
 import { hubMachine } from '../../machines/hub.ts';
-import { runAt } from '../../sim/scenario.ts';
 import type { ProtocolVariant } from '../../sim/world.ts';
-import { proveCategory, scenario } from './harness.ts';
+import { proveCategory, proveTeeth, type CategoryTooth } from './harness.ts';
 
 proveCategory('cluster');
 
-interface Tooth {
-  name: string;
-  caughtBy: string;
-  variant: ProtocolVariant;
-  failure: RegExp;
-}
-
-const TEETH: Tooth[] = [
+const TEETH: CategoryTooth[] = [
   {
     // the new epoch is taken, but no session is told: clients keep their old cursors and drop seq 1.. as duplicates
     name: 'a store that lost its data is not announced to the sessions',
@@ -38,18 +28,4 @@ const TEETH: Tooth[] = [
   },
 ];
 
-describe('cluster teeth: each part of the store handling taken out is caught', function () {
-  this.timeout(120_000);
-  for (const tooth of TEETH) {
-    it(`teeth: ${tooth.caughtBy} catches "${tooth.name}"`, () => {
-      for (let path = 0; path < 6; path++) {
-        const outcome = runAt(scenario(tooth.caughtBy), { seed: defaultSeed(), path: String(path), variant: tooth.variant, traceTransitions: false })!;
-        if (outcome.passed) continue;
-        expect(outcome.failures.join('\n')).to.match(tooth.failure);
-        console.log(`      path ${path}: ${outcome.failures[0]}`);
-        return;
-      }
-      expect.fail(`${tooth.caughtBy} passed on "${tooth.name}" in 6 runs`);
-    });
-  }
-});
+proveTeeth('cluster teeth: each part of the store handling taken out is caught', TEETH);

@@ -3,8 +3,9 @@
  * fault plans. A failure prints the seed, the path and the exact replay
  * command, then the shrunk counterexample's failures.
  */
+import { expect } from 'chai';
 import fc from 'fast-check';
-import { runInput, type Category, type RunOutcome, type Scenario, type ScenarioInput } from '../../sim/scenario.ts';
+import { runAt, runInput, type Category, type RunOutcome, type Scenario, type ScenarioInput } from '../../sim/scenario.ts';
 import { findScenario, SCENARIOS } from '../../sim/scenarios/index.ts';
 import type { ProtocolVariant } from '../../sim/world.ts';
 import { defaultSeed, scaledRuns } from '../../cli/env.ts';
@@ -86,6 +87,37 @@ export function proveCategory(category: Category): void {
     this.timeout(300_000);
     for (const s of SCENARIOS.filter((x) => x.category === category)) {
       it(`${s.id}: ${s.holds}`, () => prove(s.id));
+    }
+  });
+}
+
+/** A broken protocol variant that the scenario it names must catch, with the failure line it names. */
+export interface CategoryTooth {
+  name: string;
+  caughtBy: string;
+  variant: ProtocolVariant;
+  failure: RegExp;
+}
+
+/**
+ * One test per tooth: the first of its scenario's default-seed paths that
+ * fails must fail with the named line. A few paths, because one path may not
+ * draw the fault the tooth needs (a rogue kind, a crash at the right time).
+ */
+export function proveTeeth(title: string, teeth: readonly CategoryTooth[], paths = 6): void {
+  describe(title, function () {
+    this.timeout(120_000);
+    for (const tooth of teeth) {
+      it(`teeth: ${tooth.caughtBy} catches "${tooth.name}"`, () => {
+        for (let path = 0; path < paths; path++) {
+          const outcome = runAt(scenario(tooth.caughtBy), { seed: defaultSeed(), path: String(path), variant: tooth.variant, traceTransitions: false })!;
+          if (outcome.passed) continue;
+          expect(outcome.failures.join('\n')).to.match(tooth.failure);
+          console.log(`      path ${path}: ${outcome.failures[0]}`);
+          return;
+        }
+        expect.fail(`${tooth.caughtBy} passed on "${tooth.name}" in ${paths} runs`);
+      });
     }
   });
 }

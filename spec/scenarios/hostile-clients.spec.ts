@@ -13,21 +13,13 @@ import { defaultSeed } from '../../cli/env.ts';
 import { runAt } from '../../sim/scenario.ts';
 import { HOSTILE_LIMITS } from '../../sim/scenarios/hostile-clients.ts';
 import type { ProtocolVariant } from '../../sim/world.ts';
-import { proveCategory, scenario } from './harness.ts';
+import { proveCategory, proveTeeth, scenario, type CategoryTooth } from './harness.ts';
 
 proveCategory('hostile-clients');
 
-interface Tooth {
-  name: string;
-  caughtBy: string;
-  variant: ProtocolVariant;
-  /** The failure line that must name it. */
-  failure: RegExp;
-}
-
 const withSession = (session: typeof serverSessionMachine): ProtocolVariant => ({ hubMachine: hubMachine.provide({ actors: { session } }) });
 
-const TEETH: Tooth[] = [
+const TEETH: CategoryTooth[] = [
   {
     name: 'the hub names a session as the client asked (the old ?conn=)',
     caughtBy: 'session_hijack_resistance',
@@ -77,23 +69,11 @@ const TEETH: Tooth[] = [
   },
 ];
 
-describe('hostile-clients teeth: each defence taken out is caught', function () {
-  this.timeout(120_000);
-  for (const tooth of TEETH) {
-    it(`teeth: ${tooth.caughtBy} catches "${tooth.name}"`, () => {
-      // every path draws every rogue kind of the scenario at least once; the first that meets the attack is enough
-      for (let path = 0; path < 6; path++) {
-        const outcome = runAt(scenario(tooth.caughtBy), { seed: defaultSeed(), path: String(path), variant: tooth.variant, traceTransitions: false })!;
-        if (outcome.passed) continue;
-        expect(outcome.failures.join('\n')).to.match(tooth.failure);
-        console.log(`      path ${path}: ${outcome.failures[0]}`);
-        return;
-      }
-      expect.fail(`${tooth.caughtBy} passed on "${tooth.name}" in 6 runs`);
-    });
-  }
+proveTeeth('hostile-clients teeth: each defence taken out is caught', TEETH);
 
-  it('the same path passes on the real protocol (the teeth bite the variant, not the scenario)', () => {
+describe('hostile-clients teeth: the control', () => {
+  it('the same path passes on the real protocol (the teeth bite the variant, not the scenario)', function () {
+    this.timeout(120_000);
     for (const id of new Set(TEETH.map((t) => t.caughtBy))) {
       const outcome = runAt(scenario(id), { seed: defaultSeed(), path: '0', traceTransitions: false })!;
       expect(outcome.failures, id).to.deep.equal([]);
