@@ -1,7 +1,8 @@
 /**
  * What a session reads of a stream's log: the window [start, head] and its
- * entries. The embedded hub's `ReplayLog` and a clustered node's
- * `MirroredLog` both are one, so sessions send from either unchanged.
+ * entries. The embedded hub's logs and a clustered node's mirrored copies
+ * are both `ReplayLog`s (appended to, or `put` at the store's seqs), so
+ * sessions send from either unchanged.
  */
 import type { LogEntry } from './replay-log.ts';
 

@@ -47,6 +47,26 @@ export class ReplayLog {
     return entry;
   }
 
+  /**
+   * Holds `event` at the `seq` another node's store gave it: the next one, or,
+   * past a gap (the store capped the entries between), a new start. What is
+   * already held is kept (false). A clustered node mirrors the store this way.
+   */
+  put(seq: number, event: AgentEvent): boolean {
+    if (seq <= this.last) return false;
+    if (seq > this.last + 1) this.restartAt(seq);
+    this.entries.push({ seq: ++this.last, event });
+    if (this.size > this.capacity) this.evictOne();
+    return true;
+  }
+
+  /** Empty, continuing at `seq` (a store that lost its data starts again at 1). */
+  restartAt(seq: number): void {
+    this.entries = [];
+    this.offset = 0;
+    this.last = seq - 1;
+  }
+
   /** The entry with this sequence, if still held. */
   get(seq: number): LogEntry | undefined {
     if (seq < this.start || seq > this.last) return undefined;

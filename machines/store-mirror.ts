@@ -20,8 +20,7 @@
  * on the simulated broker as on Redis.
  */
 import type { AgentEvent } from './frames.ts';
-import { MirroredLog } from './mirrored-log.ts';
-import { streamKey } from './replay-log.ts';
+import { ReplayLog, streamKey } from './replay-log.ts';
 import type {
   AppendCommand,
   AppendedReply,
@@ -54,7 +53,7 @@ export type AppendDone = (reply: AppendedReply | FailedReply) => void;
 
 interface Mirrored {
   stream: StreamName;
-  log: MirroredLog;
+  log: ReplayLog;
   /** Highest seq the node knows the store holds. */
   wanted: number;
   /** The one read this mirror waits for (an answer to any other is stale). */
@@ -100,11 +99,11 @@ export class StoreMirror {
   }
 
   /** Start (or keep) mirroring a stream; `loaded` fires once it can be served. */
-  open(stream: StreamName): MirroredLog {
+  open(stream: StreamName): ReplayLog {
     const key = keyOf(stream);
     let mirrored = this.streams.get(key);
     if (!mirrored) {
-      mirrored = { stream, log: new MirroredLog(this.capacity), wanted: 0, reading: undefined, loaded: false, users: 0 };
+      mirrored = { stream, log: new ReplayLog(this.capacity), wanted: 0, reading: undefined, loaded: false, users: 0 };
       this.streams.set(key, mirrored);
       this.fetch(key, mirrored, true);
     }
@@ -135,7 +134,7 @@ export class StoreMirror {
     return this.streams.get(key)?.loaded ?? false;
   }
 
-  log(key: string): MirroredLog | undefined {
+  log(key: string): ReplayLog | undefined {
     return this.streams.get(key)?.log;
   }
 

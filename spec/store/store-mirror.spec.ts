@@ -5,7 +5,6 @@ import { ReplayLog, streamKey } from '../../machines/replay-log.ts';
 import type { StreamName } from '../../machines/store.ts';
 import type { LogView } from '../../machines/log-view.ts';
 import { MemoryStore } from '../../machines/memory-store.ts';
-import { MirroredLog } from '../../machines/mirrored-log.ts';
 import { SimBroker } from '../../sim/broker.ts';
 import { scheduleBrokerFaults } from '../../sim/broker-faults.ts';
 import { Random } from '../../sim/random.ts';
@@ -74,12 +73,12 @@ function twoServing(w: ReturnType<typeof world>): [Node, Node] {
   return [a, b];
 }
 
-describe('machines/mirrored-log', () => {
-  it('filled in order, it is the same view as a ReplayLog of the same capacity (a drop-in for sessions)', () => {
+describe('machines/replay-log filled from the store (put)', () => {
+  it('filled by put in order, it is the same view as a ReplayLog appended to (a drop-in for sessions)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 0, max: 40 }), (capacity, appends) => {
-        const views: [LogView, LogView] = [new ReplayLog(capacity), new MirroredLog(capacity)];
-        const [replay, mirrored] = views as [ReplayLog, MirroredLog];
+        const views: [LogView, LogView] = [new ReplayLog(capacity), new ReplayLog(capacity)];
+        const [replay, mirrored] = views as [ReplayLog, ReplayLog];
         for (let i = 0; i < appends; i++) {
           const event = eventOf(stream, 'r', i);
           replay.append(event);
@@ -94,7 +93,7 @@ describe('machines/mirrored-log', () => {
   });
 
   it('past a gap it continues at the seq given; restartAt empties it', () => {
-    const log = new MirroredLog(4);
+    const log = new ReplayLog(4);
     log.put(1, eventOf(stream, 'r', 0));
     log.put(9, eventOf(stream, 'r', 8));
     expect([log.start, log.head, log.get(1), log.get(9)?.event.idx]).to.deep.equal([9, 9, undefined, 8]);
