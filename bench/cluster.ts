@@ -15,7 +15,7 @@ import { createWsimClient } from '../src/client.ts';
 import { createWsimServer, type WsimServer } from '../src/server.ts';
 import { RedisStore } from '../transport/redis-store.ts';
 // the throwaway Redis of the store specs (free port, no persistence, killed after)
-import { RedisServer } from '../spec/store/redis-server.ts';
+import { RedisServer } from './redis-server.ts';
 import { log, percentile, round, spread, type Spread } from './stats.ts';
 import { eventFrameText, indexOf, pace, streamOf } from './workload.ts';
 

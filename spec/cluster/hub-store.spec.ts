@@ -14,7 +14,7 @@ import { MemoryStore } from '../../machines/memory-store.ts';
 import type { AppendedReply, FailedReply, Store, StoreLink, StoreListener } from '../../machines/store.ts';
 
 import { FakeSessionPort, producedEvent } from '../machines/model-coverage.ts';
-import { poll } from '../store/redis-server.ts';
+import { poll } from '../../bench/redis-server.ts';
 import { epochCounter } from '../store/scheduled-harness.ts';
 
 const TOKEN = 'tok';

@@ -13,7 +13,7 @@ import { expect } from 'chai';
 import type { AgentEvent } from '../../machines/frames.ts';
 import { createWsimClient, type WsimClient } from '../../src/client.ts';
 import { Random } from '../../sim/random.ts';
-import { poll, RedisServer } from '../store/redis-server.ts';
+import { poll, RedisServer } from '../../bench/redis-server.ts';
 import { event } from '../serve/fixtures.ts';
 import { killNode, LoadBalancer, SECRET, startNode, TOKEN, tokensFile, type Node } from './cluster-processes.ts';
 

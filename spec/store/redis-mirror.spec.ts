@@ -4,7 +4,7 @@ import { streamKey } from '../../machines/replay-log.ts';
 import { StoreMirror } from '../../machines/store-mirror.ts';
 import type { StreamName } from '../../machines/store.ts';
 import { RedisStore } from '../../transport/redis-store.ts';
-import { poll, RedisServer } from './redis-server.ts';
+import { poll, RedisServer } from '../../bench/redis-server.ts';
 import { eventOf } from './store-node.ts';
 
 

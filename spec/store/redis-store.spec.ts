@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createClient } from 'redis';
 import { checkRedis, RedisStore } from '../../transport/redis-store.ts';
-import { poll, RedisServer } from './redis-server.ts';
+import { poll, RedisServer } from '../../bench/redis-server.ts';
 import { describeContract } from './store-contract.ts';
 import { eventOf, TestNode, type HarnessFactory, type StoreHarness } from './store-node.ts';
 

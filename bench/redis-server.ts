@@ -1,5 +1,5 @@
 /**
- * A throwaway Debian `redis-server` for a spec: loopback, a free port, no
+ * A throwaway Debian `redis-server` for the cluster bench and the specs: loopback, a free port, no
  * persistence (`--save "" --appendonly no`), in a temp dir; killed by `stop`
  * (and by the process's exit, so a failed spec leaves nothing running).
  */
