@@ -190,7 +190,12 @@ describe('machines/store-mirror on the simulated broker', () => {
         w.run(() => w.scheduler.size === 0, 'settled');
         const truth = readBack(w.scheduler, w.broker, stream);
         const expected = truth.map((e) => `${e.seq}:${e.event.payload}`);
-        expect(truth.at(-1)?.seq, 'every publish stored once').to.equal(ops.length);
+        // idempotency lasts as long as the window (the store contract): a retry whose first copy was
+        // already capped is stored again, so "once" is exact only when nothing was capped
+        const payloads = truth.map((e) => e.event.payload);
+        expect(new Set(payloads).size, 'a publish twice within the window').to.equal(payloads.length);
+        if (capacity >= ops.length) expect(truth.at(-1)?.seq, 'every publish stored once').to.equal(ops.length);
+        else expect(truth.at(-1)!.seq, 'every publish stored').to.be.at.least(ops.length);
         for (const node of nodes) {
           expect(held(node), 'a mirror differs from the store').to.deep.equal(expected);
           expect(node.epochChanges).to.deep.equal([]);
