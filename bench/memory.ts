@@ -10,7 +10,7 @@
  *   third of its load (after warm-up) and at the end of its load; heap after
  *   full collections, (end − warm) / warm. The world keeps no trace records.
  */
-import { horizonOf } from '../sim/world.ts';
+import { horizonOf } from '../sim/horizon.ts';
 import { sustainedInput, sustainedScenario } from './sim-speed.ts';
 import { emptyWorkload, idleUsers, openWorld } from './sim-world.ts';
 import { CALM_PLAN } from '../sim/fault-plan.ts';

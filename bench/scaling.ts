@@ -18,7 +18,7 @@ import type { AgentEvent, EventType } from '../machines/frames.ts';
 import { payloadHash } from '../machines/hash.ts';
 import { CALM_PLAN } from '../sim/fault-plan.ts';
 import { withIdleUsers } from '../sim/scenarios/event-routing-isolation.ts';
-import { runWorld } from '../sim/world.ts';
+import { runWorld } from '../sim/run-driver.ts';
 import { sustainedInput, sustainedScenario } from './sim-speed.ts';
 import { emptyWorkload, idleUsers, openWorld } from './sim-world.ts';
 import { log, round, roundSpread, spread, type Spread } from './stats.ts';

@@ -15,7 +15,8 @@ import { planShape } from '../sim/fault-arbitraries.ts';
 import { runInput, type Scenario, type ScenarioInput } from '../sim/scenario.ts';
 import { inputOf } from '../sim/scenarios/build.ts';
 import { findScenario } from '../sim/scenarios/index.ts';
-import { runWorld, type WorldResult } from '../sim/world.ts';
+import { runWorld } from '../sim/run-driver.ts';
+import type { WorldResult } from '../sim/world.ts';
 import { shape, workloadSize } from '../sim/workload.ts';
 import { log, round, roundSpread, spread, type Spread } from './stats.ts';
 

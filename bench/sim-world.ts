@@ -1,6 +1,6 @@
 /**
  * A simulated world the bench can stop in the middle: the same construction
- * as `runWorld` (sim/world.ts) — scheduler, XState clock on it, simulated
+ * as `runWorld` (sim/run-driver.ts) — scheduler, XState clock on it, simulated
  * network, `World` — but the bench advances time itself, so it can collect
  * garbage and read the heap, or time the hub alone, between two instants.
  */

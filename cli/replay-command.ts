@@ -12,3 +12,6 @@ export function replayCommand(id: string, seed: number, path: string, overrides?
 
 /** The replay of a swarm failure file. */
 export const failureReplayCommand = (file: string): string => `npm run replay -- --failure ${file}`;
+
+/** The command that renders a recorded trace of a run over real sockets (which cannot be re-run). */
+export const traceReplayCommand = (file: string): string => `npm run replay -- --trace ${file} --html ${file.replace(/\.jsonl$/, '')}.html`;

@@ -11,6 +11,7 @@ import { runScenario, type RunOutcome, type Scenario, type ScenarioReport } from
 import { SCENARIOS, findScenario } from '../sim/scenarios/index.ts';
 import { applyOverrides, type FaultOverrides } from '../sim/fault-arbitraries.ts';
 import { describeFaultPlan } from '../sim/fault-plan.ts';
+import { traceReplayCommand } from './replay-command.ts';
 import { defaultSeed, scaledRuns } from './env.ts';
 import { formatCount, roundNumbers } from './duration.ts';
 import { addFaultFlags, count, overridesOf, scenarioOption, seed, usage, variantOf, variantOption, type FaultFlags } from './options.ts';
@@ -105,7 +106,7 @@ export function register(program: Command): void {
     async function runOne(scenario: Scenario, runs: number, p: Plan): Promise<ScenarioReport & { wallMs: number; replay?: string }> {
       const started = performance.now();
       if (p.flags.transport === 'ws') {
-        const { runScenarioOverWs, traceReplayCommand } = await import('../sim/ws-world.ts');
+        const { runScenarioOverWs } = await import('../sim/ws-world.ts');
         const told = new Set<string>();
         const onHeader = (header: string, missing: string[]) => {
           if (p.flags.verbose) return void process.stderr.write(header);

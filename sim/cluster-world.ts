@@ -21,8 +21,10 @@ import { scheduleBrokerFaults } from './broker-faults.ts';
 import type { ClusterPlan, NodeCrash } from './fault-plan.ts';
 import { SimNetwork } from './network.ts';
 import type { Random } from './random.ts';
+import { mirrorOf, sessionLinksOf } from './gauges.ts';
+import { runWorldOn } from './run-driver.ts';
 import type { Scheduler } from './scheduler.ts';
-import { runWorldOn, World, type WorldInput, type WorldResult, type WorldSetup } from './world.ts';
+import { World, type WorldInput, type WorldResult, type WorldSetup } from './world.ts';
 
 /** A publish not answered within this is sent again (to another node: the first may have died). */
 const PUBLISH_TIMEOUT_MS = 400;
@@ -131,9 +133,9 @@ export class ClusterWorld extends World {
     const hub = node.hub;
     if (!hub) return;
     this.trace.append({ t: this.time.now, k: 'fault', fault: 'node_crash', target: node.name, detail: `down ${crash.downMs} ms` });
-    const links = [...hub.getSnapshot().context.sessions.values()].map((s) => s.getSnapshot().context.link);
+    const links = sessionLinksOf(hub);
     node.hub = undefined;
-    hub.getSnapshot().context.mirror?.close();
+    mirrorOf(hub)?.close();
     hub.stop();
     if (this.network instanceof SimNetwork) this.network.closeLinks(links, 1006, 'node crashed');
     this.time.after(crash.downMs, `restart ${node.name}`, () => {
@@ -178,26 +180,12 @@ export class ClusterWorld extends World {
     for (const node of this.nodes) if (node.hub && node.hub !== this.hub) node.hub.send({ type: 'SHUTDOWN', code: 1001, reason: 'world ends' });
   }
 
-  override serverLeftovers(): number {
-    let n = 0;
-    for (const hub of this.hubs()) n += hub.getSnapshot().context.index.size + activeSessions(hub);
-    return n;
-  }
-
-  override liveActors(): number {
-    let live = 0;
-    for (const hub of this.hubs()) live += (hub.getSnapshot().status === 'active' ? 1 : 0) + activeSessions(hub);
-    for (const actor of this.clients.values()) if (actor.getSnapshot().status === 'active') live++;
-    return live;
-  }
-
-  private hubs(): HubRef[] {
+  /** The gauges count what every node, and the first node's hub, left. */
+  protected override hubs(): HubRef[] {
     const all = this.nodes.flatMap((n) => (n.hub ? [n.hub] : []));
     return all.includes(this.hub) ? all : [...all, this.hub];
   }
 }
-
-const activeSessions = (hub: HubRef): number => [...hub.getSnapshot().context.sessions.values()].filter((s) => s.getSnapshot().status === 'active').length;
 
 /** One run of a cluster world (the plan's `cluster` field says how many nodes and what fails). */
 export function runClusterWorld(input: WorldInput): WorldResult {

@@ -19,7 +19,8 @@ import type { FaultPlan } from './fault-plan.ts';
 import { judge, type Metrics, type Verdict, type Violation } from './oracle.ts';
 import type { TraceRecord } from './records.ts';
 import { runClusterWorld } from './cluster-world.ts';
-import { runWorld, type ProtocolVariant, type WorldResult } from './world.ts';
+import { runWorld } from './run-driver.ts';
+import type { ProtocolVariant, WorldResult } from './world.ts';
 import type { Workload } from './workload.ts';
 
 export const CATEGORIES = [

@@ -18,13 +18,14 @@ import { DEFAULT_CLIENT_CONFIG } from '../machines/client-connection.ts';
 import { judge, percentile } from './oracle.ts';
 import type { TraceRecord } from './records.ts';
 import { mergeProtocol, judgeRun, reportOf, resolveInput, type RunOptions, type RunOutcome, type Scenario, type ScenarioInput, type ScenarioReport } from './scenario.ts';
-import { fuzzFrame } from './fuzz.ts';
 import { findScenario } from './scenarios/index.ts';
 import type { Trace } from './trace.ts';
 import { NO_FAULTS, TracedWs } from './traced-ws.ts';
 import { notApplied, proxyFaults, type ServerState } from './ws-faults.ts';
 import { Random } from './random.ts';
-import { horizonOf, tokenOf, World, type WorldResult, type WorldTime } from './world.ts';
+import { horizonOf } from './horizon.ts';
+import { FUZZER_TENANT, FUZZER_USER, startFuzzer } from './rogue-fuzzer.ts';
+import { tokenOf, World, type WorldResult, type WorldTime } from './world.ts';
 import { FaultProxy } from '../transport/fault-proxy.ts';
 import { startWsServer } from '../transport/ws-server.ts';
 import { WsTransport } from '../transport/ws-transport.ts';
@@ -116,32 +117,23 @@ function scheduleCuts(world: World, net: TracedWs, proxy: FaultProxy, time: Real
 
 /** Garbage from a rogue client (the plan's corruption and fuzzing). Resolves when all is sent. */
 function injectGarbage(world: World, net: TracedWs, time: RealTime, plan: FaultPlan): Promise<void> {
-  const random = world.random.fork('ws-faults');
-  const garbage = world.input.workload.fuzzFrames + (plan.corrupt > 0 ? Math.ceil(plan.corrupt * 1000) : 0);
-  let injected!: () => void;
-  const done = new Promise<void>((resolve) => (injected = resolve));
-  if (garbage === 0) injected();
-  if (garbage > 0) {
-    const token = tokenOf('rogue', 'fuzzer');
-    world.directory.add(token, { tenant: 'rogue', user: 'fuzzer', role: 'viewer', threads: '*' });
-    const link = net.connect({ connId: 'rogue/fuzzer/0#1', endpoint: 'rogue/fuzzer/0', token }, {
-      onOpen: () => {
-        link.send(JSON.stringify({ v: 1, type: 'hello', token }));
+  const frames = world.input.workload.fuzzFrames + (plan.corrupt > 0 ? Math.ceil(plan.corrupt * 1000) : 0);
+  if (frames === 0) return Promise.resolve();
+  return new Promise<void>((resolve) =>
+    startFuzzer(
+      { transport: net, directory: world.directory, after: (ms, label, fn) => time.after(ms, label, fn) },
+      {
+        token: tokenOf(FUZZER_TENANT, FUZZER_USER),
+        frames,
+        random: world.random.fork('ws-faults'),
         // paced under the server's rate limit (a flood is closed 1008, which a transport spec proves)
-        let sent = 0;
-        const next = () => {
-          if (sent++ >= garbage) return injected();
-          link.send(fuzzFrame(random, { oversized: false }));
-          net.faults.corrupt++;
-          time.after(sent % 4 === 0 ? 1 : 0, 'fuzz', next);
-        };
-        next();
+        gapMs: (sent) => (sent % 4 === 0 ? 1 : 0),
+        oversized: false,
+        onSent: () => void net.faults.corrupt++,
+        onDone: resolve,
       },
-      onFrame: () => {},
-      onClose: () => injected(),
-    });
-  }
-  return done;
+    ),
+  );
 }
 
 /** Every critical event already reached every tab that wants it (the oracle finds nothing lost so far). */
@@ -195,8 +187,8 @@ export async function runWorldOverWs(scenario: Scenario, input: ScenarioInput, o
     await sleep(200); // the last garbage frames are answered
     // liveness: everything must arrive within the settle window; stop as soon as it has
     const deadline = healedAt + scenario.settleMs;
-    while (time.now < deadline && !(settled(world) && world.roguesGone())) await sleep(100);
-    world.writeGauges();
+    while (time.now < deadline && !(settled(world) && world.gauges.roguesGone())) await sleep(100);
+    world.gauges.write();
     world.trace.append({ t: time.now, k: 'gauge', name: CLOCK_TOLERANCE_GAUGE, owner: 'world', value: REAL_TIME_TOLERANCE_MS });
     world.shutdown();
     await sleep(300);
@@ -290,9 +282,6 @@ export async function judgeRecorded(traceFile: string, trace: Trace): Promise<Ru
   const result: WorldResult = { trace, faults: { ...NO_FAULTS }, healedAt: end?.k === 'end' ? end.healedAt : 0, endedAt: trace.records.at(-1)?.t ?? 0, transitions: 0, schedulerSteps: 0 };
   return judgeRealTime(scenario, kept.input, result, { seed: kept.seed, path: kept.path, compare: false });
 }
-
-/** The command that renders a recorded trace (a real-time run cannot be re-run). */
-export const traceReplayCommand = (file: string): string => `npm run replay -- --trace ${file} --html ${file.replace(/\.jsonl$/, '')}.html`;
 
 /** `wsim run --transport ws`: the scenario's runs over real sockets, judged by the same oracle. */
 export async function runScenarioOverWs(scenario: Scenario, options: { seed: number; runs: number; overrides?: FaultOverrides; onHeader?: WsHeaderSink; onNote?: (line: string) => void }): Promise<ScenarioReport & { traceFile?: string }> {

@@ -5,7 +5,9 @@
 export { SCENARIOS, SCENARIO_IDS, findScenario } from '../sim/scenarios/index.ts';
 export { runScenario, runInput, runAt, reportOf, STRICT, CATEGORIES } from '../sim/scenario.ts';
 export type { Scenario, ScenarioInput, ScenarioReport, RunOptions, RunOutcome, Thresholds, Category, Check, CheckContext } from '../sim/scenario.ts';
-export { World, runWorld, horizonOf } from '../sim/world.ts';
+export { World } from '../sim/world.ts';
+export { runWorld } from '../sim/run-driver.ts';
+export { horizonOf } from '../sim/horizon.ts';
 export type { WorldInput, WorldResult, ProtocolVariant } from '../sim/world.ts';
 export { CALM_PLAN, validateFaultPlan, describeFaultPlan } from '../sim/fault-plan.ts';
 export type { FaultPlan, ClusterPlan, NodeCrash } from '../sim/fault-plan.ts';

@@ -8,7 +8,7 @@ import { CALM_PLAN, type FaultPlan } from '../../sim/fault-plan.ts';
 import { judge, type Violation } from '../../sim/oracle.ts';
 import type { TraceRecord } from '../../sim/records.ts';
 import { BASE_SHAPE, workloadArb } from '../../sim/workload.ts';
-import { runWorld } from '../../sim/world.ts';
+import { runWorld } from '../../sim/run-driver.ts';
 
 const C = 't0/u0/0';
 const L1 = `${C}#1`;

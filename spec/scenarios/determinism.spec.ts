@@ -5,7 +5,7 @@
 import { expect } from 'chai';
 import { checkDeterminism } from '../../sim/determinism.ts';
 import { resolveInput, runAt, runInput, runScenario } from '../../sim/scenario.ts';
-import { runWorld } from '../../sim/world.ts';
+import { runWorld } from '../../sim/run-driver.ts';
 import { scenario } from './harness.ts';
 
 const SCENARIOS = ['mission_critical_events_delivery_guaranteed', 'connection_failure_recovery', 'malformed_message_handling'];

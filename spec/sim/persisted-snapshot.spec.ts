@@ -8,7 +8,8 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { resolveInput, type Scenario } from '../../sim/scenario.ts';
-import { runWorld, type Reload } from '../../sim/world.ts';
+import { runWorld } from '../../sim/run-driver.ts';
+import type { Reload } from '../../sim/world.ts';
 import { scenario } from '../scenarios/harness.ts';
 
 /** Each tab's streams (one per thread) as its app received them: `run#idx`, in order; threads interleave as timing has it. */

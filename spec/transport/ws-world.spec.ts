@@ -14,7 +14,8 @@ import { Trace } from '../../sim/trace.ts';
 import { latenessOf, silences } from '../../sim/checks.ts';
 import { judgeRun, resolveInput, type RunOutcome, type Scenario } from '../../sim/scenario.ts';
 import { findScenario } from '../../sim/scenarios/index.ts';
-import { keepTrace, REAL_TIME_TOLERANCE_MS, runScenarioOverWs, runWorldOverWs, traceReplayCommand } from '../../sim/ws-world.ts';
+import { keepTrace, REAL_TIME_TOLERANCE_MS, runScenarioOverWs, runWorldOverWs } from '../../sim/ws-world.ts';
+import { traceReplayCommand } from '../../cli/replay-command.ts';
 
 const exec = promisify(execFile);
 const faultTotal = (o: RunOutcome): number => Object.values(o.result.faults).reduce((a, b) => a + b, 0);
