@@ -88,7 +88,7 @@ export interface Scenario {
   checks?: Check[];
   /** Conditions the scenario exists to reach ("sometimes"): each must be reached in some default run. */
   sometimes?: Sometimes[];
-  /** Default property runs in `npm run spec` and `wsim run` (SIM_RUNS scales it). */
+  /** Default property runs (the CLI and the specs may scale them: cli/env.ts). */
   runs: number;
   /**
    * Scenarios that compare worlds (isolation under faults, cost as sessions grow)

@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { requireChromium } from '../browser/chromium.ts';
 import type { Violation } from '../../sim/oracle.ts';
 import type { RecordOf, TraceRecord } from '../../sim/records.ts';
-import { buildHtmlData, renderHtml, type HtmlData } from '../../cli/timeline-html.ts';
+import { buildHtmlData, inlinable, renderHtml, type HtmlData } from '../../cli/timeline-html.ts';
 import { summarizeFrame } from '../../cli/timeline-model.ts';
 import { renderTimeline } from '../../cli/timeline-text.ts';
 import { HAND_TRACE, HAND_VIOLATION, realTrace, realWithDuplicate } from './fixtures.ts';
@@ -183,6 +183,16 @@ describe('cli/timeline-html', () => {
     const data = embedded(html);
     expect(data.arrows.some((a) => a.tip.includes('garbage'))).to.equal(true);
     expect(JSON.stringify(data)).to.not.contain('https://evil');
+  });
+
+  it('inlines its style and script from cli/timeline/, refusing one that would close its own tag', () => {
+    const html = renderHtml(HAND_TRACE);
+    for (const [name, tag] of [['timeline.css', 'style'], ['timeline.js', 'script']] as const) {
+      const text = readFileSync(new URL(`../../cli/timeline/${name}`, import.meta.url), 'utf8');
+      expect(html).to.contain(`<${tag}>\n${text}</${tag}>`);
+      expect(inlinable(name, text, tag)).to.equal(text);
+      expect(() => inlinable(name, `${text}\n// </${tag.toUpperCase()}>`, tag)).to.throw(`must not contain </${tag}`);
+    }
   });
 
   it('caps what it draws, with a note, around the first violation when it lies beyond the cap', () => {

@@ -120,6 +120,17 @@ describe('package: the packed tarball in a fresh project', function () {
     expect((JSON.parse(sim.stdout) as { scenarios: { passed: boolean }[] }).scenarios[0]!.passed).to.equal(true);
   });
 
+  it('wsim replay --html writes one self-contained page: the shipped timeline style and script inlined', async () => {
+    const html = join(dir, 'timeline.html');
+    await run(process.execPath, [join(dir, 'node_modules/.bin/wsim'), 'replay', '--scenario', 'user_specific_event_routing', '--html', html], { cwd: dir });
+    const page = readFileSync(html, 'utf8');
+    for (const asset of ['timeline.css', 'timeline.js']) {
+      expect(existsSync(join(dir, 'node_modules/wsim/dist/cli/timeline', asset)), `${asset} ships in the package`).to.equal(true);
+      expect(page, `${asset} is inlined`).to.contain(readFileSync(join(REPO, 'cli/timeline', asset), 'utf8'));
+    }
+    expect(page).to.contain('<script type="application/json" id="wsim-data">');
+  });
+
   it('exports wsim, wsim/server, wsim/client, wsim/sim and wsim/browser', async () => {
     const probe = [
       "const [core, server, client, sim] = await Promise.all(['wsim', 'wsim/server', 'wsim/client', 'wsim/sim'].map((m) => import(m)));",
