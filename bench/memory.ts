@@ -22,7 +22,7 @@ async function idleHeap(gc: () => void, users: number): Promise<number> {
   const { world, scheduler } = openWorld({ scenario: 'memory', seed: 11, workload: emptyWorkload(idleUsers(users)), plan: { ...CALM_PLAN, healAt: 0 }, settleMs: 0 });
   scheduler.runUntil(3000); // connected, subscribed, a few heartbeats
   const heap = await settledHeap(gc);
-  const sessions = world.currentHub.getSnapshot().context.sessions.size;
+  const sessions = world.gauges.sessions().held;
   if (sessions !== users) throw new Error(`memory: ${sessions} sessions for ${users} users`);
   world.shutdown();
   scheduler.runUntil(scheduler.now + 10_000);

@@ -155,6 +155,12 @@ export class Gauges {
     gauge('rogue.logs', logs.countOwned((o) => isRogue(o.user)));
   }
 
+  /** Sessions the hub holds, and how many of them have a stream (benchmarks check their setup with these). */
+  sessions(): { held: number; subscribed: number } {
+    const sessions = [...this.host.hub().getSnapshot().context.sessions.values()];
+    return { held: sessions.length, subscribed: sessions.filter((s) => s.getSnapshot().context.streams.size > 0).length };
+  }
+
   /** The server's ids of honest open connections right now (what a rogue may guess). */
   honestSessionIds(): string[] {
     const sessions = [...this.host.hub().getSnapshot().context.sessions.entries()];
