@@ -16,7 +16,7 @@ import { defaultSeed, scaledRuns } from './env.ts';
 import { formatCount, roundNumbers } from './duration.ts';
 import { addFaultFlags, count, overridesOf, scenarioOption, seed, usage, variantOf, variantOption, type FaultFlags } from './options.ts';
 import { startProgress, type Progress } from './progress.ts';
-import { TCP_IMPOSSIBLE_FLAGS } from '../sim/ws-faults.ts';
+import { TCP_IMPOSSIBLE_OVERRIDES } from '../sim/ws-faults.ts';
 import { rowOf, table, type ScenarioRow } from './report.ts';
 
 const WS_DEFAULT_RUNS = 3;
@@ -60,7 +60,7 @@ export function register(program: Command): void {
     if (flags.transport !== 'sim' && flags.transport !== 'ws') usage('run', `--transport must be sim or ws, got '${flags.transport}'`);
     if (flags.verbose && flags.quiet) usage('run', '--verbose and --quiet contradict each other; choose one');
     if (flags.variant && flags.transport === 'ws') usage('run', '--variant runs in the simulated world only; drop --transport ws');
-    const impossible = flags.transport === 'ws' ? TCP_IMPOSSIBLE_FLAGS.filter((f) => flags[f] !== undefined) : [];
+    const impossible = flags.transport === 'ws' ? TCP_IMPOSSIBLE_OVERRIDES.filter((f) => flags[f] !== undefined) : [];
     if (impossible.length > 0) usage('run', `${impossible.map((f) => `--${f}`).join(', ')} cannot apply with --transport ws: TCP never loses, duplicates or reorders bytes (use --disconnect-every, or --transport sim)`);
     // the cluster category needs N nodes and a broker: it runs in the simulated world; over real
     // sockets the cluster is proven by spec/cluster/three-nodes.spec.ts (three `wsim serve --redis`)

@@ -41,5 +41,5 @@ export function notApplied(plan: FaultPlan): string[] {
   return out;
 }
 
-/** The CLI's overrides that cannot apply over TCP: refused with `--transport ws`. */
-export const TCP_IMPOSSIBLE_FLAGS = ['drop', 'dup', 'reorder'] as const;
+/** Fault overrides real sockets cannot apply: TCP never loses, duplicates or reorders bytes. */
+export const TCP_IMPOSSIBLE_OVERRIDES = ['drop', 'dup', 'reorder'] as const;
