@@ -29,6 +29,8 @@ const tokenOf = (user: string) => `tok:t0:${user}`;
 
 interface Loopback {
   hub: HubRef;
+  /** What the server put on its links: messages and characters (a batch frame is one message). */
+  wire: { messages: number; chars: number };
   transport: WsTransport;
   clients: ClientActor[];
   close(): Promise<void>;
@@ -40,7 +42,14 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
   for (const user of users) directory.add(tokenOf(user), { tenant: 't0', user, role: 'admin', threads: '*' });
   const transport = await WsTransport.start({ authenticate: (token) => directory.authenticate(token) });
   const hub = createActor(hubMachine, { input: { epoch: 'e1', directory, logCapacity } }).start();
-  transport.listen(createServerHandler({ hub: () => hub }));
+  const wire = { messages: 0, chars: 0 };
+  const observer = {
+    sent(_link: string, data: string) {
+      wire.messages++;
+      wire.chars += data.length;
+    },
+  };
+  transport.listen(createServerHandler({ hub: () => hub, observer }));
   const clients = users.map((user, i) => {
     const id = `t0/${user}/0`;
     const actor = createClient({
@@ -65,7 +74,7 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
     await sleep(5);
   }
   return {
-    hub, transport, clients,
+    hub, transport, clients, wire,
     async close() {
       for (const c of clients) c.stop();
       await transport.close();
@@ -79,6 +88,8 @@ export interface Run {
   latencyP50Ms: number;
   latencyP99Ms: number;
   delivered: number;
+  /** Server → client WebSocket messages per delivered event (wsim only: batching packs several events in one). */
+  messagesPerEvent?: number;
 }
 
 /** One user, `count` events as fast as the protocol allows. */
@@ -103,7 +114,7 @@ export async function wsimBurst(count: number): Promise<Run> {
     if (delivered < count) throw new Error(`ws burst: ${delivered}/${count} delivered in 60 s`);
     const elapsed = (Math.max(...receivedAt) - started) / 1000;
     const latencies = Array.from(receivedAt, (t, k) => t - publishedAt[k]!);
-    return { eventsPerSecond: count / elapsed, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), delivered };
+    return { eventsPerSecond: count / elapsed, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), delivered, messagesPerEvent: world.wire.messages / count };
   } finally {
     await world.close();
   }
