@@ -143,6 +143,7 @@ export function formatBench(r: BenchReport): string {
     ['socket.io p99 ms (burst)', fmt(r.peers.socketio.latencyP99Ms), range(s.peers.socketio.latencyP99Ms), ''],
     ['peers ratio (wsim / socket.io)', fmt(r.peers.ratio), '', '≥ 1'],
     ['bytes per idle session', fmt(r.memory.bytesPerIdleSession), range(s.memory.spread.bytesPerIdleSession), ''],
+    ['  on compiled JavaScript', fmt(r.memory.compiledBytesPerIdleSession), range(s.memory.spread.compiledBytesPerIdleSession), '≤ 12,000'],
     ['cluster events/s (3 nodes + Redis)', fmt(r.cluster.eventsPerSecond), range(s.cluster.wsim.eventsPerSecond), ''],
     ['cluster p99 ms', fmt(r.cluster.latencyP99Ms), range(s.cluster.wsim.latencyP99Ms), ''],
     ['socket.io + redis-streams events/s', fmt(r.cluster.socketioRedis.eventsPerSecond), range(s.cluster.socketio.eventsPerSecond), ''],
