@@ -90,7 +90,15 @@ export interface Run {
   delivered: number;
   /** Server → client WebSocket messages per delivered event (wsim only: batching packs several events in one). */
   messagesPerEvent?: number;
+  /** CPU time of the process (both ends) per event, µs: the work, which a loaded machine changes less than the rate. */
+  cpuUsPerEvent?: number;
 }
+
+/** CPU time used by this process so far (user + system), µs. */
+export const cpuMicros = (): number => {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+};
 
 /** One user, `count` events as fast as the protocol allows. */
 export async function wsimBurst(count: number): Promise<Run> {
@@ -106,15 +114,17 @@ export async function wsimBurst(count: number): Promise<Run> {
   });
   try {
     const started = performance.now();
+    const cpu = cpuMicros();
     await pace(count, 100, (k) => {
       publishedAt[k] = performance.now();
       world.hub.send({ type: 'PUBLISH', event: events[k]! });
     });
     await within(all, 60_000);
     if (delivered < count) throw new Error(`ws burst: ${delivered}/${count} delivered in 60 s`);
+    const cpuUsPerEvent = (cpuMicros() - cpu) / count;
     const elapsed = (Math.max(...receivedAt) - started) / 1000;
     const latencies = Array.from(receivedAt, (t, k) => t - publishedAt[k]!);
-    return { eventsPerSecond: count / elapsed, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), delivered, messagesPerEvent: world.wire.messages / count };
+    return { eventsPerSecond: count / elapsed, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), delivered, messagesPerEvent: world.wire.messages / count, cpuUsPerEvent };
   } finally {
     await world.close();
   }
@@ -159,8 +169,8 @@ export async function wsimSteady(users: number, rateHz: number, seconds: number)
   }
 }
 
-/** A bare ws server sends the same event frames to a bare ws client: messages per second received. */
-export async function rawWs(count: number): Promise<number> {
+/** A bare ws server sends the same event frames to a bare ws client: messages per second received, and CPU µs per message. */
+export async function rawWs(count: number): Promise<{ messagesPerSecond: number; cpuUsPerMessage: number }> {
   const frames = streamOf(count).map((e, k) => eventFrameText(e, k));
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   await once(wss, 'listening');
@@ -181,10 +191,11 @@ export async function rawWs(count: number): Promise<number> {
   if (client.readyState !== WebSocket.OPEN) await once(client, 'open');
   try {
     const started = performance.now();
+    const cpu = cpuMicros();
     await pace(count, 100, (k) => server.send(frames[k]!));
     await within(all, 60_000);
     if (received < count) throw new Error(`raw ws: ${received}/${count} received in 60 s`);
-    return count / ((last - started) / 1000);
+    return { messagesPerSecond: count / ((last - started) / 1000), cpuUsPerMessage: (cpuMicros() - cpu) / count };
   } finally {
     client.terminate();
     server.terminate();
@@ -201,21 +212,24 @@ export interface WsFigures {
 }
 
 export interface WsDetail {
-  burst: { events: number; latencyP50Ms: number; latencyP99Ms: number; eventsPerSecond: Spread; latencyP99MsSpread: Spread };
+  burst: { events: number; latencyP50Ms: number; latencyP99Ms: number; eventsPerSecond: Spread; latencyP99MsSpread: Spread; cpuUsPerEvent: Spread; messagesPerEvent: number };
   seedLoad: { users: number; rateHz: number; seconds: number; delivered: number; latencyP50Ms: Spread; latencyP99Ms: Spread };
-  raw: { messagesPerSecond: Spread };
+  raw: { messagesPerSecond: Spread; cpuUsPerMessage: Spread };
 }
 
 export async function measureWs(options: { events: number; reps: number; steadySeconds: number; steadyReps: number }): Promise<{ figures: WsFigures; detail: WsDetail }> {
   await wsimBurst(Math.min(2000, options.events)); // warm the JIT and the sockets
   await rawWs(Math.min(2000, options.events));
   const bursts: Run[] = [];
-  const raws: number[] = [];
+  const raws: Array<{ messagesPerSecond: number; cpuUsPerMessage: number }> = [];
   for (let i = 0; i < options.reps; i++) {
     bursts.push(await wsimBurst(options.events));
     raws.push(await rawWs(options.events));
     const b = bursts.at(-1)!;
-    log(`ws: rep ${i + 1}/${options.reps}: wsim ${Math.round(b.eventsPerSecond)} events/s (p50 ${b.latencyP50Ms.toFixed(1)} ms, p99 ${b.latencyP99Ms.toFixed(1)} ms), raw ws ${Math.round(raws.at(-1)!)} messages/s`);
+    const r = raws.at(-1)!;
+    log(
+      `ws: rep ${i + 1}/${options.reps}: wsim ${Math.round(b.eventsPerSecond)} events/s (p50 ${b.latencyP50Ms.toFixed(1)} ms, p99 ${b.latencyP99Ms.toFixed(1)} ms, ${b.cpuUsPerEvent!.toFixed(1)} CPU µs/event), raw ws ${Math.round(r.messagesPerSecond)} messages/s (${r.cpuUsPerMessage.toFixed(1)} CPU µs/message)`,
+    );
   }
   const steady: Run[] = [];
   for (let i = 0; i < options.steadyReps; i++) {
@@ -224,7 +238,7 @@ export async function measureWs(options: { events: number; reps: number; steadyS
     log(`ws: seed load rep ${i + 1}/${options.steadyReps}: 20 users × 50 events/s, ${s.delivered} delivered, p50 ${s.latencyP50Ms.toFixed(2)} ms, p99 ${s.latencyP99Ms.toFixed(2)} ms`);
   }
   const eps = spread(bursts.map((b) => b.eventsPerSecond));
-  const raw = spread(raws);
+  const raw = spread(raws.map((r) => r.messagesPerSecond));
   const p50 = spread(steady.map((s) => s.latencyP50Ms));
   const p99 = spread(steady.map((s) => s.latencyP99Ms));
   return {
@@ -242,9 +256,11 @@ export async function measureWs(options: { events: number; reps: number; steadyS
         latencyP99Ms: round(spread(bursts.map((b) => b.latencyP99Ms)).median),
         eventsPerSecond: roundSpread(eps, 4),
         latencyP99MsSpread: roundSpread(spread(bursts.map((b) => b.latencyP99Ms))),
+        cpuUsPerEvent: roundSpread(spread(bursts.map((b) => b.cpuUsPerEvent!))),
+        messagesPerEvent: round(spread(bursts.map((b) => b.messagesPerEvent!)).median),
       },
       seedLoad: { users: 20, rateHz: 50, seconds: options.steadySeconds, delivered: steady.at(-1)?.delivered ?? 0, latencyP50Ms: roundSpread(p50), latencyP99Ms: roundSpread(p99) },
-      raw: { messagesPerSecond: roundSpread(raw, 4) },
+      raw: { messagesPerSecond: roundSpread(raw, 4), cpuUsPerMessage: roundSpread(spread(raws.map((r) => r.cpuUsPerMessage))) },
     },
   };
 }

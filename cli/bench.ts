@@ -141,6 +141,8 @@ export function formatBench(r: BenchReport): string {
     ['ws p99 ms (burst)', fmt(s.ws.burst.latencyP99Ms), range(s.ws.burst.latencyP99MsSpread), ''],
     ['socket.io events/s', fmt(r.peers.socketio.eventsPerSecond), range(s.peers.socketio.eventsPerSecond), ''],
     ['socket.io p99 ms (burst)', fmt(r.peers.socketio.latencyP99Ms), range(s.peers.socketio.latencyP99Ms), ''],
+    ['  socket.io, per-message acks', fmt(s.peers.socketioPerMessageAck.eventsPerSecond.median), range(s.peers.socketioPerMessageAck.eventsPerSecond), '(no recovery)'],
+    ['CPU µs/event: wsim / socket.io / raw', `${fmt(s.ws.burst.cpuUsPerEvent.median)} / ${fmt(s.peers.socketio.cpuUsPerEvent.median)} / ${fmt(s.ws.raw.cpuUsPerMessage.median)}`, '', ''],
     ['peers ratio (wsim / socket.io)', fmt(r.peers.ratio), '', '≥ 1'],
     ['bytes per idle session', fmt(r.memory.bytesPerIdleSession), range(s.memory.spread.bytesPerIdleSession), ''],
     ['  on compiled JavaScript', fmt(r.memory.compiledBytesPerIdleSession), range(s.memory.spread.compiledBytesPerIdleSession), '≤ 12,000'],
