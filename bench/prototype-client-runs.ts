@@ -35,6 +35,7 @@ import { SimClock } from '../sim/clock.ts';
 import { Scheduler } from '../sim/scheduler.ts';
 import { createPortActor, type ClientActor, type ClientPort } from '../transport/client-endpoint.ts';
 import { criticalEvent } from './workload.ts';
+import type { ClientVariant } from './ws.ts';
 
 type RunAnswer = { type: 'app.run'; thread: string; from: number; delivered: number; failure?: string };
 type RunEvent = { type: 'frame.events'; frames: EventFrame[] } | RunAnswer;
@@ -55,7 +56,8 @@ class CountingPort implements ClientPort {
   rejected(): void {}
 }
 
-const ports = new WeakMap<AnyActorRef, ClientPort>();
+/** Who the prototype's deliverRun hands events to, by actor (the endpoint's own wiring is private to it). */
+const ports = new WeakMap<AnyActorRef, Pick<ClientPort, 'deliver'>>();
 
 /** The plain case: the run continues a confirmed stream that holds nothing and waits for no answer. */
 function plainRun(context: ClientContext, frames: EventFrame[]): StreamCursor | undefined {
@@ -146,6 +148,18 @@ export function grouped(events: InboxEvent[]): Array<InboxEvent | RunEvent> {
   }
   end();
   return out;
+}
+
+/** The prototype as a variant of the ws bench's client (`wsimBurst(count, runsVariant())`). */
+export function runsVariant(): ClientVariant {
+  return {
+    machine: runsMachine(),
+    inbox: () => {
+      const inbox = new ClientInbox();
+      return { accept: (data: string) => grouped(inbox.accept(data)) as ClientEvent[] };
+    },
+    made: (actor, app) => ports.set(actor, app),
+  };
 }
 
 /** `count` events in batch messages of `perBatch` event frames, as the server sends a burst. */

@@ -19,7 +19,8 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { hubMachine, type HubRef } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
 import { Random } from '../sim/random.ts';
-import { createClient, type ClientActor } from '../transport/client-endpoint.ts';
+import type { ClientConnectionMachine } from '../machines/client-connection.ts';
+import { createClient, type AppSink, type ClientActor, type MessageInbox } from '../transport/client-endpoint.ts';
 import { createServerHandler } from '../transport/server-endpoint.ts';
 import { WsTransport } from '../transport/ws-transport.ts';
 import { log, percentile, round, roundSpread, sleep, spread, within, type Spread } from './stats.ts';
@@ -36,8 +37,15 @@ interface Loopback {
   close(): Promise<void>;
 }
 
+/** A client machine variant for the burst (prototypes): the machine, how it hears messages, and a hook on each client made. */
+export interface ClientVariant {
+  machine: ClientConnectionMachine;
+  inbox: () => MessageInbox;
+  made(actor: ClientActor, app: AppSink): void;
+}
+
 /** Hub behind a ws server on 127.0.0.1:0, and one client machine per user whose app hears `deliver`. */
-async function loopback(users: string[], logCapacity: number, deliver: (user: string, event: { run: string; idx: number }) => void): Promise<Loopback> {
+async function loopback(users: string[], logCapacity: number, deliver: (user: string, event: { run: string; idx: number }) => void, variant?: ClientVariant): Promise<Loopback> {
   const directory = new Directory();
   for (const user of users) directory.add(tokenOf(user), { tenant: 't0', user, role: 'admin', threads: '*' });
   const transport = await WsTransport.start({ authenticate: (token) => directory.authenticate(token) });
@@ -52,16 +60,18 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
   transport.listen(createServerHandler({ hub: () => hub, observer }));
   const clients = users.map((user, i) => {
     const id = `t0/${user}/0`;
-    const actor = createClient({
-      id, endpoint: id, token: tokenOf(user), threads: ['th0'], transport, random: Random.seeded(i + 1),
-      app: {
-        deliver: (_thread, _seq, event) => {
-          deliver(user, event);
-          return { ok: true };
-        },
-        appFailed: () => {}, deadLetter: () => {}, resync: () => {}, rejected: () => {},
+    const app: AppSink = {
+      deliver: (_thread, _seq, event) => {
+        deliver(user, event);
+        return { ok: true };
       },
+      appFailed: () => {}, deadLetter: () => {}, resync: () => {}, rejected: () => {},
+    };
+    const actor = createClient({
+      id, endpoint: id, token: tokenOf(user), threads: ['th0'], transport, random: Random.seeded(i + 1), app,
+      ...(variant ? { machine: variant.machine, inbox: variant.inbox } : {}),
     });
+    variant?.made(actor, app);
     actor.start();
     actor.send({ type: 'START' });
     return actor;
@@ -101,17 +111,22 @@ export const cpuMicros = (): number => {
 };
 
 /** One user, `count` events as fast as the protocol allows. */
-export async function wsimBurst(count: number): Promise<Run> {
+export async function wsimBurst(count: number, variant?: ClientVariant): Promise<Run> {
   const events = streamOf(count);
   const publishedAt = new Float64Array(count);
   const receivedAt = new Float64Array(count);
   let delivered = 0;
   let done!: () => void;
   const all = new Promise<void>((resolve) => (done = resolve));
-  const world = await loopback(['u0'], count + 16, (_user, event) => {
-    receivedAt[indexOf(event)] = performance.now();
-    if (++delivered === count) done();
-  });
+  const world = await loopback(
+    ['u0'],
+    count + 16,
+    (_user, event) => {
+      receivedAt[indexOf(event)] = performance.now();
+      if (++delivered === count) done();
+    },
+    variant,
+  );
   try {
     const started = performance.now();
     const cpu = cpuMicros();

@@ -15,6 +15,7 @@ import {
   type AppSink,
   type ClientConfig,
   type ClientConnectionMachine,
+  type ClientEvent,
   type ClientInput,
   type DeliverParams,
   type RandomSource,
@@ -47,6 +48,13 @@ export interface ClientEndpointOptions {
   incarnation?: number;
   /** A variant of the machine (`machine.provide(...)`), for broken-protocol tests. */
   machine?: ClientConnectionMachine;
+  /** How each link's messages become machine events (default: a `ClientInbox`, one event per frame); a variant that hears them otherwise brings its own. */
+  inbox?: () => MessageInbox;
+}
+
+/** Turns one message from a link into the machine's events. */
+export interface MessageInbox {
+  accept(data: string): readonly ClientEvent[];
 }
 
 export type ClientActor = Actor<ClientConnectionMachine>;
@@ -102,9 +110,11 @@ function wired(machine: ClientConnectionMachine): ClientConnectionMachine {
 class HeardLink implements LinkHandler {
   /** Set once the transport returned the link (a handler may hear before: then it is not current yet). */
   link: Link | null = null;
-  private readonly inbox = new ClientInbox();
+  private readonly inbox: MessageInbox;
 
-  constructor(private readonly client: ClientLinks) {}
+  constructor(private readonly client: ClientLinks) {
+    this.inbox = client.options.inbox?.() ?? new ClientInbox();
+  }
 
   private get current(): boolean {
     return this.link === this.client.current;
@@ -134,7 +144,7 @@ class ClientLinks implements ClientPort {
   private attempt = 0;
   private readonly linkPrefix: string;
 
-  constructor(private readonly options: ClientEndpointOptions) {
+  constructor(readonly options: ClientEndpointOptions) {
     this.linkPrefix = options.incarnation ? `${options.id}.${options.incarnation}` : options.id;
   }
 
