@@ -163,38 +163,55 @@ export function runsVariant(): ClientVariant {
 }
 
 /** `count` events in batch messages of `perBatch` event frames, as the server sends a burst. */
-function messages(count: number, perBatch: number): string[] {
+export function messages(count: number, perBatch: number, first = 1): string[] {
   const out: string[] = [];
   for (let k = 0; k < count; k += perBatch) {
     const parts: string[] = [];
-    for (let j = k; j < Math.min(count, k + perBatch); j++) parts.push(encode({ v: 1, type: 'event', thread: 'th0', seq: j + 1, epoch: 'e1', event: criticalEvent('t0', 'u0', 'th0', j) }));
+    for (let j = k; j < Math.min(count, k + perBatch); j++) parts.push(encode({ v: 1, type: 'event', thread: 'th0', seq: first + j, epoch: 'e1', event: criticalEvent('t0', 'u0', 'th0', first - 1 + j) }));
     out.push(parts.length === 1 ? parts[0]! : `{"v":1,"type":"batch","frames":[${parts.join(',')}]}`);
   }
   return out;
 }
 
+/** A client machine (today's or the prototype) on a simulated clock, open and subscribed to th0, hearing server messages as text. */
+export class ClientBench {
+  readonly scheduler = new Scheduler();
+  readonly actor: ClientActor;
+  private readonly inbox = new ClientInbox();
+
+  constructor(
+    private readonly variant: 'today' | 'runs',
+    port: ClientPort,
+  ) {
+    const machine = variant === 'runs' ? runsMachine() : clientConnectionMachine;
+    this.actor = createPortActor(machine, port, { next: () => 0.5 }, { clock: new SimClock(this.scheduler), input: { id: 'c', token: 'tok', threads: ['th0'] } });
+    ports.set(this.actor, port);
+    this.actor.start();
+    this.actor.send({ type: 'START' });
+    this.actor.send({ type: 'LINK_OPEN' });
+    this.hear(encode({ v: 1, type: 'welcome', session: 's', epoch: 'e1' }));
+    this.hear(encode({ v: 1, type: 'subscribed', thread: 'th0', epoch: 'e1', from: 1, recovered: false }));
+  }
+
+  hear(text: string): void {
+    const events = this.inbox.accept(text);
+    for (const event of this.variant === 'runs' ? grouped(events) : events) this.actor.send(event as ClientEvent);
+    this.scheduler.runUntil(this.scheduler.now);
+  }
+
+  advance(ms: number): void {
+    this.scheduler.runUntil(this.scheduler.now + ms);
+  }
+}
+
 /** CPU µs per event of inbox + client machine, open and subscribed, for `count` events in batches of `perBatch`. */
 export function clientCost(variant: 'today' | 'runs', count: number, perBatch: number): { usPerEvent: number; delivered: number } {
-  const scheduler = new Scheduler();
   const port = new CountingPort();
-  const machine = variant === 'runs' ? runsMachine() : clientConnectionMachine;
-  const actor: ClientActor = createPortActor(machine, port, { next: () => 0.5 }, { clock: new SimClock(scheduler), input: { id: 'c', token: 'tok', threads: ['th0'] } });
-  ports.set(actor, port);
-  actor.start();
-  const inbox = new ClientInbox();
-  const hear = (text: string) => {
-    const events = inbox.accept(text);
-    for (const event of variant === 'runs' ? grouped(events) : events) actor.send(event as ClientEvent);
-    scheduler.runUntil(scheduler.now);
-  };
-  actor.send({ type: 'START' });
-  actor.send({ type: 'LINK_OPEN' });
-  hear(encode({ v: 1, type: 'welcome', session: 's', epoch: 'e1' }));
-  hear(encode({ v: 1, type: 'subscribed', thread: 'th0', epoch: 'e1', from: 1, recovered: false }));
+  const client = new ClientBench(variant, port);
   const texts = messages(count, perBatch);
   const cpu = process.cpuUsage();
-  for (const text of texts) hear(text);
+  for (const text of texts) client.hear(text);
   const used = process.cpuUsage(cpu);
-  actor.stop();
+  client.actor.stop();
   return { usPerEvent: (used.user + used.system) / count, delivered: port.delivered };
 }
