@@ -1,7 +1,7 @@
 /**
  * Real sockets on loopback: the real endpoints (hub + `createServerHandler`
  * behind `WsTransport.start()`, client machines through `createClient`), the
- * machines on XState's real clock.
+ * machines on real time (the hub and its sessions on `realClock`).
  *
  * - burst: one user, N critical events published 100 per setImmediate, as
  *   fast as the protocol allows (window, acks, batching): delivered events
@@ -21,6 +21,7 @@ import { Directory } from '../machines/identity.ts';
 import { Random } from '../sim/random.ts';
 import type { ClientConnectionMachine } from '../machines/client-connection.ts';
 import { createClient, type AppSink, type ClientActor, type MessageInbox } from '../transport/client-endpoint.ts';
+import { realClock } from '../transport/real-clock.ts';
 import { createServerHandler } from '../transport/server-endpoint.ts';
 import { WsTransport } from '../transport/ws-transport.ts';
 import { log, percentile, round, roundSpread, sleep, spread, within, type Spread } from './stats.ts';
@@ -49,7 +50,8 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
   const directory = new Directory();
   for (const user of users) directory.add(tokenOf(user), { tenant: 't0', user, role: 'admin', threads: '*' });
   const transport = await WsTransport.start({ authenticate: (token) => directory.authenticate(token) });
-  const hub = createActor(hubMachine, { input: { epoch: 'e1', directory, logCapacity } }).start();
+  // real time, with a zero delay (the session's flush) on setImmediate rather than Node's 1 ms setTimeout
+  const hub = createActor(hubMachine, { input: { epoch: 'e1', directory, logCapacity }, clock: realClock }).start();
   const wire = { messages: 0, chars: 0 };
   const observer = {
     sent(_link: string, data: string) {
