@@ -18,7 +18,7 @@
  *   full collections, (end − warm) / warm. The world keeps no trace records.
  */
 import { execFile } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
@@ -61,11 +61,16 @@ async function compiledIdleBytes(gc: () => void, reps: number): Promise<number[]
   // inside the project, so that the bundle's bare imports (xstate, ...) resolve from its node_modules
   const dir = path.join(path.dirname(self), '..', 'node_modules', '.cache', 'wsim-bench');
   mkdirSync(dir, { recursive: true });
-  const outfile = path.join(dir, 'memory.mjs');
+  // one file per process: two benches of the same checkout may run at once
+  const outfile = path.join(dir, `memory-${process.pid}.mjs`);
   await build({ entryPoints: [self], outfile, bundle: true, platform: 'node', format: 'esm', packages: 'external', keepNames: false, logLevel: 'warning' });
   const script = `const m = await import(${JSON.stringify(pathToFileURL(outfile).href)}); process.stdout.write(JSON.stringify(await m.idleBytesPerSession(gc, ${reps})));`;
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { timeout: 300_000 });
-  return JSON.parse(stdout) as number[];
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { timeout: 300_000 });
+    return JSON.parse(stdout) as number[];
+  } finally {
+    rmSync(outfile, { force: true });
+  }
 }
 
 async function sustainedGrowth(gc: () => void, seconds: number): Promise<{ warm: number; end: number }> {
