@@ -5,11 +5,23 @@
  * - bytesPerIdleSession: a simulated world with 1,000 idle users (one tab,
  *   one thread each: a client actor, its link, the hub's session actor and
  *   its routing entry), connected and subscribed, minus the same world with
- *   none, after full collections, / 1,000.
+ *   none, after full collections, / 1,000;
+ * - compiledBytesPerIdleSession: the same, on compiled JavaScript as the built
+ *   package runs it. Under tsx (`npm run bench`) esbuild's keepNames wraps
+ *   every arrow function in `__name`, whose defineProperty gives each closure
+ *   a 256-byte property store of its own: about 6 KB of an idle session that
+ *   no user pays. Measured in a child node on an esbuild bundle of this file
+ *   (keepNames off, packages external), or in process when this file is
+ *   already compiled.
  * - heapGrowth: the sustained-load world of the sim bench, stopped at a
  *   third of its load (after warm-up) and at the end of its load; heap after
  *   full collections, (end − warm) / warm. The world keeps no trace records.
  */
+import { execFile } from 'node:child_process';
+import { mkdirSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { horizonOf } from '../sim/horizon.ts';
 import { sustainedInput, sustainedScenario } from './sim-speed.ts';
 import { emptyWorkload, idleUsers, openWorld } from './sim-world.ts';
@@ -29,6 +41,38 @@ async function idleHeap(gc: () => void, users: number): Promise<number> {
   return heap;
 }
 
+/** Bytes per idle session, `reps` times (an empty world, then a full one, each time). */
+export async function idleBytesPerSession(gc: () => void, reps: number, onRep: (bytes: number, rep: number) => void = () => {}): Promise<number[]> {
+  const perSession: number[] = [];
+  for (let i = 0; i < reps; i++) {
+    const empty = await idleHeap(gc, 0);
+    const full = await idleHeap(gc, IDLE_SESSIONS);
+    perSession.push((full - empty) / IDLE_SESSIONS);
+    onRep(perSession.at(-1)!, i);
+  }
+  return perSession;
+}
+
+/** `idleBytesPerSession` on compiled JavaScript: bundled without keepNames and run in a child node (see the header). */
+async function compiledIdleBytes(gc: () => void, reps: number): Promise<number[]> {
+  const self = fileURLToPath(import.meta.url);
+  if (!self.endsWith('.ts')) return idleBytesPerSession(gc, reps);
+  const { build } = await import('esbuild');
+  // inside the project, so that the bundle's bare imports (xstate, ...) resolve from its node_modules
+  const dir = path.join(path.dirname(self), '..', 'node_modules', '.cache', 'wsim-bench');
+  mkdirSync(dir, { recursive: true });
+  // one file per process: two benches of the same checkout may run at once
+  const outfile = path.join(dir, `memory-${process.pid}.mjs`);
+  await build({ entryPoints: [self], outfile, bundle: true, platform: 'node', format: 'esm', packages: 'external', keepNames: false, logLevel: 'warning' });
+  const script = `const m = await import(${JSON.stringify(pathToFileURL(outfile).href)}); process.stdout.write(JSON.stringify(await m.idleBytesPerSession(gc, ${reps})));`;
+  try {
+    const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', '--input-type=module', '-e', script], { timeout: 300_000 });
+    return JSON.parse(stdout) as number[];
+  } finally {
+    rmSync(outfile, { force: true });
+  }
+}
+
 async function sustainedGrowth(gc: () => void, seconds: number): Promise<{ warm: number; end: number }> {
   const scenario = sustainedScenario();
   const input = sustainedInput(seconds);
@@ -45,12 +89,14 @@ async function sustainedGrowth(gc: () => void, seconds: number): Promise<{ warm:
 
 export interface MemoryFigures {
   bytesPerIdleSession: number;
+  /** The same on compiled JavaScript (what the built package pays). */
+  compiledBytesPerIdleSession: number;
   heapGrowth: number;
 }
 
 export interface MemoryDetail {
   idleSessions: number;
-  spread: { bytesPerIdleSession: Spread; heapGrowth: Spread };
+  spread: { bytesPerIdleSession: Spread; compiledBytesPerIdleSession: Spread; heapGrowth: Spread };
   heapAfterWarmUpBytes: number;
   heapAtEndBytes: number;
 }
@@ -58,13 +104,9 @@ export interface MemoryDetail {
 export async function measureMemory(options: { reps: number; seconds: number; growthReps: number }): Promise<{ figures: MemoryFigures; detail: MemoryDetail }> {
   const gc = await gcFunction();
   if (!gc) throw new Error('memory: no garbage collector to call (run node with --expose-gc)');
-  const perSession: number[] = [];
-  for (let i = 0; i < options.reps; i++) {
-    const empty = await idleHeap(gc, 0);
-    const full = await idleHeap(gc, IDLE_SESSIONS);
-    perSession.push((full - empty) / IDLE_SESSIONS);
-    log(`memory: rep ${i + 1}/${options.reps}: ${Math.round(perSession.at(-1)!)} bytes per idle session`);
-  }
+  const perSession = await idleBytesPerSession(gc, options.reps, (bytes, i) => log(`memory: rep ${i + 1}/${options.reps}: ${Math.round(bytes)} bytes per idle session`));
+  const compiled = await compiledIdleBytes(gc, options.reps);
+  log(`memory: compiled JavaScript: ${compiled.map(Math.round).join(', ')} bytes per idle session`);
   const growth: number[] = [];
   let last = { warm: 0, end: 0 };
   for (let i = 0; i < options.growthReps; i++) {
@@ -73,9 +115,15 @@ export async function measureMemory(options: { reps: number; seconds: number; gr
     log(`memory: sustained run ${i + 1}/${options.growthReps}: heap ${(last.warm / 1e6).toFixed(1)} MB after warm-up → ${(last.end / 1e6).toFixed(1)} MB at the end (${(100 * growth.at(-1)!).toFixed(1)}%)`);
   }
   const per = spread(perSession);
+  const perCompiled = spread(compiled);
   const grow = spread(growth);
   return {
-    figures: { bytesPerIdleSession: Math.round(per.median), heapGrowth: round(grow.median) },
-    detail: { idleSessions: IDLE_SESSIONS, spread: { bytesPerIdleSession: roundSpread(per, 4), heapGrowth: roundSpread(grow) }, heapAfterWarmUpBytes: last.warm, heapAtEndBytes: last.end },
+    figures: { bytesPerIdleSession: Math.round(per.median), compiledBytesPerIdleSession: Math.round(perCompiled.median), heapGrowth: round(grow.median) },
+    detail: {
+      idleSessions: IDLE_SESSIONS,
+      spread: { bytesPerIdleSession: roundSpread(per, 4), compiledBytesPerIdleSession: roundSpread(perCompiled, 4), heapGrowth: roundSpread(grow) },
+      heapAfterWarmUpBytes: last.warm,
+      heapAtEndBytes: last.end,
+    },
   };
 }

@@ -1,7 +1,7 @@
 /**
  * Real sockets on loopback: the real endpoints (hub + `createServerHandler`
  * behind `WsTransport.start()`, client machines through `createClient`), the
- * machines on XState's real clock.
+ * machines on real time (the hub and its sessions on `realClock`).
  *
  * - burst: one user, N critical events published 100 per setImmediate, as
  *   fast as the protocol allows (window, acks, batching): delivered events
@@ -19,7 +19,9 @@ import { WebSocket, WebSocketServer } from 'ws';
 import { hubMachine, type HubRef } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
 import { Random } from '../sim/random.ts';
-import { createClient, type ClientActor } from '../transport/client-endpoint.ts';
+import type { ClientConnectionMachine } from '../machines/client-connection.ts';
+import { createClient, type AppSink, type ClientActor, type MessageInbox } from '../transport/client-endpoint.ts';
+import { realClock } from '../transport/real-clock.ts';
 import { createServerHandler } from '../transport/server-endpoint.ts';
 import { WsTransport } from '../transport/ws-transport.ts';
 import { log, percentile, round, roundSpread, sleep, spread, within, type Spread } from './stats.ts';
@@ -29,30 +31,49 @@ const tokenOf = (user: string) => `tok:t0:${user}`;
 
 interface Loopback {
   hub: HubRef;
+  /** What the server put on its links: messages and characters (a batch frame is one message). */
+  wire: { messages: number; chars: number };
   transport: WsTransport;
   clients: ClientActor[];
   close(): Promise<void>;
 }
 
+/** A client machine variant for the burst (prototypes): the machine, how it hears messages, and a hook on each client made. */
+export interface ClientVariant {
+  machine: ClientConnectionMachine;
+  inbox: () => MessageInbox;
+  made(actor: ClientActor, app: AppSink): void;
+}
+
 /** Hub behind a ws server on 127.0.0.1:0, and one client machine per user whose app hears `deliver`. */
-async function loopback(users: string[], logCapacity: number, deliver: (user: string, event: { run: string; idx: number }) => void): Promise<Loopback> {
+async function loopback(users: string[], logCapacity: number, deliver: (user: string, event: { run: string; idx: number }) => void, variant?: ClientVariant): Promise<Loopback> {
   const directory = new Directory();
   for (const user of users) directory.add(tokenOf(user), { tenant: 't0', user, role: 'admin', threads: '*' });
   const transport = await WsTransport.start({ authenticate: (token) => directory.authenticate(token) });
-  const hub = createActor(hubMachine, { input: { epoch: 'e1', directory, logCapacity } }).start();
-  transport.listen(createServerHandler({ hub: () => hub }));
+  // real time, with a zero delay (the session's flush) on setImmediate rather than Node's 1 ms setTimeout
+  const hub = createActor(hubMachine, { input: { epoch: 'e1', directory, logCapacity }, clock: realClock }).start();
+  const wire = { messages: 0, chars: 0 };
+  const observer = {
+    sent(_link: string, data: string) {
+      wire.messages++;
+      wire.chars += data.length;
+    },
+  };
+  transport.listen(createServerHandler({ hub: () => hub, observer }));
   const clients = users.map((user, i) => {
     const id = `t0/${user}/0`;
-    const actor = createClient({
-      id, endpoint: id, token: tokenOf(user), threads: ['th0'], transport, random: Random.seeded(i + 1),
-      app: {
-        deliver: (_thread, _seq, event) => {
-          deliver(user, event);
-          return { ok: true };
-        },
-        appFailed: () => {}, deadLetter: () => {}, resync: () => {}, rejected: () => {},
+    const app: AppSink = {
+      deliver: (_thread, _seq, event) => {
+        deliver(user, event);
+        return { ok: true };
       },
+      appFailed: () => {}, deadLetter: () => {}, resync: () => {}, rejected: () => {},
+    };
+    const actor = createClient({
+      id, endpoint: id, token: tokenOf(user), threads: ['th0'], transport, random: Random.seeded(i + 1), app,
+      ...(variant ? { machine: variant.machine, inbox: variant.inbox } : {}),
     });
+    variant?.made(actor, app);
     actor.start();
     actor.send({ type: 'START' });
     return actor;
@@ -65,7 +86,7 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
     await sleep(5);
   }
   return {
-    hub, transport, clients,
+    hub, transport, clients, wire,
     async close() {
       for (const c of clients) c.stop();
       await transport.close();
@@ -79,31 +100,48 @@ export interface Run {
   latencyP50Ms: number;
   latencyP99Ms: number;
   delivered: number;
+  /** Server → client WebSocket messages per delivered event (wsim only: batching packs several events in one). */
+  messagesPerEvent?: number;
+  /** CPU time of the process (both ends) per event, µs: the work, which a loaded machine changes less than the rate. */
+  cpuUsPerEvent?: number;
 }
 
+/** CPU time used by this process so far (user + system), µs. */
+export const cpuMicros = (): number => {
+  const used = process.cpuUsage();
+  return used.user + used.system;
+};
+
 /** One user, `count` events as fast as the protocol allows. */
-export async function wsimBurst(count: number): Promise<Run> {
+export async function wsimBurst(count: number, variant?: ClientVariant): Promise<Run> {
   const events = streamOf(count);
   const publishedAt = new Float64Array(count);
   const receivedAt = new Float64Array(count);
   let delivered = 0;
   let done!: () => void;
   const all = new Promise<void>((resolve) => (done = resolve));
-  const world = await loopback(['u0'], count + 16, (_user, event) => {
-    receivedAt[indexOf(event)] = performance.now();
-    if (++delivered === count) done();
-  });
+  const world = await loopback(
+    ['u0'],
+    count + 16,
+    (_user, event) => {
+      receivedAt[indexOf(event)] = performance.now();
+      if (++delivered === count) done();
+    },
+    variant,
+  );
   try {
     const started = performance.now();
+    const cpu = cpuMicros();
     await pace(count, 100, (k) => {
       publishedAt[k] = performance.now();
       world.hub.send({ type: 'PUBLISH', event: events[k]! });
     });
     await within(all, 60_000);
     if (delivered < count) throw new Error(`ws burst: ${delivered}/${count} delivered in 60 s`);
+    const cpuUsPerEvent = (cpuMicros() - cpu) / count;
     const elapsed = (Math.max(...receivedAt) - started) / 1000;
     const latencies = Array.from(receivedAt, (t, k) => t - publishedAt[k]!);
-    return { eventsPerSecond: count / elapsed, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), delivered };
+    return { eventsPerSecond: count / elapsed, latencyP50Ms: percentile(latencies, 50), latencyP99Ms: percentile(latencies, 99), delivered, messagesPerEvent: world.wire.messages / count, cpuUsPerEvent };
   } finally {
     await world.close();
   }
@@ -148,8 +186,8 @@ export async function wsimSteady(users: number, rateHz: number, seconds: number)
   }
 }
 
-/** A bare ws server sends the same event frames to a bare ws client: messages per second received. */
-export async function rawWs(count: number): Promise<number> {
+/** A bare ws server sends the same event frames to a bare ws client: messages per second received, and CPU µs per message. */
+export async function rawWs(count: number): Promise<{ messagesPerSecond: number; cpuUsPerMessage: number }> {
   const frames = streamOf(count).map((e, k) => eventFrameText(e, k));
   const wss = new WebSocketServer({ host: '127.0.0.1', port: 0, perMessageDeflate: false });
   await once(wss, 'listening');
@@ -170,10 +208,11 @@ export async function rawWs(count: number): Promise<number> {
   if (client.readyState !== WebSocket.OPEN) await once(client, 'open');
   try {
     const started = performance.now();
+    const cpu = cpuMicros();
     await pace(count, 100, (k) => server.send(frames[k]!));
     await within(all, 60_000);
     if (received < count) throw new Error(`raw ws: ${received}/${count} received in 60 s`);
-    return count / ((last - started) / 1000);
+    return { messagesPerSecond: count / ((last - started) / 1000), cpuUsPerMessage: (cpuMicros() - cpu) / count };
   } finally {
     client.terminate();
     server.terminate();
@@ -190,21 +229,24 @@ export interface WsFigures {
 }
 
 export interface WsDetail {
-  burst: { events: number; latencyP50Ms: number; latencyP99Ms: number; eventsPerSecond: Spread; latencyP99MsSpread: Spread };
+  burst: { events: number; latencyP50Ms: number; latencyP99Ms: number; eventsPerSecond: Spread; latencyP99MsSpread: Spread; cpuUsPerEvent: Spread; messagesPerEvent: number };
   seedLoad: { users: number; rateHz: number; seconds: number; delivered: number; latencyP50Ms: Spread; latencyP99Ms: Spread };
-  raw: { messagesPerSecond: Spread };
+  raw: { messagesPerSecond: Spread; cpuUsPerMessage: Spread };
 }
 
 export async function measureWs(options: { events: number; reps: number; steadySeconds: number; steadyReps: number }): Promise<{ figures: WsFigures; detail: WsDetail }> {
   await wsimBurst(Math.min(2000, options.events)); // warm the JIT and the sockets
   await rawWs(Math.min(2000, options.events));
   const bursts: Run[] = [];
-  const raws: number[] = [];
+  const raws: Array<{ messagesPerSecond: number; cpuUsPerMessage: number }> = [];
   for (let i = 0; i < options.reps; i++) {
     bursts.push(await wsimBurst(options.events));
     raws.push(await rawWs(options.events));
     const b = bursts.at(-1)!;
-    log(`ws: rep ${i + 1}/${options.reps}: wsim ${Math.round(b.eventsPerSecond)} events/s (p50 ${b.latencyP50Ms.toFixed(1)} ms, p99 ${b.latencyP99Ms.toFixed(1)} ms), raw ws ${Math.round(raws.at(-1)!)} messages/s`);
+    const r = raws.at(-1)!;
+    log(
+      `ws: rep ${i + 1}/${options.reps}: wsim ${Math.round(b.eventsPerSecond)} events/s (p50 ${b.latencyP50Ms.toFixed(1)} ms, p99 ${b.latencyP99Ms.toFixed(1)} ms, ${b.cpuUsPerEvent!.toFixed(1)} CPU µs/event), raw ws ${Math.round(r.messagesPerSecond)} messages/s (${r.cpuUsPerMessage.toFixed(1)} CPU µs/message)`,
+    );
   }
   const steady: Run[] = [];
   for (let i = 0; i < options.steadyReps; i++) {
@@ -213,7 +255,7 @@ export async function measureWs(options: { events: number; reps: number; steadyS
     log(`ws: seed load rep ${i + 1}/${options.steadyReps}: 20 users × 50 events/s, ${s.delivered} delivered, p50 ${s.latencyP50Ms.toFixed(2)} ms, p99 ${s.latencyP99Ms.toFixed(2)} ms`);
   }
   const eps = spread(bursts.map((b) => b.eventsPerSecond));
-  const raw = spread(raws);
+  const raw = spread(raws.map((r) => r.messagesPerSecond));
   const p50 = spread(steady.map((s) => s.latencyP50Ms));
   const p99 = spread(steady.map((s) => s.latencyP99Ms));
   return {
@@ -231,9 +273,11 @@ export async function measureWs(options: { events: number; reps: number; steadyS
         latencyP99Ms: round(spread(bursts.map((b) => b.latencyP99Ms)).median),
         eventsPerSecond: roundSpread(eps, 4),
         latencyP99MsSpread: roundSpread(spread(bursts.map((b) => b.latencyP99Ms))),
+        cpuUsPerEvent: roundSpread(spread(bursts.map((b) => b.cpuUsPerEvent!))),
+        messagesPerEvent: round(spread(bursts.map((b) => b.messagesPerEvent!)).median),
       },
       seedLoad: { users: 20, rateHz: 50, seconds: options.steadySeconds, delivered: steady.at(-1)?.delivered ?? 0, latencyP50Ms: roundSpread(p50), latencyP99Ms: roundSpread(p99) },
-      raw: { messagesPerSecond: roundSpread(raw, 4) },
+      raw: { messagesPerSecond: roundSpread(raw, 4), cpuUsPerMessage: roundSpread(spread(raws.map((r) => r.cpuUsPerMessage))) },
     },
   };
 }

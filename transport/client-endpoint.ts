@@ -15,6 +15,7 @@ import {
   type AppSink,
   type ClientConfig,
   type ClientConnectionMachine,
+  type ClientEvent,
   type ClientInput,
   type DeliverParams,
   type RandomSource,
@@ -22,7 +23,7 @@ import {
 } from '../machines/client-connection.ts';
 import type { ClientFrame } from '../machines/frames.ts';
 import { encode } from '../machines/protocol.ts';
-import type { Link, LinkHandler, Transport } from './link.ts';
+import type { CloseInfo, Link, LinkHandler, Transport } from './link.ts';
 
 export type { AppSink };
 
@@ -47,6 +48,13 @@ export interface ClientEndpointOptions {
   incarnation?: number;
   /** A variant of the machine (`machine.provide(...)`), for broken-protocol tests. */
   machine?: ClientConnectionMachine;
+  /** How each link's messages become machine events (default: a `ClientInbox`, one event per frame); a variant that hears them otherwise brings its own. */
+  inbox?: () => MessageInbox;
+}
+
+/** Turns one message from a link into the machine's events. */
+export interface MessageInbox {
+  accept(data: string): readonly ClientEvent[];
 }
 
 export type ClientActor = Actor<ClientConnectionMachine>;
@@ -94,53 +102,101 @@ function wired(machine: ClientConnectionMachine): ClientConnectionMachine {
   return out;
 }
 
+/**
+ * What one link hears, handed to its client's machine while it is the
+ * client's current link. Methods, not closures: a client holds no function
+ * objects of its own (an idle session's memory is mostly such small objects).
+ */
+class HeardLink implements LinkHandler {
+  /** Set once the transport returned the link (a handler may hear before: then it is not current yet). */
+  link: Link | null = null;
+  private readonly inbox: MessageInbox;
+
+  constructor(private readonly client: ClientLinks) {
+    this.inbox = client.options.inbox?.() ?? new ClientInbox();
+  }
+
+  private get current(): boolean {
+    return this.link === this.client.current;
+  }
+
+  onOpen(): void {
+    if (this.current) this.client.actor.send({ type: 'LINK_OPEN' });
+  }
+
+  onFrame(data: string): void {
+    if (!this.current) return;
+    const actor = this.client.actor;
+    for (const event of this.inbox.accept(data)) actor.send(event);
+  }
+
+  onClose({ code, reason }: CloseInfo): void {
+    if (!this.current) return;
+    this.client.current = null;
+    this.client.actor.send({ type: 'LINK_CLOSED', code, reason });
+  }
+}
+
+/** A client's port: its links over the transport (one current at a time) and its app. */
+class ClientLinks implements ClientPort {
+  current: Link | null = null;
+  actor!: ClientActor;
+  private attempt = 0;
+  private readonly linkPrefix: string;
+
+  constructor(readonly options: ClientEndpointOptions) {
+    this.linkPrefix = options.incarnation ? `${options.id}.${options.incarnation}` : options.id;
+  }
+
+  connect(): void {
+    this.current?.close(1000, 'replaced');
+    this.attempt++;
+    const heard = new HeardLink(this);
+    const { endpoint, token } = this.options;
+    heard.link = this.options.transport.connect({ connId: `${this.linkPrefix}#${this.attempt}`, endpoint, token }, heard);
+    this.current = heard.link;
+  }
+
+  send(frame: ClientFrame): void {
+    this.current?.send(encode(frame));
+  }
+
+  close(code: number, reason: string): void {
+    this.current?.close(code, reason);
+  }
+
+  // ---- the app (called on it, so an app object with methods keeps its `this`)
+  deliver(...args: Parameters<AppSink['deliver']>): ReturnType<AppSink['deliver']> {
+    return this.options.app.deliver(...args);
+  }
+
+  appFailed(...args: Parameters<AppSink['appFailed']>): void {
+    this.options.app.appFailed(...args);
+  }
+
+  deadLetter(...args: Parameters<AppSink['deadLetter']>): void {
+    this.options.app.deadLetter(...args);
+  }
+
+  resync(...args: Parameters<AppSink['resync']>): void {
+    this.options.app.resync(...args);
+  }
+
+  rejected(...args: Parameters<AppSink['rejected']>): void {
+    this.options.app.rejected(...args);
+  }
+}
+
 export function createClient(options: ClientEndpointOptions): ClientActor {
-  let current: Link | null = null;
-  let attempt = 0;
-  let actor: ClientActor;
-  const linkPrefix = options.incarnation ? `${options.id}.${options.incarnation}` : options.id;
-
-  const handlerFor = (inbox: ClientInbox, link: () => Link | null): LinkHandler => ({
-    onOpen: () => {
-      if (link() === current) actor.send({ type: 'LINK_OPEN' });
-    },
-    onFrame: (data) => {
-      if (link() !== current) return;
-      for (const event of inbox.accept(data)) actor.send(event);
-    },
-    onClose: ({ code, reason }) => {
-      if (link() !== current) return;
-      current = null;
-      actor.send({ type: 'LINK_CLOSED', code, reason });
-    },
-  });
-
-  const port: ClientPort = {
-    ...options.app,
-    connect: () => {
-      current?.close(1000, 'replaced');
-      attempt++;
-      let link: Link | null = null;
-      const handler = handlerFor(new ClientInbox(), () => link);
-      link = options.transport.connect({ connId: `${linkPrefix}#${attempt}`, endpoint: options.endpoint, token: options.token }, handler);
-      current = link;
-    },
-    send: (frame) => {
-      current?.send(encode(frame));
-    },
-    close: (code, reason) => {
-      current?.close(code, reason);
-    },
-  };
-
-  actor = createPortActor(options.machine ?? clientConnectionMachine, port, options.random, {
+  const links = new ClientLinks(options);
+  links.actor = createPortActor(options.machine ?? clientConnectionMachine, links, options.random, {
     id: options.id,
     input: { id: options.id, token: options.token, threads: options.threads, ...(options.config ? { config: options.config } : {}), ...(options.cursors ? { cursors: options.cursors } : {}) },
     ...(options.snapshot ? { snapshot: options.snapshot } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
   });
-  return actor;
+  return links.actor;
 }
 
 /** A client actor whose I/O goes to `port` and whose jitter comes from `random` (specs drive one without a transport). */

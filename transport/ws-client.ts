@@ -15,7 +15,10 @@
  *   browsers have no drain event and no send callback);
  * - a close that the peer never completes (it stopped reading) is cut short
  *   after a grace period where the platform can (`terminate` in Node); the
- *   default `ws` close timeout is 30 s, far too long to hold a dead socket.
+ *   default `ws` close timeout is 30 s, far too long to hold a dead socket;
+ * - where the byte stream under the socket is at hand (a Node server), it is
+ *   corked from the first send of a tick to the next microtask: the frames a
+ *   session flushes at once leave in one write (one syscall), not one each.
  */
 import type { CloseInfo, ConnectRequest, Link, LinkHandler, SendResult } from './link.ts';
 
@@ -63,6 +66,14 @@ export interface SocketLinkOptions {
   closing?: (info: CloseInfo) => void;
   /** Shared counters (a server sums its links); default: the link's own. */
   counters?: SocketLinkCounters;
+  /** The byte stream under the socket (Node's net.Socket): corked while a tick's frames go out. */
+  stream?: Corkable;
+}
+
+/** What a stream offers to gather several writes into one (Node's Writable). */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
 }
 
 export interface SocketLinkCounters {
@@ -78,6 +89,7 @@ export class SocketLink implements Link {
   private pressured = false;
   private drainTimer: ReturnType<typeof setInterval> | null = null;
   private graceTimer: ReturnType<typeof setTimeout> | null = null;
+  private corked = false;
   private readonly cap: number;
   private readonly closeGraceMs: number;
   private readonly drainPollMs: number;
@@ -114,6 +126,7 @@ export class SocketLink implements Link {
 
   send(data: string): SendResult {
     if (this.done || this.socket.readyState !== ReadyState.open) return { ok: false, reason: 'closed' };
+    if (this.options.stream && !this.corked) this.cork(this.options.stream);
     try {
       this.socket.send(data);
     } catch {
@@ -177,6 +190,16 @@ export class SocketLink implements Link {
     if (this.done) return;
     this.done = true;
     this.handler?.onClose({ code, reason });
+  }
+
+  /** Gather this tick's sends into one write; released on the next microtask, whatever happens in between. */
+  private cork(stream: Corkable): void {
+    this.corked = true;
+    stream.cork();
+    queueMicrotask(() => {
+      this.corked = false;
+      stream.uncork();
+    });
   }
 
   private checkDrain(): void {

@@ -209,10 +209,11 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
   /** A label for the link: a counter of this server's, whatever the client asks for. */
   const linkId = (): string => `ws-${++seq}`;
 
-  const accept = (socket: WebSocket, request: ConnectRequest): void => {
+  const accept = (socket: WebSocket, request: ConnectRequest, stream: Duplex): void => {
     const id = request.connId;
     const link = new SocketLink(socket, null, {
       id,
+      stream,
       bufferCap: options.bufferCap ?? DEFAULT_BUFFER_CAP,
       closeGraceMs: options.closeGraceMs ?? DEFAULT_CLOSE_GRACE_MS,
       terminate: () => socket.terminate(),
@@ -290,7 +291,7 @@ export async function startWsServer(options: WsServerOptions = {}): Promise<WsSe
       endpoint: url.searchParams.get('endpoint') ?? `${req.socket.remoteAddress ?? '?'}:${req.socket.remotePort ?? '?'}`,
       token,
     };
-    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, request));
+    wss.handleUpgrade(req, socket, head, (ws) => accept(ws, request, socket));
   };
   server.on('upgrade', onUpgrade);
 
