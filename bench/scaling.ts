@@ -44,7 +44,7 @@ export function routingCost(sessions: number, rounds: number): { usPerEvent: num
   const users = [...active, ...idleUsers(sessions - ACTIVE, 't0', ['th0'])];
   const { world, scheduler } = openWorld({ scenario: 'scaling', seed: 7, workload: emptyWorkload(users), plan: { ...CALM_PLAN, healAt: 0 }, settleMs: 0 });
   scheduler.runUntil(1500); // everyone connected and subscribed
-  const open = [...world.currentHub.getSnapshot().context.sessions.values()].filter((s) => s.getSnapshot().context.streams.size > 0).length;
+  const open = [...world.currentHub.getSnapshot().context.sessions.values()].filter((s) => Object.keys(s.getSnapshot().context.streams).length > 0).length;
   if (open !== sessions) throw new Error(`scaling: ${open} of ${sessions} sessions subscribed after 1.5 s`);
   const warm = Math.min(20, rounds);
   let timed = 0;

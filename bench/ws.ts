@@ -20,7 +20,7 @@ import { hubMachine, type HubRef } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
 import { Random } from '../sim/random.ts';
 import { createClient, type ClientActor } from '../transport/client-endpoint.ts';
-import { createServerHandler } from '../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { WsTransport } from '../transport/ws-transport.ts';
 import { log, percentile, round, roundSpread, sleep, spread, within, type Spread } from './stats.ts';
 import { criticalEvent, eventFrameText, indexOf, pace, streamOf } from './workload.ts';
@@ -39,7 +39,7 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
   const directory = new Directory();
   for (const user of users) directory.add(tokenOf(user), { tenant: 't0', user, role: 'admin', threads: '*' });
   const transport = await WsTransport.start({ authenticate: (token) => directory.authenticate(token) });
-  const hub = createActor(hubMachine, { input: { epoch: 'e1', directory, logCapacity } }).start();
+  const hub = createActor(servingHub(), { input: { epoch: 'e1', directory, logCapacity } }).start();
   transport.listen(createServerHandler({ hub: () => hub }));
   const clients = users.map((user, i) => {
     const id = `t0/${user}/0`;
@@ -59,7 +59,7 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
   });
   // open and subscribed on the server: routing reaches every client from now on
   const deadline = performance.now() + 10_000;
-  const ready = () => [...hub.getSnapshot().context.sessions.values()].filter((s) => s.getSnapshot().context.streams.size > 0).length === users.length;
+  const ready = () => [...hub.getSnapshot().context.sessions.values()].filter((s) => Object.keys(s.getSnapshot().context.streams).length > 0).length === users.length;
   while (!ready()) {
     if (performance.now() > deadline) throw new Error('ws: clients did not subscribe within 10 s');
     await sleep(5);

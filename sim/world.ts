@@ -20,10 +20,10 @@ import { hubMachine, type HubMachine, type HubRef, type RouteKey } from '../mach
 import { Directory } from '../machines/identity.ts';
 import type { Limits } from '../machines/limits.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
-import type { SessionConfig } from '../machines/server-session.ts';
+import { inflightOf, type SessionConfig } from '../machines/server-session.ts';
 import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
 import type { Transport } from '../transport/link.ts';
-import { createServerHandler } from '../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { SimClock } from './clock.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { SimNetwork, type FaultCounts } from './network.ts';
@@ -180,7 +180,7 @@ export class World {
 
   startServer(): void {
     const protocol = this.input.protocol ?? {};
-    this.hub = createActor(protocol.hubMachine ?? hubMachine, {
+    this.hub = createActor(servingHub(protocol.hubMachine ?? hubMachine), {
       id: 'hub',
       ...this.clockOption,
       inspect: this.inspect,
@@ -449,7 +449,7 @@ export class World {
     // the quotas are judged against the scenario's contract (rogue-checks), not the protocol under test
     gauge('quota.logsPerUser', hub.logs.maxPerUser());
     gauge('quota.logsPerTenant', hub.logs.maxPerTenant());
-    gauge('quota.streamsPerSession', Math.max(0, ...sessions.map((s) => s.streams.size)));
+    gauge('quota.streamsPerSession', Math.max(0, ...sessions.map((s) => Object.keys(s.streams).length)));
     gauge('server.sessions', sessions.length);
     gauge('server.logs', hub.logs.count);
     gauge('server.logBytes', hub.logs.bytes());
@@ -489,7 +489,7 @@ export class World {
     let n = 0;
     // a closed tab or session holds nothing any more: its memory goes with its actor
     for (const session of this.liveSessions()) {
-      for (const stream of session.getSnapshot().context.streams.values()) n += stream.inflight;
+      n += inflightOf(session.getSnapshot().context.streams);
     }
     for (const client of this.clients.values()) {
       if (client.getSnapshot().status !== 'active') continue;
@@ -504,7 +504,7 @@ export class World {
    */
   memoryModel(): number {
     let bytes = this.hub.getSnapshot().context.logs.bytes();
-    for (const session of this.hub.getSnapshot().context.sessions.values()) bytes += 512 + 64 * session.getSnapshot().context.streams.size;
+    for (const session of this.hub.getSnapshot().context.sessions.values()) bytes += 512 + 64 * Object.keys(session.getSnapshot().context.streams).length;
     for (const client of this.clients.values()) {
       for (const cursor of Object.values(client.getSnapshot().context.streams)) {
         bytes += 64;

@@ -22,7 +22,7 @@ import type { Store, StoreReply } from '../machines/store.ts';
 import { checkPublishRequest, DEFAULT_PUBLISH_LIMITS, type PublishError, type PublishLimits, type PublishRequest } from '../machines/publish-request.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import type { ServerHandler } from '../transport/link.ts';
-import { createServerHandler } from '../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { cryptoSessionIds } from '../transport/session-ids.ts';
 import { startWsServer, type WsServer } from '../transport/ws-server.ts';
 import { countRejected, emptyTotals, followSession, type Totals } from './server-stats.ts';
@@ -174,7 +174,7 @@ function storeAll(hub: HubRef, requests: readonly PublishRequest[]): Promise<Sto
 export async function createWsimServer(options: WsimServerOptions = {}): Promise<WsimServer> {
   const limits = options.limits ?? {};
   const publishLimits = { ...DEFAULT_PUBLISH_LIMITS, ...limits.publish };
-  const hub = createActor(hubMachine, {
+  const hub = createActor(servingHub(), {
     // connection ids from crypto: no client can guess another's (see README, Security)
     input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), sessionIds: cryptoSessionIds, ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}), ...(limits.quotas ? { limits: limits.quotas } : {}), ...(options.store ? { store: options.store, node: options.node ?? 'node' } : {}) },
   }).start();

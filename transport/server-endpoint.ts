@@ -1,12 +1,20 @@
 /**
  * Binds the hub to any Transport: each accepted link becomes a session (the
  * hub spawns it), and what the link hears becomes session events after the
- * decoder's verdict. The hub can be swapped (a server restart makes a new one
- * with a new epoch) without the transport knowing.
+ * decoder's verdict (`frame.*`, `frame.invalid`, LINK_CLOSED, DRAIN). The hub
+ * can be swapped (a server restart makes a new one with a new epoch) without
+ * the transport knowing.
+ *
+ * The I/O the hub and its sessions name (`sessionOpened`, `refuseLink`,
+ * `sendFrame`, `closeLink`, `notify*`) is supplied here with `provide()`
+ * (`servingHub`): a create the hub from `servingHub(machine)`. Those actions
+ * find this endpoint through the actor system they run in, and the link by
+ * its name; the endpoint finds a session by its system id.
  */
-import type { HubRef, SessionRef } from '../machines/hub.ts';
+import { enqueueActions, type ActorSystem, type AnyActorRef, type AnyActorLogic } from 'xstate';
+import { hubMachine, type HubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
 import { decodeClientFrame, type DecodeOptions } from '../machines/protocol.ts';
-import type { SendOutcome, SessionPort } from '../machines/server-session.ts';
+import { frameEvent, type IoAction, type ServerSessionMachine, type SessionContext, type SessionEvent } from '../machines/server-session.ts';
 import type { ConnectRequest, Link, LinkHandler, ServerHandler } from './link.ts';
 
 /** What the server tells its operator (the world writes it to the trace). */
@@ -23,31 +31,91 @@ export interface ServerEndpointOptions {
   decode?: DecodeOptions;
 }
 
+/** One accepted link, and the session the hub made for it (none until it did, none if it refused). */
+interface Held {
+  link: Link;
+  session?: SessionRef;
+}
+
+/** What the provided actions reach: the links of one endpoint, by name. */
+interface Wiring {
+  links: Map<string, Held>;
+  observer: ServerObserver | undefined;
+}
+
+const wirings = new WeakMap<ActorSystem<any>, Wiring>();
+const wiringOf = (self: AnyActorRef): Wiring | undefined => wirings.get(self.system);
+
+type SessionCollect = Parameters<typeof enqueueActions<SessionContext, SessionEvent, { data: string }, SessionEvent, never, IoAction, never, never, never>>[0];
+
+/** A session machine whose I/O goes to the links of the endpoint its hub serves. */
+function wiredSession(session: ServerSessionMachine): ServerSessionMachine {
+  const write: SessionCollect = ({ context, self, enqueue }, { data }) => {
+    const wiring = wiringOf(self);
+    wiring?.observer?.sent?.(context.link, data);
+    const result = wiring?.links.get(context.link)?.link.send(data);
+    // the link's answer is a socket fact the flush waits for: raised, so it is heard before the next event is taken
+    if (!result || !result.ok) enqueue.raise({ type: 'LINK_GONE' });
+    else if ('backpressure' in result) enqueue.raise({ type: 'LINK_FULL' });
+  };
+  return session.provide({
+    actions: {
+      sendFrame: enqueueActions(write) as never,
+      closeLink: ({ context, self }, { code, reason }) => wiringOf(self)?.links.get(context.link)?.link.close(code, reason),
+      notifyRejected: ({ context, self }, { code, detail }) => wiringOf(self)?.observer?.rejected?.(context.link, code, detail),
+      notifyCoalesced: ({ context, self }, { thread, from, through }) => wiringOf(self)?.observer?.coalesced?.(context.link, thread, from, through),
+    },
+  });
+}
+
+/** One wired machine per machine variant (providing per hub would rebuild the chart for each restart). */
+const served = new WeakMap<HubMachine, HubMachine>();
+
+/** `machine` (the hub, or a variant of it) with the endpoint's I/O: create the served hub from this. */
+export function servingHub(machine: HubMachine = hubMachine): HubMachine {
+  let out = served.get(machine);
+  if (out) return out;
+  const session = machine.implementations.actors['session'] as AnyActorLogic as ServerSessionMachine;
+  out = machine.provide({
+    actors: { session: wiredSession(session) },
+    actions: {
+      sessionOpened: ({ self }, { link, connId }) => {
+        const held = wiringOf(self)?.links.get(link);
+        if (held) held.session = self.system.get(connId) as SessionRef;
+      },
+      refuseLink: ({ self }, { link, code, reason }) => wiringOf(self)?.links.get(link)?.link.close(code, reason),
+    },
+  });
+  served.set(machine, out);
+  return out;
+}
+
 export function createServerHandler(options: ServerEndpointOptions): ServerHandler {
+  const wiring: Wiring = { links: new Map(), observer: options.observer };
   return {
     accept(link: Link, request: ConnectRequest): LinkHandler {
-      const port: SessionPort = {
-        send: (data): SendOutcome => {
-          options.observer?.sent?.(link.id, data);
-          const result = link.send(data);
-          if (!result.ok) return 'closed';
-          return 'backpressure' in result ? 'backpressure' : 'ok';
-        },
-        close: (code, reason) => link.close(code, reason),
-        rejected: (code, detail) => options.observer?.rejected?.(link.id, code, detail),
-        coalesced: (thread, from, through) => options.observer?.coalesced?.(link.id, thread, from, through),
-      };
+      // the provided actions find the link by its name: two live links may not share one
+      if (wiring.links.has(link.id)) {
+        link.close(1008, 'duplicate link id');
+        return { onOpen: () => {}, onFrame: () => {}, onClose: () => {} };
+      }
+      const held: Held = { link };
+      wiring.links.set(link.id, held);
+      const hub = options.hub();
+      wirings.set(hub.system, wiring);
       // the hub names the session; the link's own id is only a label for traces
-      let session: SessionRef | undefined;
-      options.hub().send({ type: 'CONNECT', link: link.id, port, token: request.token, ...(request.hint !== undefined ? { hint: request.hint } : {}), accepted: (ref) => (session = ref) });
+      hub.send({ type: 'CONNECT', link: link.id, token: request.token, ...(request.hint !== undefined ? { hint: request.hint } : {}) });
       return {
         onOpen: () => {},
         onFrame: (data) => {
           const decoded = decodeClientFrame(data, options.decode);
-          session?.send(decoded.ok ? { type: 'FRAME', frame: decoded.frame } : { type: 'BAD_FRAME', code: decoded.error.code, detail: decoded.error.message });
+          held.session?.send(decoded.ok ? frameEvent(decoded.frame) : { type: 'frame.invalid', code: decoded.error.code, detail: decoded.error.message });
         },
-        onClose: ({ code, reason }) => session?.send({ type: 'LINK_CLOSED', code, reason }),
-        onDrain: () => session?.send({ type: 'DRAIN' }),
+        onClose: ({ code, reason }) => {
+          if (wiring.links.get(link.id) === held) wiring.links.delete(link.id);
+          held.session?.send({ type: 'LINK_CLOSED', code, reason });
+        },
+        onDrain: () => held.session?.send({ type: 'DRAIN' }),
       };
     },
   };
