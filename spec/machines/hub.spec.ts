@@ -20,7 +20,7 @@ import { streamKey } from '../../machines/replay-log.ts';
 import type { SessionConfig } from '../../machines/server-session.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
-import { Coverage, FakeSessionPort, producedEvent, replaySteps, stepsOf, type GraphPath } from './model-coverage.ts';
+import { Coverage, deepFreeze, FakeLinks, FakeSessionPort, producedEvent, replaySteps, stepsOf, type GraphPath } from './model-coverage.ts';
 
 // ---- the world: who is who ------------------------------------------------------------
 
@@ -51,6 +51,12 @@ interface M {
 const M0: M = { conns: { c1: 'never', c2: 'never', c3: 'never' }, revoked: false };
 const mOf = (context: unknown): M => (context as { m?: M }).m ?? M0;
 
+/** XState's event for a session that ended, and the session it names. */
+const DONE = 'xstate.done.actor.';
+const done = (connId: ConnId): HubEvent => ({ type: `${DONE}${connId}` }) as unknown as HubEvent;
+const doneId = (event: { type: string }): ConnId => event.type.slice(DONE.length) as ConnId;
+const isDone = (event: { type: string }): boolean => event.type.startsWith(DONE);
+
 const model = (hubMachine as AnyStateMachine).provide({
   actions: {
     spawnSession: assign(({ context, event }) => {
@@ -62,7 +68,7 @@ const model = (hubMachine as AnyStateMachine).provide({
     }),
     forgetSession: assign(({ context, event }) => {
       const m = mOf(context);
-      return { m: { ...m, conns: { ...m.conns, [(event as { connId: ConnId }).connId]: 'gone' } } } as never;
+      return { m: { ...m, conns: { ...m.conns, [doneId(event)]: 'gone' } } } as never;
     }),
     revoke: assign(({ context }) => ({ m: { ...mOf(context), revoked: true } }) as never),
     // routing and roles only talk to sessions, which the model does not have
@@ -75,14 +81,14 @@ const model = (hubMachine as AnyStateMachine).provide({
 
 const publish = (tenant: string, user: string, thread: string): HubEvent => ({ type: 'PUBLISH', event: producedEvent(tenant, user, thread, 0) });
 const MODEL_EVENTS: HubEvent[] = [
-  ...CONN_IDS.map((link) => ({ type: 'CONNECT', link, port: null }) as unknown as HubEvent),
+  ...CONN_IDS.map((link) => ({ type: 'CONNECT', link }) as HubEvent),
   publish('acme', 'u1', 't1'),
   publish('beta', 'u1', 't1'),
   publish('acme', 'u2', 't1'),
   publish('acme', 'u1', 't9'),
   { type: 'SET_ROLE', tenant: 'acme', user: 'u1', role: 'viewer' },
   { type: 'REVOKE', token: 'tok-b1' },
-  ...CONN_IDS.map((connId) => ({ type: 'SESSION_DONE', connId }) as HubEvent),
+  ...CONN_IDS.map(done),
   { type: 'SWEEP' },
   { type: 'SHUTDOWN', code: 1012, reason: 'restart' },
 ];
@@ -94,7 +100,7 @@ function modelEvents(s: Snap): HubEvent[] {
   return MODEL_EVENTS.filter((e) => {
     if (e.type === 'CONNECT') return m.conns[e.link as ConnId] === 'never';
     // a session's end is the world's doing: only a live one can end
-    if (e.type === 'SESSION_DONE') return m.conns[e.connId as ConnId] === 'live';
+    if (isDone(e)) return m.conns[doneId(e)] === 'live';
     if (e.type === 'REVOKE') return !m.revoked;
     return true;
   });
@@ -105,7 +111,6 @@ const eventKey = (e: HubEvent | undefined): string => {
   if (e === undefined) return 'init';
   if (e.type === 'PUBLISH') return `PUBLISH:${e.event.tenant}/${e.event.user}/${e.event.thread}`;
   if (e.type === 'CONNECT') return `${e.type}:${e.link}`;
-  if (e.type === 'SESSION_DONE') return `${e.type}:${e.connId}`;
   return e.type;
 };
 const INPUT: HubInput = { epoch: 'e1', directory: directory(), sessionConfig: SESSION_CONFIG };
@@ -117,12 +122,17 @@ const generate = (fn: typeof getShortestPaths, options: object): Path[] => fn(mo
 
 // ---- executing on the real hub ---------------------------------------------------------------
 
-const coverage = new Coverage(hubMachine);
+/** The fake endpoint of the hub under test (one world at a time), and the one wired machine coverage is measured on. */
+const LINKS = new FakeLinks();
+const WIRED = LINKS.hub();
+const coverage = new Coverage(WIRED);
 
 class HubWorld {
   readonly scheduler = new Scheduler();
   readonly directory = directory();
   readonly ports = new Map<ConnId, FakeSessionPort>();
+  /** Contexts the hub showed (each frozen: a change in place outside assign throws). */
+  contexts = 0;
   /** Role of each (tenant, user), as the world set it. */
   readonly roles = new Map<string, Role>();
   private idx = new Map<string, number>();
@@ -132,12 +142,18 @@ class HubWorld {
   private nextId: ConnId = 'c1';
 
   constructor() {
+    LINKS.ports.clear();
+    LINKS.sessions.clear();
     let hub: ReturnType<typeof createActor<typeof hubMachine>> | undefined;
     // eslint-disable-next-line prefer-const
-    hub = createActor(hubMachine, {
+    hub = createActor(WIRED, {
       clock: new SimClock(this.scheduler),
       input: { epoch: 'e1', directory: this.directory, sessionConfig: SESSION_CONFIG, sessionIds: () => this.nextId },
       inspect: (ev) => coverage.observe(ev, hub),
+    });
+    hub.subscribe((snapshot) => {
+      deepFreeze(snapshot.context);
+      this.contexts++;
     });
     this.hub = hub.start();
     coverage.recordValue(this.hub.getSnapshot().value);
@@ -149,12 +165,11 @@ class HubWorld {
 
   /** A connection arrives: the hub spawns its session; the client says hello and subscribes to t1. */
   connect(id: ConnId): void {
-    const port = new FakeSessionPort();
-    this.ports.set(id, port);
     this.nextId = id;
-    this.hub.send({ type: 'CONNECT', link: `link-${id}`, port });
-    this.session(id)?.send({ type: 'FRAME', frame: { v: 1, type: 'hello', token: CONNS[id].token } });
-    this.session(id)?.send({ type: 'FRAME', frame: { v: 1, type: 'subscribe', thread: 't1', from: 1 } });
+    const link = LINKS.connect(this.hub, `link-${id}`);
+    this.ports.set(id, link.port);
+    link.send({ v: 1, type: 'hello', token: CONNS[id].token });
+    link.send({ v: 1, type: 'subscribe', thread: 't1', from: 1 });
     this.settle();
   }
 
@@ -191,19 +206,20 @@ function execute(path: Path, coarse = false): void {
     for (const [id, port] of w.ports) marks.set(id, port.messages.length);
     const wasRunning = w.hub.getSnapshot().status === 'active';
     let published: AgentEvent | undefined;
-    switch (event.type) {
-      case 'CONNECT':
-        w.connect(event.link as ConnId);
-        break;
-      case 'PUBLISH':
-        published = w.publish(event.event.tenant, event.event.user, event.event.thread);
-        break;
-      case 'SESSION_DONE':
-        // the world ends the session (the peer went away); the hub hears SESSION_DONE from it
-        w.session(event.connId as ConnId)?.send({ type: 'LINK_CLOSED', code: 1006, reason: 'gone' });
+    switch (isDone(event) ? 'done' : event.type) {
+      case 'done':
+        // the world ends the session (the peer went away); the hub hears XState's done event of it
+        w.session(doneId(event))?.send({ type: 'LINK_CLOSED', code: 1006, reason: 'gone' });
         w.settle();
         break;
+      case 'CONNECT':
+        w.connect((event as Extract<HubEvent, { type: 'CONNECT' }>).link as ConnId);
+        break;
+      case 'PUBLISH':
+        if (event.type === 'PUBLISH') published = w.publish(event.event.tenant, event.event.user, event.event.thread);
+        break;
       case 'SET_ROLE':
+        if (event.type !== 'SET_ROLE') break;
         w.roles.set(`${event.tenant}/${event.user}`, event.role);
         w.hub.send(event);
         w.settle();
@@ -263,6 +279,7 @@ function execute(path: Path, coarse = false): void {
   }
   w.hub.stop();
   expect(w.scheduler.size, `path ${trail.join(' → ')}: nothing left running after stop`).to.equal(0);
+  expect(w.contexts, 'every context the hub showed was frozen').to.be.greaterThan(0);
 }
 
 // ---- the specs ------------------------------------------------------------------------------
@@ -318,7 +335,7 @@ describe('machines/hub', function () {
       expect(logs.log(streamKey('beta', 'u1', 't1')).head).to.equal(1);
     });
 
-    it('SESSION_DONE removes the session: out of the map and the index, and routing skips it', () => {
+    it('a session that ends (xstate.done.actor.*) leaves the map and the index, and routing skips it', () => {
       const w = new HubWorld();
       w.connect('c1');
       w.connect('c3');
