@@ -136,8 +136,10 @@ export interface SessionStats {
 
 /**
  * A flush in progress: it writes batch after batch and stops taking events
- * once a write was pushed back (the link answers each write before the next
- * event is taken, see `FLUSH_MORE`). Only ever non-null inside one macrostep.
+ * once a write was pushed back (the link answers each paced write with
+ * LINK_FULL / LINK_GONE before the next event is taken, see `FLUSH_MORE`).
+ * `final`: the flush wrote its last batch; a push-back on it blocks the
+ * outbox. Null, or final, between macrosteps.
  */
 export interface FlushState {
   readonly outcome: SendOutcome;
@@ -145,6 +147,7 @@ export interface FlushState {
   readonly parts: readonly string[];
   readonly bytes: number;
   readonly inflight: number;
+  readonly final: boolean;
 }
 
 export type Streams = Readonly<Record<string, OutboundStream>>;
@@ -203,7 +206,7 @@ export type SessionEvent =
 
 /** The I/O and service calls a protocol action may enqueue (typed here: `setup` cannot infer actions that name each other). */
 export type IoAction =
-  | { type: 'sendFrame'; params: { data: string } }
+  | { type: 'sendFrame'; params: { data: string; paced?: true } }
   | { type: 'closeLink'; params: { code: number; reason: string } }
   | { type: 'notifyRejected'; params: { code: string; detail: string } }
   | { type: 'notifyCoalesced'; params: { thread: string; from: number; through: number } }
@@ -333,41 +336,58 @@ export interface FlushStep {
   done?: SessionEvent[];
 }
 
+/** Encoded frames → writes, packed into batches up to `maxBatchBytes` (owned by one step, then dropped). */
+class Packer {
+  readonly io: IoAction[] = [];
+  writes = 0;
+  constructor(
+    private readonly config: SessionConfig,
+    readonly parts: string[],
+    public bytes: number,
+  ) {}
+
+  push(text: string): void {
+    if (!this.config.batch) return this.write(text);
+    if (this.bytes + text.length + 64 > this.config.maxBatchBytes) this.flush();
+    this.parts.push(text);
+    this.bytes += text.length + 1;
+  }
+
+  flush(): void {
+    if (this.parts.length === 0) return;
+    this.write(this.parts.length === 1 ? this.parts[0]! : `{"v":1,"type":"batch","frames":[${this.parts.join(',')}]}`);
+    this.parts.length = 0;
+    this.bytes = 0;
+  }
+
+  private write(data: string): void {
+    this.io.push({ type: 'sendFrame', params: { data, paced: true } });
+    this.writes++;
+  }
+}
+
 /**
- * Send what the window allows from every stream, packed into batches up to
- * `maxBatchBytes`. A step takes events until one of them caused a write, then
- * yields: the link's answer to that write (LINK_FULL, LINK_GONE) is heard
- * before the next event is taken, so a link that pushed back gets the event
- * in hand and no more (as a socket's `bufferedAmount` is read between sends).
+ * Send what the window allows from every stream, packed into batches. A step
+ * takes events until one of them caused a write, then yields (FLUSH_MORE):
+ * the link's answer to that write (LINK_FULL, LINK_GONE) is heard before the
+ * next event is taken, so a link that pushed back gets the event in hand and
+ * no more (as a socket's `bufferedAmount` is read between sends). The last
+ * batch needs no yield: a push-back on it blocks the outbox (`noteWrite`).
  */
 export function flushStep(context: SessionContext, coalescible: Coalescible = onlyThinking): FlushStep {
-  const f = context.flushing ?? { outcome: 'ok' as SendOutcome, parts: [], bytes: 0, inflight: inflightOf(context.streams) };
-  const { batch, maxBatchBytes, windowFrames, maxFrameBytes } = context.config;
-  const io: IoAction[] = [];
-  const parts = f.parts.slice();
-  let { bytes, inflight: inFlight } = f;
-  let { streams, stats, replayed } = context;
-  let writes = 0;
-  const write = (data: string) => {
-    io.push({ type: 'sendFrame', params: { data } });
-    writes++;
-  };
-  const flushParts = () => {
-    if (parts.length === 0) return;
-    write(parts.length === 1 ? parts[0]! : `{"v":1,"type":"batch","frames":[${parts.join(',')}]}`);
-    parts.length = 0;
-    bytes = 0;
-  };
-  const push = (text: string) => {
-    if (!batch) return write(text);
-    if (bytes + text.length + 64 > maxBatchBytes) flushParts();
-    parts.push(text);
-    bytes += text.length + 1;
-  };
+  const going = context.flushing !== null && !context.flushing.final ? context.flushing : undefined;
+  const outcome = going?.outcome ?? 'ok';
+  const packer = new Packer(context.config, going ? going.parts.slice() : [], going?.bytes ?? 0);
+  let inFlight = going?.inflight ?? inflightOf(context.streams);
+  let { replayed } = context;
+  let { framesSent, coalesced } = context.stats;
   const budget = context.limits.replayFramesPerSecond;
-  take: for (const thread in streams) {
-    if (f.outcome !== 'ok') break;
-    let stream = streams[thread]!;
+  const windowFrames = context.config.windowFrames;
+  // a copy of the streams this step owns (made at its first change), assigned when it is over
+  let streams: Record<string, OutboundStream> | undefined;
+  take: for (const thread in context.streams) {
+    if (outcome !== 'ok') break;
+    let stream = (streams ?? context.streams)[thread]!;
     while (stream.sent < stream.log.head && inFlight < windowFrames) {
       // history is paced: a subscribe storm cannot turn a few bytes in into megabytes out
       const history = stream.sent < stream.replayUntil;
@@ -376,34 +396,38 @@ export function flushStep(context: SessionContext, coalescible: Coalescible = on
       if (!next) {
         // evicted before it was ever sent: the client must hear it explicitly
         stream = skipEvicted(stream, stream.log.start);
-        push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: context.services.epoch, ...stream.resync! }));
+        packer.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: context.services.epoch, ...stream.resync! }));
       } else {
-        const { frame, coalesced } = next;
-        if (coalesced > 0) {
-          stats = { ...stats, coalesced: stats.coalesced + coalesced };
-          io.push({ type: 'notifyCoalesced', params: { thread, from: frame.seq, through: frame.through! } });
+        const { frame } = next;
+        if (next.coalesced > 0) {
+          coalesced += next.coalesced;
+          packer.io.push({ type: 'notifyCoalesced', params: { thread, from: frame.seq, through: frame.through! } });
         }
-        for (const part of chunkEventFrame(frame, maxFrameBytes)) push(encode(part));
+        for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) packer.push(encode(part));
         stream = { ...stream, sent: frame.through ?? frame.seq };
-        stats = { ...stats, framesSent: stats.framesSent + 1 };
+        framesSent++;
         if (history) replayed++;
         inFlight++;
       }
-      streams = { ...streams, [thread]: stream };
-      if (writes > 0) break take;
+      (streams ??= { ...context.streams })[thread] = stream;
+      if (packer.writes > 0) break take;
     }
   }
-  if (writes === 0) flushParts();
-  if (writes > 0) {
+  const out = streams ?? context.streams;
+  const stats = streams ? { ...context.stats, framesSent, coalesced } : context.stats;
+  if (packer.writes > 0) {
     // the link answers each write before the next step (LINK_FULL / LINK_GONE are raised by `sendFrame`)
-    return { patch: { streams, stats, replayed, flushing: { outcome: f.outcome, parts, bytes, inflight: inFlight } }, io };
+    return { patch: { streams: out, stats, replayed, flushing: { outcome, parts: packer.parts, bytes: packer.bytes, inflight: inFlight, final: false } }, io: packer.io };
   }
+  packer.flush();
   const done: SessionEvent[] = [];
-  if (f.outcome === 'backpressure') done.push({ type: 'BLOCKED' });
-  if (inflightOf(streams) > 0) done.push({ type: 'SENT' });
+  if (outcome === 'backpressure') done.push({ type: 'BLOCKED' });
+  if (inflightOf(out) > 0) done.push({ type: 'SENT' });
   // an unbounded budget (Infinity) needs no clock: nothing is paced
   if (replayed > 0 && Number.isFinite(budget)) done.push({ type: 'REPLAYED' });
-  return { patch: { streams, stats: { ...stats, highWater: Math.max(stats.highWater, backlogOf(streams)) }, replayed, flushing: null }, io, done };
+  const highWater = Math.max(stats.highWater, backlogOf(out));
+  const flushing = packer.writes > 0 ? { outcome, parts: [], bytes: 0, inflight: inFlight, final: true } : null;
+  return { patch: { streams: out, stats: highWater === stats.highWater ? stats : { ...stats, highWater }, replayed, flushing }, io: packer.io, done };
 }
 
 type Collect = Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent, never, IoAction, never, never, never>>[0];
@@ -469,8 +493,8 @@ export const serverSessionMachine = setup({
   },
   actions: {
     // ---- I/O: supplied by the endpoint with `provide()`; alone, the machine talks to nobody
-    /** Write one message; the endpoint raises LINK_FULL or LINK_GONE when the link does not simply take it. */
-    sendFrame: (_, _params: { data: string }) => {},
+    /** Write one message; for a `paced` one (a flush's), the endpoint raises LINK_FULL or LINK_GONE when the link does not simply take it. */
+    sendFrame: (_, _params: { data: string; paced?: true }) => {},
     closeLink: (_, _params: { code: number; reason: string }) => {},
     /** A client frame was refused (counted; answered with an error frame). */
     notifyRejected: (_, _params: { code: string; detail: string }) => {},
@@ -585,10 +609,16 @@ export const serverSessionMachine = setup({
       if (backlogOf(streams) > 0) enqueue.raise({ type: 'FLUSH' });
     }),
     flush: flushWith(onlyThinking),
-    /** The link's answer to a write of the flush in progress (outside a flush, nothing waits for it). */
-    noteWrite: assign(({ context, event }) => {
-      if (!context.flushing || context.flushing.outcome !== 'ok') return {};
-      return { flushing: { ...context.flushing, outcome: event.type === 'LINK_FULL' ? ('backpressure' as const) : ('closed' as const) } };
+    /**
+     * The link's answer to a paced write: a flush in progress takes no more
+     * events; a push-back on a flush's last batch blocks the outbox (once).
+     */
+    noteWrite: withIo(({ context, event, enqueue }) => {
+      const f = context.flushing;
+      if (!f || f.outcome !== 'ok') return;
+      const outcome = event.type === 'LINK_FULL' ? ('backpressure' as const) : ('closed' as const);
+      enqueue.assign({ flushing: { ...f, outcome } });
+      if (f.final && outcome === 'backpressure') enqueue.raise({ type: 'BLOCKED' });
     }),
     /** Go back N on every stream and back off. */
     retransmit: assign(({ context }) => {

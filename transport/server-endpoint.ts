@@ -46,15 +46,16 @@ interface Wiring {
 const wirings = new WeakMap<ActorSystem<any>, Wiring>();
 const wiringOf = (self: AnyActorRef): Wiring | undefined => wirings.get(self.system);
 
-type SessionCollect = Parameters<typeof enqueueActions<SessionContext, SessionEvent, { data: string }, SessionEvent, never, IoAction, never, never, never>>[0];
+type SessionCollect = Parameters<typeof enqueueActions<SessionContext, SessionEvent, { data: string; paced?: true }, SessionEvent, never, IoAction, never, never, never>>[0];
 
 /** A session machine whose I/O goes to the links of the endpoint its hub serves. */
 function wiredSession(session: ServerSessionMachine): ServerSessionMachine {
-  const write: SessionCollect = ({ context, self, enqueue }, { data }) => {
+  const write: SessionCollect = ({ context, self, enqueue }, { data, paced }) => {
     const wiring = wiringOf(self);
     wiring?.observer?.sent?.(context.link, data);
     const result = wiring?.links.get(context.link)?.link.send(data);
-    // the link's answer is a socket fact the flush waits for: raised, so it is heard before the next event is taken
+    // the link's answer to a flush's write is a socket fact the flush waits for: raised, so it is heard before the next event is taken
+    if (!paced) return;
     if (!result || !result.ok) enqueue.raise({ type: 'LINK_GONE' });
     else if ('backpressure' in result) enqueue.raise({ type: 'LINK_FULL' });
   };

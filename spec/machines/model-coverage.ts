@@ -303,11 +303,12 @@ export function itExecutesPaths<P>(suite: PathSuite<P>): void {
 export function sessionOn(portOf: (link: string) => FakeSessionPort, machine: ServerSessionMachine = serverSessionMachine): ServerSessionMachine {
   return machine.provide({
     actions: {
-      sendFrame: enqueueActions(({ context, enqueue }, { data }: { data: string }) => {
+      sendFrame: enqueueActions(({ context, enqueue }, { data, paced }: { data: string; paced?: true }) => {
         const port = portOf(context.link);
-        if (port.gone) return enqueue.raise({ type: 'LINK_GONE' });
-        port.messages.push(data);
-        if (port.congested) enqueue.raise({ type: 'LINK_FULL' });
+        if (!port.gone) port.messages.push(data);
+        if (!paced) return;
+        if (port.gone) enqueue.raise({ type: 'LINK_GONE' });
+        else if (port.congested) enqueue.raise({ type: 'LINK_FULL' });
       }) as never,
       closeLink: ({ context }, params) => void portOf(context.link).closes.push(params),
       notifyRejected: ({ context }, { code }) => void portOf(context.link).rejectedCodes.push(code),

@@ -188,8 +188,8 @@ const model = (serverSessionMachine as AnyStateMachine).provide({
       const t1 = context.streams['t1'];
       return { m: { cong: w.cong || kindOf(event) === 'cong', log }, services: modelServices(log), streams: t1 ? { ...context.streams, t1: { ...t1, log } } : context.streams } as never;
     }),
-    sendFrame: enqueueActions(({ context, enqueue }) => {
-      if (worldOf(context).cong) enqueue.raise({ type: 'LINK_FULL' });
+    sendFrame: enqueueActions(({ context, enqueue }, { paced }: { data: string; paced?: true }) => {
+      if (paced && worldOf(context).cong) enqueue.raise({ type: 'LINK_FULL' });
     }),
     flush: enqueueActions(({ context, event, enqueue }) => {
       if (event.type === 'DRAIN') enqueue.assign({ m: { ...worldOf(context), cong: false } } as never);
