@@ -12,7 +12,7 @@
 import type http from 'node:http';
 import { createActor } from 'xstate';
 import { HookedDirectory, type IdentityResolver } from '../machines/hooked-directory.ts';
-import { hubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
+import type { HubRef } from '../machines/hub.ts';
 import { Directory, type Identity } from '../machines/identity.ts';
 import type { Limits } from '../machines/limits.ts';
 import { PublishLedger } from '../machines/publish-ledger.ts';
@@ -115,21 +115,12 @@ function directoryOf(options: WsimServerOptions): Directory {
   return directory;
 }
 
-/** The hub's endpoint, with every new session followed for the totals (the hub names sessions, not the link). */
+/** The hub's endpoint, with every new session followed for the totals (the endpoint says when the hub made one). */
 function trackedHandler(hub: HubRef, totals: Totals): ServerHandler {
-  const inner = createServerHandler({ hub: () => hub, observer: { rejected: (_link, code) => countRejected(totals, code) } });
-  const followed = new WeakSet<SessionRef>();
-  return {
-    accept(link, request) {
-      const handler = inner.accept(link, request);
-      for (const ref of hub.getSnapshot().context.sessions.values()) {
-        if (followed.has(ref)) continue;
-        followed.add(ref);
-        followSession(ref, totals);
-      }
-      return handler;
-    },
-  };
+  return createServerHandler({
+    hub: () => hub,
+    observer: { rejected: (_link, code) => countRejected(totals, code), opened: (_link, session) => followSession(session, totals) },
+  });
 }
 
 function checkAll(events: unknown, limits: PublishLimits): { ok: true; requests: PublishRequest[] } | { ok: false; error: PublishError; index: number } {

@@ -23,6 +23,8 @@ export interface ServerObserver {
   sent?(link: string, data: string): void;
   rejected?(link: string, code: string, detail: string): void;
   coalesced?(link: string, thread: string, from: number, through: number): void;
+  /** The hub made a session for a link (the server follows its snapshots for its totals). */
+  opened?(link: string, session: SessionRef): void;
 }
 
 export interface ServerEndpointOptions {
@@ -81,8 +83,11 @@ export function servingHub(machine: HubMachine = hubMachine): HubMachine {
     actors: { session: wiredSession(session) },
     actions: {
       sessionOpened: ({ self }, { link, connId }) => {
-        const held = wiringOf(self)?.links.get(link);
-        if (held) held.session = self.system.get(connId) as SessionRef;
+        const wiring = wiringOf(self);
+        const held = wiring?.links.get(link);
+        if (!held) return;
+        held.session = self.system.get(connId) as SessionRef;
+        wiring?.observer?.opened?.(link, held.session);
       },
       refuseLink: ({ self }, { link, code, reason }) => wiringOf(self)?.links.get(link)?.link.close(code, reason),
     },
