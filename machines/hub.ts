@@ -247,9 +247,9 @@ export function spawnSessionNamed(name: (context: HubContext, event: ConnectEven
       connId, link: event.link, services: servicesOf(context), config: context.sessionConfig, limits: context.limits,
       ...(event.token !== undefined ? { upgradeToken: event.token } : {}),
     };
-    // by name, so `hubMachine.provide({ actors: { session } })` swaps the session machine; the system id lets the endpoint find it
+    // by name, so `hubMachine.provide({ actors: { session } })` swaps the session machine
     enqueue.assign(({ context, spawn }) => ({
-      sessions: new Map(context.sessions).set(connId, (spawn as unknown as (src: 'session', options: { id: string; systemId: string; input: SessionInput }) => SessionRef)('session', { id: connId, systemId: connId, input })),
+      sessions: new Map(context.sessions).set(connId, (spawn as unknown as (src: 'session', options: { id: string; input: SessionInput }) => SessionRef)('session', { id: connId, input })),
     }));
     enqueue({ type: 'sessionOpened', params: { link: event.link, connId } });
   });
@@ -282,7 +282,7 @@ export const hubMachine = setup({
   },
   actions: {
     // ---- I/O: supplied by the endpoint with `provide()`; alone, the hub tells nobody
-    /** The session `connId` (system id too) serves `link`. */
+    /** The session `connId` (in the context this action is given: `context.sessions`) serves `link`. */
     sessionOpened: (_, _params: { link: string; connId: string }) => {},
     /** The link gets no session. */
     refuseLink: (_, _params: { link: string; code: number; reason: string }) => {},

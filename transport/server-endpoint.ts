@@ -9,7 +9,7 @@
  * `sendFrame`, `closeLink`, `notify*`) is supplied here with `provide()`
  * (`servingHub`): a create the hub from `servingHub(machine)`. Those actions
  * find this endpoint through the actor system they run in, and the link by
- * its name; the endpoint finds a session by its system id.
+ * its name; the hub names each link's session in its `sessionOpened`.
  */
 import { enqueueActions, type ActorSystem, type AnyActorRef, type AnyActorLogic } from 'xstate';
 import { hubMachine, type HubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
@@ -82,11 +82,13 @@ export function servingHub(machine: HubMachine = hubMachine): HubMachine {
   out = machine.provide({
     actors: { session: wiredSession(session) },
     actions: {
-      sessionOpened: ({ self }, { link, connId }) => {
+      sessionOpened: ({ context, self }, { link, connId }) => {
         const wiring = wiringOf(self);
         const held = wiring?.links.get(link);
         if (!held) return;
-        held.session = self.system.get(connId) as SessionRef;
+        // the hub's action is given its context as the spawn left it: the new session is in it
+        held.session = context.sessions.get(connId);
+        if (!held.session) return;
         wiring?.observer?.opened?.(link, held.session);
       },
       refuseLink: ({ self }, { link, code, reason }) => wiringOf(self)?.links.get(link)?.link.close(code, reason),

@@ -334,7 +334,7 @@ export class FakeLinks {
     return machine.provide({
       actors: { session: sessionOn((link) => this.port(link), session) },
       actions: {
-        sessionOpened: ({ self }, { link, connId }) => void this.sessions.set(link, self.system.get(connId) as SessionRef),
+        sessionOpened: ({ context }, { link, connId }) => void this.sessions.set(link, context.sessions.get(connId)!),
         refuseLink: (_, { link, code, reason }) => void this.port(link).closes.push({ code, reason }),
       },
     });
