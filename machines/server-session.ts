@@ -336,6 +336,9 @@ export interface FlushStep {
   done?: SessionEvent[];
 }
 
+/** The state a flush ends in when it wrote its last batch and nothing pushed back so far (shared: it is never changed). */
+const FINAL_OK: FlushState = Object.freeze({ outcome: 'ok', parts: Object.freeze([]) as readonly string[], bytes: 0, inflight: 0, final: true });
+
 /** Encoded frames → writes, packed into batches up to `maxBatchBytes` (owned by one step, then dropped). */
 class Packer {
   readonly io: IoAction[] = [];
@@ -426,7 +429,7 @@ export function flushStep(context: SessionContext, coalescible: Coalescible = on
   // an unbounded budget (Infinity) needs no clock: nothing is paced
   if (replayed > 0 && Number.isFinite(budget)) done.push({ type: 'REPLAYED' });
   const highWater = Math.max(stats.highWater, backlogOf(out));
-  const flushing = packer.writes > 0 ? { outcome, parts: [], bytes: 0, inflight: inFlight, final: true } : null;
+  const flushing = packer.writes > 0 ? (outcome === 'ok' ? FINAL_OK : { ...FINAL_OK, outcome }) : null;
   return { patch: { streams: out, stats: highWater === stats.highWater ? stats : { ...stats, highWater }, replayed, flushing }, io: packer.io, done };
 }
 
@@ -488,6 +491,8 @@ export const serverSessionMachine = setup({
     linkBlocked: stateIn('#session.open.outbox.blocked'),
     nothingInFlight: ({ context }) => inflightOf(context.streams) === 0,
     outOfRetransmits: ({ context }) => context.retransmits >= context.config.maxRetransmits,
+    /** The NOTIFY names a stream opened on a node whose mirror was still loading it. */
+    isPending: ({ context, event }) => event.type === 'NOTIFY' && context.pending[event.thread] !== undefined,
     /** The role change is this session's user's. */
     isOwnUser: ({ context, event }) => event.type === 'ROLE_CHANGED' && context.identity !== null && context.identity.tenant === event.tenant && context.identity.user === event.user,
   },
@@ -700,7 +705,12 @@ export const serverSessionMachine = setup({
         'frame.*': { actions: 'heard' },
         // only a valid frame proves the peer alive: a client sending garbage is still reaped
         'frame.invalid': { actions: 'rejectFrame' },
-        NOTIFY: [{ guard: 'overShedCap', target: 'closed', actions: { type: 'close', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } }, { actions: ['finishPending', 'requestFlush'] }],
+        NOTIFY: [
+          { guard: 'overShedCap', target: 'closed', actions: { type: 'close', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } },
+          // a clustered node's stream whose log was loading gets its answer now
+          { guard: 'isPending', actions: ['finishPending', 'requestFlush'] },
+          { actions: 'requestFlush' },
+        ],
         EPOCH_CHANGED: { actions: ['restartStreams', 'requestFlush'] },
         ROLE_CHANGED: { guard: 'isOwnUser', actions: 'setRole' },
         // the flush in progress goes on once the link answered its last write
