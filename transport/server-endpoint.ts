@@ -45,15 +45,26 @@ interface Wiring {
   observer: ServerObserver | undefined;
 }
 
-const wirings = new WeakMap<ActorSystem<any>, Wiring>();
-const wiringOf = (self: AnyActorRef): Wiring | undefined => wirings.get(self.system);
+/** The endpoints serving each hub (by its actor system; usually one, several if handlers share a hub). */
+const wirings = new WeakMap<ActorSystem<any>, Wiring[]>();
+/** The endpoint that holds `link`, for an action of the hub or of one of its sessions. */
+function wiringOf(self: AnyActorRef, link: string): Wiring | undefined {
+  const all = wirings.get(self.system);
+  if (!all) return undefined;
+  return all.length === 1 ? all[0] : all.find((w) => w.links.has(link));
+}
+function serve(system: ActorSystem<any>, wiring: Wiring): void {
+  const all = wirings.get(system);
+  if (!all) wirings.set(system, [wiring]);
+  else if (!all.includes(wiring)) all.push(wiring);
+}
 
 type SessionCollect = Parameters<typeof enqueueActions<SessionContext, SessionEvent, { data: string; paced?: true }, SessionEvent, never, IoAction, never, never, never>>[0];
 
 /** A session machine whose I/O goes to the links of the endpoint its hub serves. */
 function wiredSession(session: ServerSessionMachine): ServerSessionMachine {
   const write: SessionCollect = ({ context, self, enqueue }, { data, paced }) => {
-    const wiring = wiringOf(self);
+    const wiring = wiringOf(self, context.link);
     wiring?.observer?.sent?.(context.link, data);
     const result = wiring?.links.get(context.link)?.link.send(data);
     // the link's answer to a flush's write is a socket fact the flush waits for: raised, so it is heard before the next event is taken
@@ -64,9 +75,9 @@ function wiredSession(session: ServerSessionMachine): ServerSessionMachine {
   return session.provide({
     actions: {
       sendFrame: enqueueActions(write) as never,
-      closeLink: ({ context, self }, { code, reason }) => wiringOf(self)?.links.get(context.link)?.link.close(code, reason),
-      notifyRejected: ({ context, self }, { code, detail }) => wiringOf(self)?.observer?.rejected?.(context.link, code, detail),
-      notifyCoalesced: ({ context, self }, { thread, from, through }) => wiringOf(self)?.observer?.coalesced?.(context.link, thread, from, through),
+      closeLink: ({ context, self }, { code, reason }) => wiringOf(self, context.link)?.links.get(context.link)?.link.close(code, reason),
+      notifyRejected: ({ context, self }, { code, detail }) => wiringOf(self, context.link)?.observer?.rejected?.(context.link, code, detail),
+      notifyCoalesced: ({ context, self }, { thread, from, through }) => wiringOf(self, context.link)?.observer?.coalesced?.(context.link, thread, from, through),
     },
   });
 }
@@ -83,7 +94,7 @@ export function servingHub(machine: HubMachine = hubMachine): HubMachine {
     actors: { session: wiredSession(session) },
     actions: {
       sessionOpened: ({ context, self }, { link, connId }) => {
-        const wiring = wiringOf(self);
+        const wiring = wiringOf(self, link);
         const held = wiring?.links.get(link);
         if (!held) return;
         // the hub's action is given its context as the spawn left it: the new session is in it
@@ -91,7 +102,7 @@ export function servingHub(machine: HubMachine = hubMachine): HubMachine {
         if (!held.session) return;
         wiring?.observer?.opened?.(link, held.session);
       },
-      refuseLink: ({ self }, { link, code, reason }) => wiringOf(self)?.links.get(link)?.link.close(code, reason),
+      refuseLink: ({ self }, { link, code, reason }) => wiringOf(self, link)?.links.get(link)?.link.close(code, reason),
     },
   });
   served.set(machine, out);
@@ -110,7 +121,7 @@ export function createServerHandler(options: ServerEndpointOptions): ServerHandl
       const held: Held = { link };
       wiring.links.set(link.id, held);
       const hub = options.hub();
-      wirings.set(hub.system, wiring);
+      serve(hub.system, wiring);
       // the hub names the session; the link's own id is only a label for traces
       hub.send({ type: 'CONNECT', link: link.id, token: request.token, ...(request.hint !== undefined ? { hint: request.hint } : {}) });
       return {
