@@ -22,7 +22,7 @@ import { Random } from '../sim/random.ts';
 import type { ClientConnectionMachine } from '../machines/client-connection.ts';
 import { createClient, type AppSink, type ClientActor, type MessageInbox } from '../transport/client-endpoint.ts';
 import { realClock } from '../transport/real-clock.ts';
-import { createServerHandler } from '../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { WsTransport } from '../transport/ws-transport.ts';
 import { log, percentile, round, roundSpread, sleep, spread, within, type Spread } from './stats.ts';
 import { criticalEvent, eventFrameText, indexOf, pace, streamOf } from './workload.ts';
@@ -51,7 +51,7 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
   for (const user of users) directory.add(tokenOf(user), { tenant: 't0', user, role: 'admin', threads: '*' });
   const transport = await WsTransport.start({ authenticate: (token) => directory.authenticate(token) });
   // real time, with a zero delay (the session's flush) on setImmediate rather than Node's 1 ms setTimeout
-  const hub = createActor(hubMachine, { input: { epoch: 'e1', directory, logCapacity }, clock: realClock }).start();
+  const hub = createActor(servingHub(), { input: { epoch: 'e1', directory, logCapacity }, clock: realClock }).start();
   const wire = { messages: 0, chars: 0 };
   const observer = {
     sent(_link: string, data: string) {
@@ -80,7 +80,7 @@ async function loopback(users: string[], logCapacity: number, deliver: (user: st
   });
   // open and subscribed on the server: routing reaches every client from now on
   const deadline = performance.now() + 10_000;
-  const ready = () => [...hub.getSnapshot().context.sessions.values()].filter((s) => s.getSnapshot().context.streams.size > 0).length === users.length;
+  const ready = () => [...hub.getSnapshot().context.sessions.values()].filter((s) => Object.keys(s.getSnapshot().context.streams).length > 0).length === users.length;
   while (!ready()) {
     if (performance.now() > deadline) throw new Error('ws: clients did not subscribe within 10 s');
     await sleep(5);

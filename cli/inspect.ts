@@ -92,17 +92,13 @@ function inspectedSnapshot(s: unknown): { status?: string; value?: unknown; cont
 }
 
 /**
- * Machines whose context is immutable data (changed by `assign` only): each
- * snapshot is its own history, kept as it is and converted when read. The
- * hub's and the sessions' contexts still hold Maps and objects changed in
- * place, so theirs are converted the instant they happen.
+ * The event with its snapshot, kept by reference and converted when read:
+ * every machine's context is immutable data changed by `assign` only, so each
+ * snapshot is its own history (no copy is made at the time). What a context
+ * lends by reference (the hub's replay logs and routing index) shows as it is
+ * when read.
  */
-const IMMUTABLE_CONTEXT = new Set(['client']);
-
-/** The event with its snapshot: a reference (converted on read) for an immutable context, a copy made now otherwise. */
-function withSnapshot<T extends object>(event: T, ref: AnyActorRef, snapshot: unknown): T & { snapshot: ReturnType<typeof inspectedSnapshot> } {
-  const id = (ref as { logic?: { config?: { id?: string } } }).logic?.config?.id;
-  if (!IMMUTABLE_CONTEXT.has(id ?? '')) return { ...event, snapshot: inspectedSnapshot(snapshot) };
+function withSnapshot<T extends object>(event: T, snapshot: unknown): T & { snapshot: ReturnType<typeof inspectedSnapshot> } {
   let converted: ReturnType<typeof inspectedSnapshot> | undefined;
   return Object.defineProperty(event, 'snapshot', { enumerable: true, get: () => (converted ??= inspectedSnapshot(snapshot)) }) as T & { snapshot: ReturnType<typeof inspectedSnapshot> };
 }
@@ -140,14 +136,14 @@ export function createCapture(): { inspect: (e: InspectionEvent) => void; events
         const config = (ref as { logic?: { config?: { id?: string } } }).logic?.config;
         const name = ref.id === ref.sessionId && config?.id ? config.id : ref.id;
         const parent = (ref as { _parent?: AnyActorRef })._parent;
-        events.push({ t: now, event: withSnapshot({ ...base(e.rootId, ref), type: '@xstate.actor', name, definition: definitionOf(ref), parentId: parent?.sessionId }, ref, snapshot) as unknown as StatelyInspectionEvent });
+        events.push({ t: now, event: withSnapshot({ ...base(e.rootId, ref), type: '@xstate.actor', name, definition: definitionOf(ref), parentId: parent?.sessionId }, snapshot) as unknown as StatelyInspectionEvent });
         return;
       }
       case '@xstate.event':
         events.push({ t: now, event: { ...base(e.rootId, ref), type: '@xstate.event', event: plain(e.event) as { type: string }, sourceId: e.sourceRef?.sessionId } as StatelyInspectionEvent });
         return;
       case '@xstate.snapshot':
-        events.push({ t: now, event: withSnapshot({ ...base(e.rootId, ref), type: '@xstate.snapshot', event: plain(e.event) as { type: string } }, ref, e.snapshot) as unknown as StatelyInspectionEvent });
+        events.push({ t: now, event: withSnapshot({ ...base(e.rootId, ref), type: '@xstate.snapshot', event: plain(e.event) as { type: string } }, e.snapshot) as unknown as StatelyInspectionEvent });
         return;
       default:
         // microsteps, actions and transitions: the Stately inspector shows none of them

@@ -20,6 +20,14 @@
  * not a new epoch, and a store that lost its data makes every session resync
  * its streams with `epoch_changed`. The node refuses connections (1013) until
  * it knows the store's epoch.
+ *
+ * The hub talks to its sessions by events only (`sendTo`; a session's end is
+ * XState's `xstate.done.actor.<id>`), and to the transport through named
+ * actions the endpoint supplies with `provide()` (`sessionOpened`,
+ * `refuseLink`), as it does the sessions' own I/O (`provide({ actors: {
+ * session } })`). Its context changes through `assign` only; the replay logs,
+ * the routing index and the store mirror are structures it owns (see
+ * `SessionServices` for why they are not copied per event).
  */
 import { assign, enqueueActions, setup, type ActorRefFrom } from 'xstate';
 import type { AgentEvent, Role } from './frames.ts';
@@ -28,7 +36,7 @@ import { DEFAULT_LIMITS, type Limits } from './limits.ts';
 import { DEFAULT_POLICY, type AccessPolicy } from './policy.ts';
 import { CloseCode } from './frames.ts';
 import { ReplayLogStore, streamKey } from './replay-log.ts';
-import { serverSessionMachine, type SessionConfig, type SessionInput, type SessionPort, type SessionServices } from './server-session.ts';
+import { serverSessionMachine, type SessionConfig, type SessionEvent, type SessionInput, type SessionServices } from './server-session.ts';
 import type { Store, StreamName } from './store.ts';
 import { StoreMirror, type AppendDone } from './store-mirror.ts';
 import { SubscriberIndex } from './subscriber-index.ts';
@@ -77,8 +85,10 @@ export interface HubContext {
   policy: AccessPolicy;
   routeKey: RouteKey;
   logs: ReplayLogStore;
+  /** The routing index: the hub's own structure, changed by its sessions' subscriptions (see SessionServices). */
   index: SubscriberIndex;
-  sessions: Map<string, SessionRef>;
+  /** Live sessions by connection id: a new map on every change, never changed in place. */
+  sessions: ReadonlyMap<string, SessionRef>;
   sessionConfig: Partial<SessionConfig>;
   limits: Limits;
   sessionIds: () => string;
@@ -93,18 +103,17 @@ export interface HubContext {
 
 export type HubEvent =
   /**
-   * A transport accepted a link. `link` is the transport's name for it (traces
-   * only); `token` the one it was admitted with; `accepted` hears the session
-   * the hub made for it, under an id of the hub's own.
+   * A transport accepted a link. `link` is the transport's name for it (the
+   * endpoint's actions find the link by it); `token` the one it was admitted
+   * with. The hub names the session with an id of its own and tells the
+   * endpoint (`sessionOpened`), or refuses the link (`refuseLink`).
    */
   | {
       type: 'CONNECT';
       link: string;
-      port: SessionPort;
       token?: string;
       /** The id the client asked for: never used (a client choosing ids took over sessions, issue 10). */
       hint?: string;
-      accepted?: (session: SessionRef) => void;
     }
   /** `done` hears the store's answer (clustered): the seq, or a failure the producer should retry. */
   | { type: 'PUBLISH'; event: AgentEvent; done?: AppendDone }
@@ -116,8 +125,10 @@ export type HubEvent =
   | { type: 'SET_ROLE'; tenant: string; user: string; role: Role }
   | { type: 'REVOKE'; token: string }
   | { type: 'SHUTDOWN'; code: number; reason: string }
-  | { type: 'SESSION_DONE'; connId: string }
   | { type: 'SWEEP' };
+
+/** XState's word that a child ended (a session closed): `xstate.done.actor.<connId>`. */
+const DONE_PREFIX = 'xstate.done.actor.';
 
 /** A fresh id the map does not hold: a collision is drawn again, never shared. */
 export function freshId(context: HubContext): string {
@@ -194,14 +205,34 @@ function mirrorOf(input: HubInput, self: { send(event: HubEvent): void }): Store
   });
 }
 
-/** Wake the sessions subscribed to a stream (also those whose answer waited for its load). */
-function wake(context: HubContext, stream: StreamName): void {
-  for (const connId of context.index.subscribers(streamKey(stream.tenant, stream.user, stream.thread))) {
-    context.sessions.get(connId)?.send({ type: 'NOTIFY', thread: stream.thread });
+/** The sessions subscribed to a stream key (the index holds live sessions only: a closing one leaves it). */
+function subscribersOf(context: HubContext, key: string): SessionRef[] {
+  const refs: SessionRef[] = [];
+  for (const connId of context.index.subscribers(key)) {
+    const ref = context.sessions.get(connId);
+    if (ref) refs.push(ref);
   }
+  return refs;
 }
 
 export type ConnectEvent = Extract<HubEvent, { type: 'CONNECT' }>;
+
+/** The I/O and owned-structure calls a hub action may enqueue (typed here: `setup` cannot infer actions that name each other). */
+type HubIo =
+  | { type: 'sessionOpened'; params: { link: string; connId: string } }
+  | { type: 'refuseLink'; params: { link: string; code: number; reason: string } }
+  | { type: 'storeAppend'; params: { event: AgentEvent; done: AppendDone | undefined } }
+  | { type: 'append'; params: { key: string; event: AgentEvent } }
+  | { type: 'setDirectoryRole'; params: { tenant: string; user: string; role: Role } };
+
+type Collect = Parameters<typeof enqueueActions<HubContext, HubEvent, undefined, HubEvent, never, HubIo, never, never, never>>[0];
+const withIo = (collect: Collect) => enqueueActions<HubContext, HubEvent, undefined, HubEvent, never, HubIo, never, never, never>(collect);
+
+/** Send `event` to each of `refs` (by event: the hub never reads a session's state). */
+type Enqueue = { sendTo: (ref: SessionRef, event: SessionEvent) => void };
+const tell = (enqueue: Enqueue, refs: Iterable<SessionRef>, event: SessionEvent): void => {
+  for (const ref of refs) enqueue.sendTo(ref, event);
+};
 
 /**
  * The hub's spawnSession action, naming each session with `name`: the hub's
@@ -209,22 +240,18 @@ export type ConnectEvent = Extract<HubEvent, { type: 'CONNECT' }>;
  * name did).
  */
 export function spawnSessionNamed(name: (context: HubContext, event: ConnectEvent) => string) {
-  return assign(({ context, event, spawn, self }: { context: HubContext; event: HubEvent; spawn: (src: 'session', options: { id: string; input: SessionInput }) => SessionRef; self: { send(event: HubEvent): void } }) => {
-    if (event.type !== 'CONNECT') return {};
+  return withIo(({ context, event, enqueue }) => {
+    if (event.type !== 'CONNECT') return;
     const connId = name(context, event);
+    const input: SessionInput = {
+      connId, link: event.link, services: servicesOf(context), config: context.sessionConfig, limits: context.limits,
+      ...(event.token !== undefined ? { upgradeToken: event.token } : {}),
+    };
     // by name, so `hubMachine.provide({ actors: { session } })` swaps the session machine
-    const ref = spawn('session', {
-      id: connId,
-      input: {
-        connId, link: event.link, port: event.port, services: servicesOf(context), config: context.sessionConfig, limits: context.limits,
-        ...(event.token !== undefined ? { upgradeToken: event.token } : {}),
-      },
-    });
-    context.sessions.set(connId, ref);
-    // a session that ends leaves the map at once: routing never reaches a dead session
-    ref.subscribe({ complete: () => self.send({ type: 'SESSION_DONE', connId }) });
-    event.accepted?.(ref);
-    return {};
+    enqueue.assign(({ context, spawn }) => ({
+      sessions: new Map(context.sessions).set(connId, (spawn as unknown as (src: 'session', options: { id: string; input: SessionInput }) => SessionRef)('session', { id: connId, input })),
+    }));
+    enqueue({ type: 'sessionOpened', params: { link: event.link, connId } });
   });
 }
 
@@ -234,7 +261,7 @@ const commonHandlers = {
   CONNECT: { actions: 'spawnSession' },
   SET_ROLE: { actions: 'changeRole' },
   REVOKE: { actions: 'revoke' },
-  SESSION_DONE: { actions: 'forgetSession' },
+  'xstate.done.actor.*': { actions: 'forgetSession' },
   SHUTDOWN: { target: '#hub.stopped', actions: 'shutdownSessions' },
 } as const;
 
@@ -254,74 +281,86 @@ export const hubMachine = setup({
     linkDown: ({ event }) => event.type === 'STORE_LINK' && !event.up,
   },
   actions: {
+    // ---- I/O: supplied by the endpoint with `provide()`; alone, the hub tells nobody
+    /** The session `connId` (in the context this action is given: `context.sessions`) serves `link`. */
+    sessionOpened: (_, _params: { link: string; connId: string }) => {},
+    /** The link gets no session. */
+    refuseLink: (_, _params: { link: string; code: number; reason: string }) => {},
+
     // typed by its own signature: setup's action type cannot name a function built outside it
     spawnSession: spawnSessionNamed(freshId) as never,
     /** A finished session leaves the map and the hub's children: nothing of it is kept. */
-    forgetSession: enqueueActions(({ context, event, enqueue }) => {
-      if (event.type !== 'SESSION_DONE') return;
-      context.sessions.delete(event.connId);
-      enqueue.stopChild(event.connId);
+    forgetSession: withIo(({ context, event, enqueue }) => {
+      if (!event.type.startsWith(DONE_PREFIX)) return;
+      const connId = event.type.slice(DONE_PREFIX.length);
+      if (!context.sessions.has(connId)) return;
+      const sessions = new Map(context.sessions);
+      sessions.delete(connId);
+      enqueue.assign({ sessions });
+      enqueue.stopChild(connId);
     }),
     /** Clustered: the store appends; the mirror's STORE_GREW wakes the sessions, `done` answers the producer. */
-    storePublish: assign(({ context, event }) => {
-      if (event.type !== 'PUBLISH' || !context.mirror) return {};
-      context.mirror.publish(event.event, event.done ?? (() => {}));
-      return { published: context.published + 1 };
+    storePublish: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'PUBLISH' || !context.mirror) return;
+      enqueue.assign({ published: context.published + 1 });
+      enqueue({ type: 'storeAppend', params: { event: event.event, done: event.done } });
     }),
-    wakeStream: ({ context, event }) => {
-      if (event.type === 'STORE_LOADED' || event.type === 'STORE_GREW') wake(context, event.stream);
-    },
+    storeAppend: ({ context }, { event, done }: { event: AgentEvent; done: AppendDone | undefined }) => context.mirror?.publish(event, done ?? (() => {})),
+    /** Wake the sessions subscribed to a stream (also those whose answer waited for its load). */
+    wakeStream: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'STORE_LOADED' && event.type !== 'STORE_GREW') return;
+      const { tenant, user, thread } = event.stream;
+      tell(enqueue, subscribersOf(context, streamKey(tenant, user, thread)), { type: 'NOTIFY', thread });
+    }),
     /** The store's epoch: first heard (the node may now accept), or changed (it lost its data: every stream resyncs). */
-    storeEpoch: enqueueActions(({ context, event, enqueue }) => {
+    storeEpoch: withIo(({ context, event, enqueue }) => {
       if (event.type !== 'STORE_EPOCH') return;
       const changed = context.epoch !== '' && context.epoch !== event.epoch;
       enqueue.assign({ epoch: event.epoch });
-      if (changed) for (const ref of context.sessions.values()) ref.send({ type: 'EPOCH_CHANGED' });
+      if (changed) tell(enqueue, context.sessions.values(), { type: 'EPOCH_CHANGED' });
     }),
     storeLink: assign(({ event }) => (event.type === 'STORE_LINK' ? { storeUp: event.up } : {})),
     storeRefresh: ({ context }) => context.mirror?.refresh(),
     /** The store stayed away past the grace period: clients go to a node that has it (1013 is a reconnect code). */
-    shedForStore: ({ context }) => {
-      for (const ref of [...context.sessions.values()]) ref.send({ type: 'SHUTDOWN', code: CloseCode.tryAgainLater, reason: 'store unavailable' });
-    },
+    shedForStore: withIo(({ context, enqueue }) => {
+      tell(enqueue, context.sessions.values(), { type: 'SHUTDOWN', code: CloseCode.tryAgainLater, reason: 'store unavailable' });
+    }),
     /** A node that does not know the store's epoch yet cannot answer a hello truthfully: try again later. */
-    refuseConnect: ({ event }) => {
-      if (event.type === 'CONNECT') event.port.close(CloseCode.tryAgainLater, 'store not ready');
-    },
-    refuseConnectStoreLost: ({ event }) => {
-      if (event.type === 'CONNECT') event.port.close(CloseCode.tryAgainLater, 'store unavailable');
-    },
+    refuseConnect: withIo(({ event, enqueue }) => {
+      if (event.type === 'CONNECT') enqueue({ type: 'refuseLink', params: { link: event.link, code: CloseCode.tryAgainLater, reason: 'store not ready' } });
+    }),
+    refuseConnectStoreLost: withIo(({ event, enqueue }) => {
+      if (event.type === 'CONNECT') enqueue({ type: 'refuseLink', params: { link: event.link, code: CloseCode.tryAgainLater, reason: 'store unavailable' } });
+    }),
     /** Append to the stream's log, then notify that stream's subscribers only. */
-    route: assign(({ context, event }) => {
-      if (event.type !== 'PUBLISH') return {};
+    route: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'PUBLISH') return;
       const { tenant, user, thread } = event.event;
       const key = context.routeKey(tenant, user, thread);
-      context.logs.log(key, { tenant, user }).append(event.event);
-      for (const connId of context.index.subscribers(key)) {
-        const ref = context.sessions.get(connId);
-        // a session whose flush is already scheduled will send this event with it: one wake-up per burst
-        if (!ref || ref.getSnapshot().matches({ open: { outbox: 'scheduled' } })) continue;
-        ref.send({ type: 'NOTIFY', thread });
-      }
-      return { published: context.published + 1 };
+      enqueue({ type: 'append', params: { key, event: event.event } });
+      enqueue.assign({ published: context.published + 1 });
+      // a session whose flush is already scheduled takes this event with it (its NOTIFY changes nothing)
+      tell(enqueue, subscribersOf(context, key), { type: 'NOTIFY', thread });
     }),
-    changeRole: ({ context, event }) => {
-      if (event.type !== 'SET_ROLE') return;
-      context.directory.setRole(event.tenant, event.user, event.role);
-      for (const ref of context.sessions.values()) {
-        const identity = ref.getSnapshot().context.identity;
-        if (identity && identity.tenant === event.tenant && identity.user === event.user) ref.send({ type: 'ROLE_CHANGED', role: event.role });
-      }
+    /** The log is the hub's own structure (see SessionServices): appended to in place. */
+    append: ({ context }, { key, event }: { key: string; event: AgentEvent }) => {
+      context.logs.log(key, { tenant: event.tenant, user: event.user }).append(event);
     },
+    /** The directory is the hub's identity service; every session hears the change, the user's own apply it. */
+    changeRole: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'SET_ROLE') return;
+      enqueue({ type: 'setDirectoryRole', params: { tenant: event.tenant, user: event.user, role: event.role } });
+      tell(enqueue, context.sessions.values(), { type: 'ROLE_CHANGED', tenant: event.tenant, user: event.user, role: event.role });
+    }),
+    setDirectoryRole: ({ context }, { tenant, user, role }: { tenant: string; user: string; role: Role }) => context.directory.setRole(tenant, user, role),
     revoke: ({ context, event }) => {
       if (event.type === 'REVOKE') context.directory.revoke(event.token);
     },
     /** Evict the logs nobody followed or appended to for the TTL. */
     sweepLogs: ({ context }) => context.logs.sweep((key) => context.index.subscribers(key).size > 0, 2),
-    shutdownSessions: ({ context, event }) => {
-      if (event.type !== 'SHUTDOWN') return;
-      for (const ref of [...context.sessions.values()]) ref.send({ type: 'SHUTDOWN', code: event.code, reason: event.reason });
-    },
+    shutdownSessions: withIo(({ context, event, enqueue }) => {
+      if (event.type === 'SHUTDOWN') tell(enqueue, context.sessions.values(), { type: 'SHUTDOWN', code: event.code, reason: event.reason });
+    }),
   },
 }).createMachine({
   id: 'hub',

@@ -8,18 +8,24 @@
  * stream's backlog grows, critical events never are, and past a hard cap the
  * connection is shed with 1013 (the client resumes from its cursor later).
  *
- * Like the client it owns no I/O (`SessionPort`), no time but its clock, and
- * its per-stream state lives in Maps its actions mutate (see client-connection).
+ * Like the client it owns no I/O and no time but its clock. Every decoded
+ * frame is its own event (`frame.hello`, `frame.subscribe`, `frame.ack`, ...,
+ * `frame.invalid` for what the decoder refused); what it does to the world are
+ * named actions the endpoint supplies with `provide()`: `sendFrame` (whose
+ * link answers with `LINK_FULL` / `LINK_GONE`, raised in the same macrostep),
+ * `closeLink`, `notifyRejected`, `notifyCoalesced`. Context is immutable data
+ * changed by `assign` only; the replay logs and the routing index are the
+ * hub's, lent through `services` (see `SessionServices`).
  */
 import { and, assign, enqueueActions, raise, setup, stateIn } from 'xstate';
 import { chunkEventFrame } from './chunking.ts';
-import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type ServerFrame } from './frames.ts';
+import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type Role, type ServerFrame } from './frames.ts';
 import { mayRead, type AuthResult, type Identity } from './identity.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
-import { OutboundStream } from './outbound-stream.ts';
+import type { LogView } from './log-view.ts';
+import { acked, backlog, inflight, openedStream, rewound, skipEvicted, unannounced, type OutboundStream } from './outbound-stream.ts';
 import { applyPolicy, type AccessPolicy } from './policy.ts';
 import { encode } from './protocol.ts';
-import type { LogView } from './log-view.ts';
 import type { ReplayLog } from './replay-log.ts';
 
 export interface SessionConfig {
@@ -65,18 +71,17 @@ export const DEFAULT_SESSION_CONFIG: SessionConfig = {
   flushDelayMs: 0,
 };
 
+/** What a write did: the link took it, took it over its buffer's cap, or is gone. */
 export type SendOutcome = 'ok' | 'backpressure' | 'closed';
 
-export interface SessionPort {
-  send(data: string): SendOutcome;
-  close(code: number, reason: string): void;
-  /** A client frame was refused by the decoder (counted; answered with an error frame). */
-  rejected(code: string, detail: string): void;
-  /** Events were coalesced for this connection (trace only). */
-  coalesced(thread: string, from: number, through: number): void;
-}
-
-/** What the hub lends its sessions. */
+/**
+ * What the hub lends its sessions: identity checks, and its replay logs and
+ * routing index by reference. They are the hub's structures, shared by every
+ * session and changed on every publish (a copy per event would cost O(log));
+ * a session opens a stream's log and (un)registers as its subscriber through
+ * these calls, synchronously, because its answer to a subscribe depends on
+ * the log's window and quotas, and the next publish must see the subscriber.
+ */
 export interface SessionServices {
   epoch: string;
   /** This server lost an earlier epoch's logs (a restart): history from before it is gone. */
@@ -101,105 +106,153 @@ export interface SessionServices {
 export type OpenedView = { ok: true; log: LogView; forgotten: boolean } | { ok: false; reason: string };
 
 /** A stream opened on a node whose mirror is still loading it: the answer waits for the load. */
-interface PendingOpen {
-  from: number;
-  epoch: string | undefined;
-  log: LogView;
-  forgotten: boolean;
+export interface PendingOpen {
+  readonly from: number;
+  readonly epoch: string | undefined;
+  readonly log: LogView;
+  readonly forgotten: boolean;
 }
 
 export interface SessionInput {
   /** The server's own id of this connection (never the client's choice). */
   connId: string;
-  /** The transport's name of the link (traces and tests only; decides nothing). */
+  /** The transport's name of the link (the endpoint's I/O actions find the link by it; traces). */
   link?: string;
   /** The token the connection was admitted with (the HTTP upgrade's): the hello must be the same identity. */
   upgradeToken?: string;
-  port: SessionPort;
   services: SessionServices;
   config?: Partial<SessionConfig>;
   limits?: Partial<Limits>;
 }
 
-export interface SessionContext {
-  connId: string;
-  link: string;
-  upgradeToken: string | undefined;
-  limits: Limits;
-  /** History frames sent in the current second (see Limits.replayFramesPerSecond). */
-  replayed: number;
-  port: SessionPort;
-  services: SessionServices;
-  config: SessionConfig;
-  identity: Identity | null;
-  streams: Map<string, OutboundStream>;
-  /** Streams opened but not yet loaded from the store (clustered nodes only). */
-  pending: Map<string, PendingOpen>;
-  rto: number;
-  retransmits: number;
-  /** Why the session closed (for the trace and the inspector). */
-  closeReason: string | null;
-  stats: { framesSent: number; retransmitted: number; coalesced: number; rejected: number; highWater: number; refused: number };
+export interface SessionStats {
+  readonly framesSent: number;
+  readonly retransmitted: number;
+  readonly coalesced: number;
+  readonly rejected: number;
+  readonly highWater: number;
+  readonly refused: number;
 }
 
+/**
+ * A flush in progress: it writes batch after batch and stops taking events
+ * once a write was pushed back (the link answers each paced write with
+ * LINK_FULL / LINK_GONE before the next event is taken, see `FLUSH_MORE`).
+ * `final`: the flush wrote its last batch; a push-back on it blocks the
+ * outbox. Null, or final, between macrosteps.
+ */
+export interface FlushState {
+  readonly outcome: SendOutcome;
+  /** Encoded frames of the batch being packed. */
+  readonly parts: readonly string[];
+  readonly bytes: number;
+  readonly inflight: number;
+  readonly final: boolean;
+}
+
+export type Streams = Readonly<Record<string, OutboundStream>>;
+
+export interface SessionContext {
+  readonly connId: string;
+  readonly link: string;
+  readonly upgradeToken: string | undefined;
+  readonly limits: Limits;
+  /** History frames sent in the current second (see Limits.replayFramesPerSecond). */
+  readonly replayed: number;
+  readonly services: SessionServices;
+  readonly config: SessionConfig;
+  readonly identity: Identity | null;
+  readonly streams: Streams;
+  /** Streams opened but not yet loaded from the store (clustered nodes only). */
+  readonly pending: Readonly<Record<string, PendingOpen>>;
+  /** Streams opened so far (numbers each opening). */
+  readonly openings: number;
+  readonly rto: number;
+  readonly retransmits: number;
+  /** Why the session closed (for the trace and the inspector). */
+  readonly closeReason: string | null;
+  readonly stats: SessionStats;
+  readonly flushing: FlushState | null;
+}
+
+/** One event per client frame type: `frame.hello`, `frame.subscribe`, ... */
+export type FrameEvent = { [K in ClientFrame['type']]: { type: `frame.${K}`; frame: Extract<ClientFrame, { type: K }> } }[ClientFrame['type']];
+
+export const frameEvent = (frame: ClientFrame): FrameEvent => ({ type: `frame.${frame.type}`, frame }) as FrameEvent;
+
 export type SessionEvent =
-  | { type: 'FRAME'; frame: ClientFrame }
-  | { type: 'BAD_FRAME'; code: string; detail: string }
+  | FrameEvent
+  /** A message the decoder refused. */
+  | { type: 'frame.invalid'; code: string; detail: string }
   | { type: 'NOTIFY'; thread: string }
   /** The store lost its data: every stream starts again at 1 with an explicit epoch_changed resync. */
   | { type: 'EPOCH_CHANGED' }
-  | { type: 'ROLE_CHANGED'; role: Identity['role'] }
+  /** A user's role changed (sent to every session: the one of that user applies it). */
+  | { type: 'ROLE_CHANGED'; tenant: string; user: string; role: Role }
   | { type: 'LINK_CLOSED'; code: number; reason: string }
   | { type: 'DRAIN' }
+  /** A write was taken over the link's buffer cap (raised by the endpoint's `sendFrame`). */
+  | { type: 'LINK_FULL' }
+  /** A write found the link closed (raised by the endpoint's `sendFrame`). */
+  | { type: 'LINK_GONE' }
   | { type: 'SHUTDOWN'; code: number; reason: string }
   | { type: 'FLUSH' }
+  | { type: 'FLUSH_MORE' }
   | { type: 'SENT' }
   | { type: 'BLOCKED' }
   | { type: 'HEARD' }
   | { type: 'ACKED' }
   | { type: 'REPLAYED' };
 
+/** The I/O and service calls a protocol action may enqueue (typed here: `setup` cannot infer actions that name each other). */
+export type IoAction =
+  | { type: 'sendFrame'; params: { data: string; paced?: true } }
+  | { type: 'closeLink'; params: { code: number; reason: string } }
+  | { type: 'notifyRejected'; params: { code: string; detail: string } }
+  | { type: 'notifyCoalesced'; params: { thread: string; from: number; through: number } }
+  | { type: 'follow'; params: { thread: string; on: boolean } };
 
-type FrameOf<T extends ClientFrame['type']> = Extract<ClientFrame, { type: T }>;
-const frameOf = <T extends ClientFrame['type']>(event: SessionEvent, type: T): FrameOf<T> | undefined =>
-  event.type === 'FRAME' && event.frame.type === type ? (event.frame as FrameOf<T>) : undefined;
+const sendIo = (frame: ServerFrame): IoAction => ({ type: 'sendFrame', params: { data: encode(frame) } });
 
-function send(context: SessionContext, frame: ServerFrame): SendOutcome {
-  return context.port.send(encode(frame));
+/** What opening and closing streams changes: the context's parts below, and the calls to make, in order. */
+interface Draft {
+  streams: Streams;
+  pending: SessionContext['pending'];
+  stats: SessionStats;
+  openings: number;
+  io: IoAction[];
+}
+
+const draftOf = (context: SessionContext): Draft => ({ streams: context.streams, pending: context.pending, stats: context.stats, openings: context.openings, io: [] });
+const patchOf = ({ streams, pending, stats, openings }: Draft) => ({ streams, pending, stats, openings });
+
+function without<T>(record: Readonly<Record<string, T>>, key: string): Readonly<Record<string, T>> {
+  const { [key]: _gone, ...rest } = record;
+  return rest;
 }
 
 /**
  * Open (or reopen) a stream at the client's position, or answer
  * resync_required when the position cannot be served: never a silent skip.
  */
-export function openStream(context: SessionContext, thread: string, from: number, epoch: string | undefined): void {
+function openStream(context: SessionContext, d: Draft, thread: string, from: number, epoch: string | undefined): void {
   const identity = context.identity!;
-  if (!context.streams.has(thread) && context.streams.size >= context.limits.maxThreadsPerSession) {
-    return refuse(context, thread, `at most ${context.limits.maxThreadsPerSession} streams per session`);
+  if (d.streams[thread] === undefined && Object.keys(d.streams).length >= context.limits.maxThreadsPerSession) {
+    return refuse(d, thread, `at most ${context.limits.maxThreadsPerSession} streams per session`);
   }
   const opened = context.services.open(identity.tenant, identity.user, thread, from);
-  if (!opened.ok) return refuse(context, thread, opened.reason);
+  if (!opened.ok) return refuse(d, thread, opened.reason);
   if (context.services.ready && !context.services.ready(identity.tenant, identity.user, thread)) {
     // registered now so the hub's NOTIFY (on load) reaches this session
-    context.pending.set(thread, { from, epoch, log: opened.log, forgotten: opened.forgotten });
-    context.services.index(identity.tenant, identity.user, thread, context.connId, true);
+    d.pending = { ...d.pending, [thread]: { from, epoch, log: opened.log, forgotten: opened.forgotten } };
+    d.io.push({ type: 'follow', params: { thread, on: true } });
     return;
   }
-  answerOpen(context, thread, from, epoch, opened.log, opened.forgotten);
-}
-
-/** A pending stream whose log is now loaded gets its answer. */
-function finishPending(context: SessionContext, thread: string): void {
-  const pending = context.pending.get(thread);
-  const identity = context.identity;
-  if (!pending || !identity || (context.services.ready && !context.services.ready(identity.tenant, identity.user, thread))) return;
-  context.pending.delete(thread);
-  answerOpen(context, thread, pending.from, pending.epoch, pending.log, pending.forgotten);
+  answerOpen(context, d, thread, from, epoch, opened.log, opened.forgotten);
 }
 
 /** Answer a subscribe or resume of `thread` from `log`: subscribed, or an explicit resync. */
-function answerOpen(context: SessionContext, thread: string, from: number, epoch: string | undefined, log: LogView, forgotten: boolean): void {
-  const identity = context.identity!;
+function answerOpen(context: SessionContext, d: Draft, thread: string, from: number, epoch: string | undefined, log: LogView, forgotten: boolean): void {
   const current = context.services.epoch;
   let start = from;
   let resync: OutboundStream['resync'];
@@ -213,151 +266,189 @@ function answerOpen(context: SessionContext, thread: string, from: number, epoch
     start = from < log.start ? log.start : log.head + 1;
     resync = { from: start, reason: 'beyond_window' };
   }
-  if (resync) send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, ...resync });
-  else send(context, { v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: current, from, recovered: epoch !== undefined });
-  const stream = new OutboundStream(thread, log, start, resync);
-  stream.replayUntil = log.head;
-  context.streams.set(thread, stream);
-  context.services.index(identity.tenant, identity.user, thread, context.connId, true);
-}
-
-/** The store lost its data: every stream (served or pending) starts again at 1, announced as epoch_changed. */
-function restartStreams(context: SessionContext): void {
-  const current = context.services.epoch;
-  for (const [thread, stream] of context.streams) {
-    const resync = { from: 1, reason: 'epoch_changed' as const };
-    send(context, { v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, ...resync });
-    context.streams.set(thread, new OutboundStream(thread, stream.log, 1, resync));
-  }
-  // a pending answer is given on load, against the new epoch: its client's epoch differs, so it resyncs
+  if (resync) d.io.push(sendIo({ v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, ...resync }));
+  else d.io.push(sendIo({ v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: current, from, recovered: epoch !== undefined }));
+  d.openings++;
+  d.streams = { ...d.streams, [thread]: openedStream(thread, log, start, d.openings, resync) };
+  d.io.push({ type: 'follow', params: { thread, on: true } });
 }
 
 /** A quota refused a stream: a typed error, counted; the session goes on. */
-function refuse(context: SessionContext, thread: string, message: string): void {
-  context.stats.refused++;
-  context.port.rejected('limit_exceeded', `${message}: ${thread.slice(0, 64)}`);
-  send(context, { v: PROTOCOL_VERSION, type: 'error', code: 'limit_exceeded', message, field: 'thread' });
+function refuse(d: Draft, thread: string, message: string): void {
+  d.stats = { ...d.stats, refused: d.stats.refused + 1 };
+  d.io.push({ type: 'notifyRejected', params: { code: 'limit_exceeded', detail: `${message}: ${thread.slice(0, 64)}` } });
+  d.io.push(sendIo({ v: PROTOCOL_VERSION, type: 'error', code: 'limit_exceeded', message, field: 'thread' }));
 }
 
-function closeStream(context: SessionContext, thread: string): void {
-  const identity = context.identity;
-  const held = context.streams.delete(thread);
-  if (!identity || !(context.pending.delete(thread) || held)) return;
-  context.services.index(identity.tenant, identity.user, thread, context.connId, false);
+function closeStream(context: SessionContext, d: Draft, thread: string): void {
+  const held = d.streams[thread] !== undefined;
+  const waiting = d.pending[thread] !== undefined;
+  if (held) d.streams = without(d.streams, thread);
+  if (waiting) d.pending = without(d.pending, thread);
+  if (context.identity && (held || waiting)) d.io.push({ type: 'follow', params: { thread, on: false } });
 }
 
 /** Which events the backpressure policy may fold into the next one of their kind: thinking only, never a critical event. */
 export type Coalescible = (type: EventType) => boolean;
 export const onlyThinking: Coalescible = (type) => !isCritical(type);
 
-/** The frames that carry stream sequence `seq` onwards (coalescing a run of thinking events). */
-function nextFrame(context: SessionContext, stream: OutboundStream, coalescible: Coalescible): EventFrame | undefined {
+const sumOf = (streams: Streams, f: (s: OutboundStream) => number): number => {
+  let n = 0;
+  for (const thread in streams) n += f(streams[thread]!);
+  return n;
+};
+export const backlogOf = (streams: Streams): number => sumOf(streams, backlog);
+export const inflightOf = (streams: Streams): number => sumOf(streams, inflight);
+
+/** The frame that carries stream sequence `sent + 1` onwards (coalescing a run of thinking events), and what it coalesced. */
+function nextFrame(context: SessionContext, stream: OutboundStream, coalescible: Coalescible): { frame: EventFrame; coalesced: number } | undefined {
   const seq = stream.sent + 1;
   const entry = stream.log.get(seq);
   if (!entry) return undefined;
   let through = seq;
   let event = entry.event;
-  if (stream.backlog > context.config.coalesceAbove && coalescible(event.type)) {
+  if (backlog(stream) > context.config.coalesceAbove && coalescible(event.type)) {
     for (let next = stream.log.get(through + 1); next && next.event.type === event.type; next = stream.log.get(through + 1)) {
       through++;
       event = next.event;
     }
-    if (through > seq) {
-      context.stats.coalesced += through - seq;
-      context.port.coalesced(stream.thread, seq, through);
-    }
   }
   const visible = applyPolicy(context.services.policy, context.identity!.role, event);
-  return {
+  const resync = unannounced(stream);
+  const frame: EventFrame = {
     v: PROTOCOL_VERSION,
     type: 'event',
     thread: stream.thread,
     seq,
     ...(through > seq ? { through } : {}),
     epoch: context.services.epoch,
-    ...(stream.unannounced ? { resync: stream.unannounced } : {}),
+    ...(resync ? { resync } : {}),
     ...(visible ? { event: visible } : {}),
   };
+  return { frame, coalesced: through - seq };
 }
 
-/** Encoded frames → link, packed into batches up to the frame limit. */
-class Flusher {
-  private parts: string[] = [];
-  private bytes = 0;
-  outcome: SendOutcome = 'ok';
+/** One step of a flush: what it changes, the calls it makes in order, and whether the flush is over. */
+export interface FlushStep {
+  patch: Pick<SessionContext, 'streams' | 'stats' | 'replayed' | 'flushing'>;
+  io: IoAction[];
+  /** The flush is over: the events to raise for the regions (BLOCKED, SENT, REPLAYED). */
+  done?: SessionEvent[];
+}
 
-  constructor(private readonly context: SessionContext) {}
+/** The state a flush ends in when it wrote its last batch and nothing pushed back so far (shared: it is never changed). */
+const FINAL_OK: FlushState = Object.freeze({ outcome: 'ok', parts: Object.freeze([]) as readonly string[], bytes: 0, inflight: 0, final: true });
+
+/** Encoded frames → writes, packed into batches up to `maxBatchBytes` (owned by one step, then dropped). */
+class Packer {
+  readonly io: IoAction[] = [];
+  writes = 0;
+  constructor(
+    private readonly config: SessionConfig,
+    readonly parts: string[],
+    public bytes: number,
+  ) {}
 
   push(text: string): void {
-    const { batch, maxBatchBytes } = this.context.config;
-    if (!batch) return this.write(text);
-    if (this.bytes + text.length + 64 > maxBatchBytes) this.flush();
+    if (!this.config.batch) return this.write(text);
+    if (this.bytes + text.length + 64 > this.config.maxBatchBytes) this.flush();
     this.parts.push(text);
     this.bytes += text.length + 1;
   }
 
   flush(): void {
     if (this.parts.length === 0) return;
-    const text = this.parts.length === 1 ? this.parts[0]! : `{"v":1,"type":"batch","frames":[${this.parts.join(',')}]}`;
-    this.parts = [];
+    this.write(this.parts.length === 1 ? this.parts[0]! : `{"v":1,"type":"batch","frames":[${this.parts.join(',')}]}`);
+    this.parts.length = 0;
     this.bytes = 0;
-    this.write(text);
   }
 
-  private write(text: string): void {
-    const outcome = this.context.port.send(text);
-    if (outcome !== 'ok') this.outcome = outcome;
+  private write(data: string): void {
+    this.io.push({ type: 'sendFrame', params: { data, paced: true } });
+    this.writes++;
   }
 }
 
-/** Send what the window allows from every stream; report whether the link pushed back. */
-export function pump(context: SessionContext, coalescible: Coalescible = onlyThinking): SendOutcome {
-  const flusher = new Flusher(context);
-  let inflight = 0;
-  for (const stream of context.streams.values()) inflight += stream.inflight;
-  for (const stream of context.streams.values()) {
-    while (stream.sent < stream.log.head && inflight < context.config.windowFrames && flusher.outcome === 'ok') {
+/**
+ * Send what the window allows from every stream, packed into batches. A step
+ * takes events until one of them caused a write, then yields (FLUSH_MORE):
+ * the link's answer to that write (LINK_FULL, LINK_GONE) is heard before the
+ * next event is taken, so a link that pushed back gets the event in hand and
+ * no more (as a socket's `bufferedAmount` is read between sends). The last
+ * batch needs no yield: a push-back on it blocks the outbox (`noteWrite`).
+ */
+export function flushStep(context: SessionContext, coalescible: Coalescible = onlyThinking): FlushStep {
+  const going = context.flushing !== null && !context.flushing.final ? context.flushing : undefined;
+  const outcome = going?.outcome ?? 'ok';
+  const packer = new Packer(context.config, going ? going.parts.slice() : [], going?.bytes ?? 0);
+  let inFlight = going?.inflight ?? inflightOf(context.streams);
+  let { replayed } = context;
+  let { framesSent, coalesced } = context.stats;
+  const budget = context.limits.replayFramesPerSecond;
+  const windowFrames = context.config.windowFrames;
+  // a copy of the streams this step owns (made at its first change), assigned when it is over
+  let streams: Record<string, OutboundStream> | undefined;
+  take: for (const thread in context.streams) {
+    if (outcome !== 'ok') break;
+    let stream = (streams ?? context.streams)[thread]!;
+    while (stream.sent < stream.log.head && inFlight < windowFrames) {
       // history is paced: a subscribe storm cannot turn a few bytes in into megabytes out
       const history = stream.sent < stream.replayUntil;
-      if (history && context.replayed >= context.limits.replayFramesPerSecond) break;
-      const frame = nextFrame(context, stream, coalescible);
-      if (!frame) {
+      if (history && replayed >= budget) break;
+      const next = nextFrame(context, stream, coalescible);
+      if (!next) {
         // evicted before it was ever sent: the client must hear it explicitly
-        const resync = stream.skipEvicted(stream.log.start);
-        flusher.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread: stream.thread, epoch: context.services.epoch, ...resync }));
-        continue;
+        stream = skipEvicted(stream, stream.log.start);
+        packer.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: context.services.epoch, ...stream.resync! }));
+      } else {
+        const { frame } = next;
+        if (next.coalesced > 0) {
+          coalesced += next.coalesced;
+          packer.io.push({ type: 'notifyCoalesced', params: { thread, from: frame.seq, through: frame.through! } });
+        }
+        for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) packer.push(encode(part));
+        stream = { ...stream, sent: frame.through ?? frame.seq };
+        framesSent++;
+        if (history) replayed++;
+        inFlight++;
       }
-      for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) flusher.push(encode(part));
-      stream.sent = frame.through ?? frame.seq;
-      context.stats.framesSent++;
-      if (history) context.replayed++;
-      inflight++;
+      (streams ??= { ...context.streams })[thread] = stream;
+      if (packer.writes > 0) break take;
     }
   }
-  flusher.flush();
-  return flusher.outcome;
-}
-
-const backlogOf = (context: SessionContext): number => {
-  let n = 0;
-  for (const stream of context.streams.values()) n += stream.backlog;
-  return n;
-};
-const inflightOf = (context: SessionContext): number => {
-  let n = 0;
-  for (const stream of context.streams.values()) n += stream.inflight;
-  return n;
-};
-
-/** The body of the `flush` action: send what the window allows, and tell the regions what happened. */
-export function flushWith(context: SessionContext, raise: (event: SessionEvent) => void, coalescible: Coalescible): void {
-  const outcome = pump(context, coalescible);
-  context.stats.highWater = Math.max(context.stats.highWater, backlogOf(context));
-  if (outcome === 'backpressure') raise({ type: 'BLOCKED' });
-  if (inflightOf(context) > 0) raise({ type: 'SENT' });
+  const out = streams ?? context.streams;
+  const stats = streams ? { ...context.stats, framesSent, coalesced } : context.stats;
+  if (packer.writes > 0) {
+    // the link answers each write before the next step (LINK_FULL / LINK_GONE are raised by `sendFrame`)
+    return { patch: { streams: out, stats, replayed, flushing: { outcome, parts: packer.parts, bytes: packer.bytes, inflight: inFlight, final: false } }, io: packer.io };
+  }
+  packer.flush();
+  const done: SessionEvent[] = [];
+  if (outcome === 'backpressure') done.push({ type: 'BLOCKED' });
+  if (inflightOf(out) > 0) done.push({ type: 'SENT' });
   // an unbounded budget (Infinity) needs no clock: nothing is paced
-  if (context.replayed > 0 && Number.isFinite(context.limits.replayFramesPerSecond)) raise({ type: 'REPLAYED' });
+  if (replayed > 0 && Number.isFinite(budget)) done.push({ type: 'REPLAYED' });
+  const highWater = Math.max(stats.highWater, backlogOf(out));
+  const flushing = packer.writes > 0 ? (outcome === 'ok' ? FINAL_OK : { ...FINAL_OK, outcome }) : null;
+  return { patch: { streams: out, stats: highWater === stats.highWater ? stats : { ...stats, highWater }, replayed, flushing }, io: packer.io, done };
 }
+
+type Collect = Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent, never, IoAction, never, never, never>>[0];
+/** A protocol action that updates context and enqueues I/O. */
+const withIo = (collect: Collect) => enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent, never, IoAction, never, never, never>(collect);
+
+/** The `flush` action of a session whose backpressure policy coalesces what `coalescible` allows (broken variants pass another). */
+export const flushWith = (coalescible: Coalescible) =>
+  withIo(({ context, enqueue }) => {
+    const step = flushStep(context, coalescible);
+    enqueue.assign(step.patch);
+    for (const action of step.io) enqueue(action);
+    if (step.done) for (const event of step.done) enqueue.raise(event);
+    else enqueue.raise({ type: 'FLUSH_MORE' });
+  });
+
+const ofType = <T extends SessionEvent['type']>(event: SessionEvent, type: T): Extract<SessionEvent, { type: T }> | undefined =>
+  event.type === type ? (event as Extract<SessionEvent, { type: T }>) : undefined;
 
 export const serverSessionMachine = setup({
   types: {
@@ -373,10 +464,9 @@ export const serverSessionMachine = setup({
     replayWindow: 1000,
   },
   guards: {
-    isHello: ({ event }) => frameOf(event, 'hello') !== undefined,
     /** The hello's identity is not the one the connection was admitted with (the upgrade's token). */
     identityMismatch: ({ context, event }) => {
-      const hello = frameOf(event, 'hello');
+      const hello = ofType(event, 'frame.hello')?.frame;
       if (hello === undefined || context.upgradeToken === undefined || hello.token === context.upgradeToken) return false;
       const said = context.services.authenticate(hello.token);
       const admitted = context.services.authenticate(context.upgradeToken);
@@ -384,107 +474,176 @@ export const serverSessionMachine = setup({
       return !admitted.ok || admitted.identity.tenant !== said.identity.tenant || admitted.identity.user !== said.identity.user;
     },
     tokenValid: ({ context, event }) => {
-      const hello = frameOf(event, 'hello');
+      const hello = ofType(event, 'frame.hello')?.frame;
       return hello !== undefined && context.services.authenticate(hello.token).ok;
     },
-    isAck: ({ event }) => frameOf(event, 'ack') !== undefined,
-    isPing: ({ event }) => frameOf(event, 'ping') !== undefined,
-    isSubscribe: ({ event }) => frameOf(event, 'subscribe') !== undefined,
-    isResume: ({ event }) => frameOf(event, 'resume') !== undefined,
-    isUnsubscribe: ({ event }) => frameOf(event, 'unsubscribe') !== undefined,
     /** A subscription outside what the token grants. */
     isForbidden: ({ context, event }) => {
       const identity = context.identity;
       if (!identity) return false;
-      const threads = frameOf(event, 'subscribe') ? [frameOf(event, 'subscribe')!.thread] : Object.keys(frameOf(event, 'resume')?.positions ?? {});
+      const threads = event.type === 'frame.subscribe' ? [event.frame.thread] : event.type === 'frame.resume' ? Object.keys(event.frame.positions) : [];
       return threads.some((thread) => !mayRead(identity, thread));
     },
-    backlogOverCap: ({ context }) => backlogOf(context) > context.config.shedAbove,
+    backlogOverCap: ({ context }) => backlogOf(context.streams) > context.config.shedAbove,
     /** A slow consumer: the link pushes back and the backlog passed the hard cap (a burst alone is not shed). */
     overShedCap: and([stateIn('#session.open.outbox.blocked'), 'backlogOverCap']),
     /** Frames still in the link's send buffer are not lost: retransmitting them only adds load. */
     linkBlocked: stateIn('#session.open.outbox.blocked'),
-    nothingInFlight: ({ context }) => inflightOf(context) === 0,
+    nothingInFlight: ({ context }) => inflightOf(context.streams) === 0,
     outOfRetransmits: ({ context }) => context.retransmits >= context.config.maxRetransmits,
+    /** The NOTIFY names a stream opened on a node whose mirror was still loading it. */
+    isPending: ({ context, event }) => event.type === 'NOTIFY' && context.pending[event.thread] !== undefined,
+    /** The role change is this session's user's. */
+    isOwnUser: ({ context, event }) => event.type === 'ROLE_CHANGED' && context.identity !== null && context.identity.tenant === event.tenant && context.identity.user === event.user,
   },
   actions: {
+    // ---- I/O: supplied by the endpoint with `provide()`; alone, the machine talks to nobody
+    /** Write one message; for a `paced` one (a flush's), the endpoint raises LINK_FULL or LINK_GONE when the link does not simply take it. */
+    sendFrame: (_, _params: { data: string; paced?: true }) => {},
+    closeLink: (_, _params: { code: number; reason: string }) => {},
+    /** A client frame was refused (counted; answered with an error frame). */
+    notifyRejected: (_, _params: { code: string; detail: string }) => {},
+    /** Events were coalesced for this connection (trace only). */
+    notifyCoalesced: (_, _params: { thread: string; from: number; through: number }) => {},
+
+    // ---- the hub's routing index (see SessionServices)
+    follow: ({ context }, { thread, on }: { thread: string; on: boolean }) => {
+      const identity = context.identity!;
+      context.services.index(identity.tenant, identity.user, thread, context.connId, on);
+    },
+
+    // ---- protocol
     heard: raise({ type: 'HEARD' }),
     /** A new second of replay budget; what waited for it goes out. */
-    refillReplay: enqueueActions(({ context, enqueue }) => {
-      context.replayed = 0;
-      if (backlogOf(context) > 0) enqueue.raise({ type: 'FLUSH' });
+    refillReplay: withIo(({ context, enqueue }) => {
+      enqueue.assign({ replayed: 0 });
+      if (backlogOf(context.streams) > 0) enqueue.raise({ type: 'FLUSH' });
     }),
     requestFlush: raise({ type: 'FLUSH' }),
     authenticate: assign(({ context, event }) => {
-      const result = context.services.authenticate(frameOf(event, 'hello')!.token);
-      return result.ok ? { identity: result.identity } : {};
+      const hello = ofType(event, 'frame.hello');
+      const result = hello ? context.services.authenticate(hello.frame.token) : undefined;
+      return result?.ok ? { identity: result.identity } : {};
     }),
-    sendWelcome: ({ context }) => {
-      send(context, { v: PROTOCOL_VERSION, type: 'welcome', session: context.connId, epoch: context.services.epoch });
-    },
-    closeLink: assign(({ context }, params: { code: number; reason: string }) => {
-      context.port.close(params.code, params.reason);
-      return { closeReason: `${params.code} ${params.reason}` };
+    sendWelcome: withIo(({ context, enqueue }) => {
+      enqueue(sendIo({ v: PROTOCOL_VERSION, type: 'welcome', session: context.connId, epoch: context.services.epoch }));
     }),
-    closeWithShutdown: assign(({ context, event }) => {
-      if (event.type !== 'SHUTDOWN') return {};
-      context.port.close(event.code, event.reason);
-      return { closeReason: `${event.code} ${event.reason}` };
+    /** Close the link and say why (the reason stays in the context for the trace and the inspector). */
+    close: enqueueActions<SessionContext, SessionEvent, { code: number; reason: string }, SessionEvent, never, IoAction, never, never, never>(({ enqueue }, params) => {
+      enqueue.assign({ closeReason: `${params.code} ${params.reason}` });
+      enqueue({ type: 'closeLink', params });
+    }),
+    closeWithShutdown: withIo(({ event, enqueue }) => {
+      if (event.type !== 'SHUTDOWN') return;
+      enqueue.assign({ closeReason: `${event.code} ${event.reason}` });
+      enqueue({ type: 'closeLink', params: { code: event.code, reason: event.reason } });
     }),
     noteClosed: assign(({ event }) => (event.type === 'LINK_CLOSED' ? { closeReason: `${event.code} ${event.reason} (by peer)` } : {})),
-    refuseUnauthenticated: ({ context }) => {
-      send(context, { v: PROTOCOL_VERSION, type: 'error', code: 'not_authenticated', message: 'send hello first' });
-    },
-    rejectFrame: ({ context, event }) => {
-      if (event.type !== 'BAD_FRAME') return;
-      context.stats.rejected++;
-      context.port.rejected(event.code, event.detail);
-      send(context, { v: PROTOCOL_VERSION, type: 'error', code: event.code as 'malformed_json', message: event.detail });
-    },
-    handleSubscribe: ({ context, event }) => {
-      const frame = frameOf(event, 'subscribe')!;
-      openStream(context, frame.thread, frame.from, frame.epoch);
-    },
+    refuseUnauthenticated: withIo(({ enqueue }) => {
+      enqueue(sendIo({ v: PROTOCOL_VERSION, type: 'error', code: 'not_authenticated', message: 'send hello first' }));
+    }),
+    rejectFrame: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.invalid') return;
+      enqueue.assign({ stats: { ...context.stats, rejected: context.stats.rejected + 1 } });
+      enqueue({ type: 'notifyRejected', params: { code: event.code, detail: event.detail } });
+      enqueue(sendIo({ v: PROTOCOL_VERSION, type: 'error', code: event.code as 'malformed_json', message: event.detail }));
+    }),
+    handleSubscribe: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.subscribe') return;
+      const d = draftOf(context);
+      openStream(context, d, event.frame.thread, event.frame.from, event.frame.epoch);
+      enqueue.assign(patchOf(d));
+      for (const action of d.io) enqueue(action);
+    }),
     /** Resume every stream at the client's positions (re-authorised: the hello ran again). */
-    handleResume: ({ context, event }) => {
-      const frame = frameOf(event, 'resume')!;
-      for (const [thread, from] of Object.entries(frame.positions)) openStream(context, thread, from, frame.epoch);
-    },
-    handleUnsubscribe: ({ context, event }) => closeStream(context, frameOf(event, 'unsubscribe')!.thread),
-    /** A NOTIFY may mean a pending stream's log is loaded (clustered nodes). */
-    finishPending: ({ context, event }) => {
-      if (event.type === 'NOTIFY' && context.pending.size > 0) finishPending(context, event.thread);
-    },
-    restartStreams: ({ context }) => restartStreams(context),
-    pong: ({ context, event }) => {
-      send(context, { v: PROTOCOL_VERSION, type: 'pong', id: frameOf(event, 'ping')!.id });
-    },
-    /** Apply a cumulative ack; progress resets the retransmission backoff. */
-    applyAck: enqueueActions(({ context, event, enqueue }) => {
-      let progress = false;
-      for (const [thread, upTo] of Object.entries(frameOf(event, 'ack')!.acks)) {
-        progress = (context.streams.get(thread)?.ack(upTo) ?? false) || progress;
+    handleResume: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.resume') return;
+      const d = draftOf(context);
+      for (const [thread, from] of Object.entries(event.frame.positions)) openStream(context, d, thread, from, event.frame.epoch);
+      enqueue.assign(patchOf(d));
+      for (const action of d.io) enqueue(action);
+    }),
+    handleUnsubscribe: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.unsubscribe') return;
+      const d = draftOf(context);
+      closeStream(context, d, event.frame.thread);
+      enqueue.assign(patchOf(d));
+      for (const action of d.io) enqueue(action);
+    }),
+    /** A NOTIFY may mean a pending stream's log is loaded (clustered nodes): it gets its answer. */
+    finishPending: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'NOTIFY') return;
+      const pending = context.pending[event.thread];
+      const identity = context.identity;
+      if (!pending || !identity || (context.services.ready && !context.services.ready(identity.tenant, identity.user, event.thread))) return;
+      const d = draftOf(context);
+      d.pending = without(d.pending, event.thread);
+      answerOpen(context, d, event.thread, pending.from, pending.epoch, pending.log, pending.forgotten);
+      enqueue.assign(patchOf(d));
+      for (const action of d.io) enqueue(action);
+    }),
+    /** The store lost its data: every stream (served or pending) starts again at 1, announced as epoch_changed. */
+    restartStreams: withIo(({ context, enqueue }) => {
+      const current = context.services.epoch;
+      const resync = { from: 1, reason: 'epoch_changed' as const };
+      const streams: Record<string, OutboundStream> = {};
+      let openings = context.openings;
+      for (const [thread, stream] of Object.entries(context.streams)) {
+        enqueue(sendIo({ v: PROTOCOL_VERSION, type: 'resync_required', thread, epoch: current, ...resync }));
+        streams[thread] = { ...openedStream(thread, stream.log, 1, ++openings, resync), replayUntil: 0 };
       }
-      if (!progress) return;
-      enqueue.assign({ retransmits: 0, rto: context.config.rtoMs });
+      // a pending answer is given on load, against the new epoch: its client's epoch differs, so it resyncs
+      enqueue.assign({ streams, openings });
+    }),
+    pong: withIo(({ event, enqueue }) => {
+      if (event.type === 'frame.ping') enqueue(sendIo({ v: PROTOCOL_VERSION, type: 'pong', id: event.frame.id }));
+    }),
+    /** Apply a cumulative ack; progress resets the retransmission backoff. */
+    applyAck: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.ack') return;
+      let streams = context.streams;
+      for (const [thread, upTo] of Object.entries(event.frame.acks)) {
+        const stream = streams[thread];
+        const moved = stream && acked(stream, upTo);
+        if (moved && moved !== stream) streams = { ...streams, [thread]: moved };
+      }
+      if (streams === context.streams) return;
+      enqueue.assign({ streams, retransmits: 0, rto: context.config.rtoMs });
       enqueue.raise({ type: 'ACKED' });
       // the window moved: send what waited for it (nothing waits when the backlog is empty)
-      if (backlogOf(context) > 0) enqueue.raise({ type: 'FLUSH' });
+      if (backlogOf(streams) > 0) enqueue.raise({ type: 'FLUSH' });
     }),
-    flush: enqueueActions(({ context, enqueue }) => flushWith(context, (event) => enqueue.raise(event), onlyThinking)),
+    flush: flushWith(onlyThinking),
+    /**
+     * The link's answer to a paced write: a flush in progress takes no more
+     * events; a push-back on a flush's last batch blocks the outbox (once).
+     */
+    noteWrite: withIo(({ context, event, enqueue }) => {
+      const f = context.flushing;
+      if (!f || f.outcome !== 'ok') return;
+      const outcome = event.type === 'LINK_FULL' ? ('backpressure' as const) : ('closed' as const);
+      enqueue.assign({ flushing: { ...f, outcome } });
+      if (f.final && outcome === 'backpressure') enqueue.raise({ type: 'BLOCKED' });
+    }),
     /** Go back N on every stream and back off. */
     retransmit: assign(({ context }) => {
-      for (const stream of context.streams.values()) {
-        context.stats.retransmitted += stream.inflight;
-        stream.rewind();
-      }
-      return { retransmits: context.retransmits + 1, rto: Math.min(context.config.rtoCapMs, context.rto * 2) };
+      const streams: Record<string, OutboundStream> = {};
+      for (const [thread, stream] of Object.entries(context.streams)) streams[thread] = rewound(stream);
+      return {
+        streams,
+        stats: { ...context.stats, retransmitted: context.stats.retransmitted + inflightOf(context.streams) },
+        retransmits: context.retransmits + 1,
+        rto: Math.min(context.config.rtoCapMs, context.rto * 2),
+      };
     }),
     setRole: assign(({ context, event }) => (event.type === 'ROLE_CHANGED' && context.identity ? { identity: { ...context.identity, role: event.role } } : {})),
     /** Leave the routing index: nothing of this session survives it. */
-    unregister: ({ context }) => {
-      for (const thread of [...context.streams.keys(), ...context.pending.keys()]) closeStream(context, thread);
-    },
+    unregister: withIo(({ context, enqueue }) => {
+      const d = draftOf(context);
+      for (const thread of [...Object.keys(context.streams), ...Object.keys(context.pending)]) closeStream(context, d, thread);
+      enqueue.assign(patchOf(d));
+      for (const action of d.io) enqueue(action);
+    }),
   },
 }).createMachine({
   id: 'session',
@@ -494,33 +653,36 @@ export const serverSessionMachine = setup({
     upgradeToken: input.upgradeToken,
     limits: { ...DEFAULT_LIMITS, ...input.limits },
     replayed: 0,
-    port: input.port,
     services: input.services,
     config: { ...DEFAULT_SESSION_CONFIG, ...input.config },
     identity: null,
-    streams: new Map(),
-    pending: new Map(),
+    streams: {},
+    pending: {},
+    openings: 0,
     rto: input.config?.rtoMs ?? DEFAULT_SESSION_CONFIG.rtoMs,
     retransmits: 0,
     closeReason: null,
     stats: { framesSent: 0, retransmitted: 0, coalesced: 0, rejected: 0, highWater: 0, refused: 0 },
+    flushing: null,
   }),
   initial: 'handshake',
   on: {
     LINK_CLOSED: { target: '.closed', actions: 'noteClosed' },
     SHUTDOWN: { target: '.closed', actions: 'closeWithShutdown' },
+    LINK_FULL: { actions: 'noteWrite' },
+    LINK_GONE: { actions: 'noteWrite' },
   },
   states: {
     handshake: {
-      after: { authTimeout: { target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.authRefused, reason: 'no hello' } } } },
+      after: { authTimeout: { target: 'closed', actions: { type: 'close', params: { code: CloseCode.authRefused, reason: 'no hello' } } } },
       on: {
-        FRAME: [
-          { guard: 'identityMismatch', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.forbidden, reason: 'identity mismatch' } } },
+        'frame.hello': [
+          { guard: 'identityMismatch', target: 'closed', actions: { type: 'close', params: { code: CloseCode.forbidden, reason: 'identity mismatch' } } },
           { guard: 'tokenValid', target: 'open', actions: ['authenticate', 'sendWelcome'] },
-          { guard: 'isHello', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.authRefused, reason: 'invalid or expired token' } } },
-          { actions: 'refuseUnauthenticated' },
+          { target: 'closed', actions: { type: 'close', params: { code: CloseCode.authRefused, reason: 'invalid or expired token' } } },
         ],
-        BAD_FRAME: { actions: 'rejectFrame' },
+        'frame.invalid': { actions: 'rejectFrame' },
+        'frame.*': { actions: 'refuseUnauthenticated' },
       },
     },
     open: {
@@ -528,21 +690,31 @@ export const serverSessionMachine = setup({
       on: {
         // XState hands an event to a parallel state's own handlers only when
         // no region takes it, so the regions hear frames through HEARD/ACKED.
-        FRAME: [
-          { guard: 'isForbidden', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.forbidden, reason: 'thread not allowed' } } },
-          { guard: 'isAck', actions: ['heard', 'applyAck'] },
-          { guard: 'isPing', actions: ['heard', 'pong'] },
-          { guard: 'isSubscribe', actions: ['heard', 'handleSubscribe', 'requestFlush'] },
-          { guard: 'isResume', actions: ['heard', 'handleResume', 'requestFlush'] },
-          { guard: 'isUnsubscribe', actions: ['heard', 'handleUnsubscribe'] },
-          { guard: 'isHello', actions: ['heard', 'refuseUnauthenticated'] },
-          { actions: 'heard' },
+        'frame.subscribe': [
+          { guard: 'isForbidden', target: 'closed', actions: { type: 'close', params: { code: CloseCode.forbidden, reason: 'thread not allowed' } } },
+          { actions: ['heard', 'handleSubscribe', 'requestFlush'] },
         ],
+        'frame.resume': [
+          { guard: 'isForbidden', target: 'closed', actions: { type: 'close', params: { code: CloseCode.forbidden, reason: 'thread not allowed' } } },
+          { actions: ['heard', 'handleResume', 'requestFlush'] },
+        ],
+        'frame.ack': { actions: ['heard', 'applyAck'] },
+        'frame.ping': { actions: ['heard', 'pong'] },
+        'frame.unsubscribe': { actions: ['heard', 'handleUnsubscribe'] },
+        'frame.hello': { actions: ['heard', 'refuseUnauthenticated'] },
+        'frame.*': { actions: 'heard' },
         // only a valid frame proves the peer alive: a client sending garbage is still reaped
-        BAD_FRAME: { actions: 'rejectFrame' },
-        NOTIFY: [{ guard: 'overShedCap', target: 'closed', actions: { type: 'closeLink', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } }, { actions: ['finishPending', 'requestFlush'] }],
+        'frame.invalid': { actions: 'rejectFrame' },
+        NOTIFY: [
+          { guard: 'overShedCap', target: 'closed', actions: { type: 'close', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } },
+          // a clustered node's stream whose log was loading gets its answer now
+          { guard: 'isPending', actions: ['finishPending', 'requestFlush'] },
+          { actions: 'requestFlush' },
+        ],
         EPOCH_CHANGED: { actions: ['restartStreams', 'requestFlush'] },
-        ROLE_CHANGED: { actions: 'setRole' },
+        ROLE_CHANGED: { guard: 'isOwnUser', actions: 'setRole' },
+        // the flush in progress goes on once the link answered its last write
+        FLUSH_MORE: { actions: 'flush' },
       },
       states: {
         liveness: {
@@ -550,7 +722,7 @@ export const serverSessionMachine = setup({
           states: {
             alive: {
               on: { HEARD: { target: 'alive', reenter: true } },
-              after: { reapAfter: { target: '#session.closed', actions: { type: 'closeLink', params: { code: CloseCode.heartbeatTimeout, reason: 'peer silent' } } } },
+              after: { reapAfter: { target: '#session.closed', actions: { type: 'close', params: { code: CloseCode.heartbeatTimeout, reason: 'peer silent' } } } },
             },
           },
         },
@@ -580,7 +752,7 @@ export const serverSessionMachine = setup({
                 rto: [
                   { guard: 'nothingInFlight', target: 'idle' },
                   { guard: 'linkBlocked', target: 'armed', reenter: true },
-                  { guard: 'outOfRetransmits', target: '#session.closed', actions: { type: 'closeLink', params: { code: CloseCode.ackTimeout, reason: 'ack timeout' } } },
+                  { guard: 'outOfRetransmits', target: '#session.closed', actions: { type: 'close', params: { code: CloseCode.ackTimeout, reason: 'ack timeout' } } },
                   { target: 'armed', reenter: true, actions: ['retransmit', 'flush'] },
                 ],
               },

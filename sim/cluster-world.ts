@@ -15,7 +15,7 @@
 import { createActor } from 'xstate';
 import type { AgentEvent } from '../machines/frames.ts';
 import { hubMachine, type HubRef } from '../machines/hub.ts';
-import { createServerHandler } from '../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { SimBroker, type BrokerFact } from './broker.ts';
 import { scheduleBrokerFaults } from './broker-faults.ts';
 import type { ClusterPlan, NodeCrash } from './fault-plan.ts';
@@ -104,7 +104,7 @@ export class ClusterWorld extends World {
   private startNode(name: string): HubRef {
     const protocol = this.input.protocol ?? {};
     const ids = this.nodeIds;
-    return createActor(protocol.hubMachine ?? hubMachine, {
+    return createActor(servingHub(protocol.hubMachine ?? hubMachine), {
       id: `hub:${name}`,
       ...(this.setup.clock ? { clock: this.setup.clock } : {}),
       inspect: this.inspect,

@@ -6,6 +6,7 @@
  * events; when a machine's context changes shape, this file changes with it.
  */
 import type { HubRef } from '../machines/hub.ts';
+import { inflightOf } from '../machines/server-session.ts';
 import type { ClientActor } from '../transport/client-endpoint.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import type { Trace } from './trace.ts';
@@ -87,7 +88,7 @@ export class Gauges {
     let n = 0;
     // a closed tab or session holds nothing any more: its memory goes with its actor
     for (const session of liveSessions(this.host.hub())) {
-      for (const stream of session.getSnapshot().context.streams.values()) n += stream.inflight;
+      n += inflightOf(session.getSnapshot().context.streams);
     }
     for (const client of this.host.clients()) {
       if (client.getSnapshot().status !== 'active') continue;
@@ -105,7 +106,7 @@ export class Gauges {
   memoryModel(): number {
     const hub = this.host.hub().getSnapshot().context;
     let bytes = hub.logs.bytes();
-    for (const session of hub.sessions.values()) bytes += 512 + 64 * session.getSnapshot().context.streams.size;
+    for (const session of hub.sessions.values()) bytes += 512 + 64 * Object.keys(session.getSnapshot().context.streams).length;
     for (const client of this.host.clients()) {
       for (const cursor of Object.values(client.getSnapshot().context.streams)) {
         bytes += 64;
@@ -147,7 +148,7 @@ export class Gauges {
     // the quotas are judged against the scenario's contract (rogue-checks), not the protocol under test
     gauge('quota.logsPerUser', logs.maxPerUser());
     gauge('quota.logsPerTenant', logs.maxPerTenant());
-    gauge('quota.streamsPerSession', Math.max(0, ...sessions.map((s) => s.streams.size)));
+    gauge('quota.streamsPerSession', Math.max(0, ...sessions.map((s) => Object.keys(s.streams).length)));
     gauge('server.sessions', sessions.length);
     gauge('server.logs', logs.count);
     gauge('server.logBytes', logs.bytes());
@@ -158,7 +159,7 @@ export class Gauges {
   /** Sessions the hub holds, and how many of them have a stream (benchmarks check their setup with these). */
   sessions(): { held: number; subscribed: number } {
     const sessions = [...this.host.hub().getSnapshot().context.sessions.values()];
-    return { held: sessions.length, subscribed: sessions.filter((s) => s.getSnapshot().context.streams.size > 0).length };
+    return { held: sessions.length, subscribed: sessions.filter((s) => Object.keys(s.getSnapshot().context.streams).length > 0).length };
   }
 
   /** The server's ids of honest open connections right now (what a rogue may guess). */

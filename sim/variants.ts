@@ -8,12 +8,12 @@
  */
 import { assign, enqueueActions } from 'xstate';
 import { clientConnectionMachine, type ClientContext, type ClientEvent } from '../machines/client-connection.ts';
-import { encode, PROTOCOL_VERSION, type ResumeFrame } from '../machines/protocol.ts';
-import { hubMachine } from '../machines/hub.ts';
-import { OutboundStream } from '../machines/outbound-stream.ts';
+import { encode, PROTOCOL_VERSION } from '../machines/protocol.ts';
+import { hubMachine, type HubContext, type HubEvent } from '../machines/hub.ts';
+import { inflight, openedStream, type OutboundStream } from '../machines/outbound-stream.ts';
 import { pendingAck, restartAt, skipTo } from '../machines/stream-cursor.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
-import { flushWith, onlyThinking, serverSessionMachine, type SessionContext } from '../machines/server-session.ts';
+import { flushStep, flushWith, onlyThinking, serverSessionMachine, type IoAction, type SessionContext, type SessionEvent } from '../machines/server-session.ts';
 import type { ProtocolVariant } from './world.ts';
 
 /** The headline scenario: it must catch every variant that loses, duplicates or reorders an event. */
@@ -71,21 +71,31 @@ const resumeFromZero = clientConnectionMachine.provide({
   },
 });
 
+/** A session action that changes its context and enqueues its I/O (as the machine's own do). */
+const sessionIo = (collect: Parameters<typeof enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent, never, IoAction, never, never, never>>[0]) =>
+  enqueueActions<SessionContext, SessionEvent, undefined, SessionEvent, never, IoAction, never, never, never>(collect);
+
+/** A hub action that sends its sessions events (as the hub's own do). */
+const hubIo = (collect: Parameters<typeof enqueueActions<HubContext, HubEvent, undefined, HubEvent, never, never, never, never, never>>[0]) =>
+  enqueueActions<HubContext, HubEvent, undefined, HubEvent, never, never, never, never, never>(collect);
+
 /** The server answers a resume from the head of the log and calls it recovered: the gap is skipped silently. */
 const resumeFromLatest = hubMachine.provide({
   actors: {
     session: serverSessionMachine.provide({
       actions: {
-        handleResume: ({ context, event }: { context: SessionContext; event: { type: string; frame?: unknown } }) => {
-          const frame = event.frame as ResumeFrame;
+        handleResume: sessionIo(({ context, event, enqueue }) => {
+          if (event.type !== 'frame.resume') return;
           const identity = context.identity!;
-          for (const thread of Object.keys(frame.positions)) {
+          let streams = context.streams;
+          for (const thread of Object.keys(event.frame.positions)) {
             const log = context.services.log(identity.tenant, identity.user, thread);
-            context.port.send(encode({ v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: context.services.epoch, from: log.head + 1, recovered: true }));
-            context.streams.set(thread, new OutboundStream(thread, log, log.head + 1));
-            context.services.index(identity.tenant, identity.user, thread, context.connId, true);
+            enqueue({ type: 'sendFrame', params: { data: encode({ v: PROTOCOL_VERSION, type: 'subscribed', thread, epoch: context.services.epoch, from: log.head + 1, recovered: true }) } });
+            streams = { ...streams, [thread]: openedStream(thread, log, log.head + 1, context.openings + 1) };
+            enqueue({ type: 'follow', params: { thread, on: true } });
           }
-        },
+          enqueue.assign({ streams });
+        }),
       },
     }),
   },
@@ -93,22 +103,18 @@ const resumeFromLatest = hubMachine.provide({
 
 /** Backpressure folds every kind of event, critical ones too. */
 const backpressureDropsCritical = hubMachine.provide({
-  actors: {
-    session: serverSessionMachine.provide({
-      actions: { flush: enqueueActions(({ context, enqueue }) => flushWith(context, (event) => enqueue.raise(event), () => true)) },
-    }),
-  },
+  actors: { session: serverSessionMachine.provide({ actions: { flush: flushWith(() => true) } }) },
 });
 
 /** The router notifies every session of every event (each session filters): O(sessions) per event. */
 const broadcastRouter = hubMachine.provide({
   actions: {
-    route: ({ context, event }) => {
+    route: hubIo(({ context, event, enqueue }) => {
       if (event.type !== 'PUBLISH') return;
       const { tenant, user, thread } = event.event;
       context.logs.log(context.routeKey(tenant, user, thread)).append(event.event);
-      for (const ref of context.sessions.values()) ref.send({ type: 'NOTIFY', thread });
-    },
+      for (const ref of context.sessions.values()) enqueue.sendTo(ref, { type: 'NOTIFY', thread });
+    }) as never,
   },
 });
 
@@ -185,30 +191,48 @@ const keepsSendingAfterUnsubscribe = withSession({ actions: { handleUnsubscribe:
 
 /** Unsubscribe drops the session's stream but leaves it in the routing index: every event of the thread still wakes the session. */
 const unsubscribeKeepsIndex = withSession({
-  actions: { handleUnsubscribe: ({ context, event }: { context: SessionContext; event: { type: string; frame?: unknown } }) => void context.streams.delete((event.frame as { thread: string }).thread) },
+  actions: {
+    handleUnsubscribe: assign(({ context, event }: { context: SessionContext; event: SessionEvent }) => {
+      if (event.type !== 'frame.unsubscribe') return {};
+      const { [event.frame.thread]: _gone, ...streams } = context.streams;
+      return { streams };
+    }),
+  },
 });
 
 /** Go-back-N resends from one past the first unacked frame: the lost frame waits for an ack timeout and a resume. */
 const retransmitSkipsFirst = withSession({
   actions: {
-    retransmit: ({ context }: { context: SessionContext }) => {
-      for (const stream of context.streams.values()) {
-        context.stats.retransmitted += stream.inflight;
-        if (stream.inflight > 1) stream.sent = stream.acked + 1;
-      }
-      context.retransmits++;
-      context.rto = Math.min(context.config.rtoCapMs, context.rto * 2);
-    },
+    retransmit: assign(({ context }: { context: SessionContext }) => {
+      const streams: Record<string, OutboundStream> = {};
+      for (const [thread, stream] of Object.entries(context.streams)) streams[thread] = inflight(stream) > 1 ? { ...stream, sent: stream.acked + 1 } : stream;
+      const retransmitted = Object.values(context.streams).reduce((n, s) => n + inflight(s), 0);
+      return {
+        streams,
+        stats: { ...context.stats, retransmitted: context.stats.retransmitted + retransmitted },
+        retransmits: context.retransmits + 1,
+        rto: Math.min(context.config.rtoCapMs, context.rto * 2),
+      };
+    }),
   },
 });
 
 /** The eviction path sends resync_required once but does not repeat it on the frames that follow (the bug before issue 12). */
 const evictionResyncOnce = withSession({
   actions: {
-    flush: enqueueActions(({ context, enqueue }) => {
-      const before = new Map([...context.streams.values()].map((s) => [s, s.resync]));
-      flushWith(context, (event) => enqueue.raise(event), onlyThinking);
-      for (const [stream, resync] of before) stream.resync = resync;
+    flush: sessionIo(({ context, enqueue }) => {
+      const step = flushStep(context, onlyThinking);
+      // the resync the eviction path set is dropped: the frames after it no longer repeat it
+      const streams: Record<string, OutboundStream> = {};
+      for (const [thread, stream] of Object.entries(step.patch.streams)) {
+        const before = context.streams[thread]?.resync;
+        const { resync: _dropped, ...rest } = stream;
+        streams[thread] = before ? { ...rest, resync: before } : rest;
+      }
+      enqueue.assign({ ...step.patch, streams });
+      for (const action of step.io) enqueue(action);
+      if (step.done) for (const e of step.done) enqueue.raise(e);
+      else enqueue.raise({ type: 'FLUSH_MORE' });
     }),
   },
 });
@@ -216,13 +240,10 @@ const evictionResyncOnce = withSession({
 /** A role change reaches live sessions but not the directory: a tab that reconnects authenticates with its old role. */
 const roleChangeForgotten = hubMachine.provide({
   actions: {
-    changeRole: ({ context, event }) => {
+    changeRole: hubIo(({ context, event, enqueue }) => {
       if (event.type !== 'SET_ROLE') return;
-      for (const ref of context.sessions.values()) {
-        const identity = ref.getSnapshot().context.identity;
-        if (identity && identity.tenant === event.tenant && identity.user === event.user) ref.send({ type: 'ROLE_CHANGED', role: event.role });
-      }
-    },
+      for (const ref of context.sessions.values()) enqueue.sendTo(ref, { type: 'ROLE_CHANGED', tenant: event.tenant, user: event.user, role: event.role });
+    }) as never,
   },
 });
 

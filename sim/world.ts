@@ -21,7 +21,7 @@ import type { AccessPolicy } from '../machines/policy.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
 import type { Transport } from '../transport/link.ts';
-import { createServerHandler } from '../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { appStub, mergeFailures } from './app-stub.ts';
 import type { SimClock } from './clock.ts';
 import type { FaultPlan } from './fault-plan.ts';
@@ -171,7 +171,7 @@ export class World {
 
   startServer(): void {
     const protocol = this.input.protocol ?? {};
-    this.hub = createActor(protocol.hubMachine ?? hubMachine, {
+    this.hub = createActor(servingHub(protocol.hubMachine ?? hubMachine), {
       id: 'hub',
       ...this.clockOption,
       inspect: this.inspect,

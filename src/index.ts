@@ -9,7 +9,7 @@ export { appAnswer, backoffDelay, clientConnectionMachine, DEFAULT_CLIENT_CONFIG
 export type { AppAnswer, AppSink, ClientConfig, ClientConnectionMachine, ClientEvent, ClientInput, SavedCursor } from '../machines/client-connection.ts';
 export type { ClientPort } from '../transport/client-endpoint.ts';
 export { serverSessionMachine, DEFAULT_SESSION_CONFIG } from '../machines/server-session.ts';
-export type { SessionConfig, SessionPort, SessionServices } from '../machines/server-session.ts';
+export type { SessionConfig, SessionServices } from '../machines/server-session.ts';
 export { hubMachine } from '../machines/hub.ts';
 export type { HubEvent, HubInput, HubRef, SessionRef } from '../machines/hub.ts';
 export { agentRunMachine } from '../machines/agent-run.ts';

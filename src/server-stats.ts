@@ -6,7 +6,6 @@
  * with an explicit resync, and refusals by code.
  */
 import type { SessionRef } from '../machines/hub.ts';
-import type { OutboundStream } from '../machines/outbound-stream.ts';
 
 export interface Totals {
   published: number;
@@ -29,17 +28,19 @@ export function countRejected(totals: Totals, code: string): void {
 /** Add a session's progress to the totals as it happens; stops with the session. */
 export function followSession(ref: SessionRef, totals: Totals): void {
   let retransmitted = 0;
-  const acked = new WeakMap<OutboundStream, number>();
+  // by the stream's opening: a stream reopened (a resume) is a new one, whose start may be a resync
+  const acked = new Map<string, number>();
   const subscription = ref.subscribe({
     next: (snapshot) => {
       const { stats, streams } = snapshot.context;
       totals.retransmits += stats.retransmitted - retransmitted;
       retransmitted = stats.retransmitted;
-      for (const stream of streams.values()) {
-        const seen = acked.get(stream);
+      for (const stream of Object.values(streams)) {
+        const key = `${stream.opening}`;
+        const seen = acked.get(key);
         if (seen === undefined && stream.resync) totals.resyncs++;
         if (seen !== undefined && stream.acked > seen) totals.delivered += stream.acked - seen;
-        if (seen === undefined || stream.acked > seen) acked.set(stream, stream.acked);
+        if (seen === undefined || stream.acked > seen) acked.set(key, stream.acked);
       }
     },
     complete: () => subscription?.unsubscribe(),

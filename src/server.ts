@@ -12,7 +12,7 @@
 import type http from 'node:http';
 import { createActor } from 'xstate';
 import { HookedDirectory, type IdentityResolver } from '../machines/hooked-directory.ts';
-import { hubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
+import type { HubRef } from '../machines/hub.ts';
 import { Directory, type Identity } from '../machines/identity.ts';
 import type { Limits } from '../machines/limits.ts';
 import { PublishLedger } from '../machines/publish-ledger.ts';
@@ -22,7 +22,7 @@ import type { Store, StoreReply } from '../machines/store.ts';
 import { checkPublishRequest, DEFAULT_PUBLISH_LIMITS, type PublishError, type PublishLimits, type PublishRequest } from '../machines/publish-request.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import type { ServerHandler } from '../transport/link.ts';
-import { createServerHandler } from '../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { cryptoSessionIds } from '../transport/session-ids.ts';
 import { startWsServer, type WsServer } from '../transport/ws-server.ts';
 import { countRejected, emptyTotals, followSession, type Totals } from './server-stats.ts';
@@ -115,21 +115,12 @@ function directoryOf(options: WsimServerOptions): Directory {
   return directory;
 }
 
-/** The hub's endpoint, with every new session followed for the totals (the hub names sessions, not the link). */
+/** The hub's endpoint, with every new session followed for the totals (the endpoint says when the hub made one). */
 function trackedHandler(hub: HubRef, totals: Totals): ServerHandler {
-  const inner = createServerHandler({ hub: () => hub, observer: { rejected: (_link, code) => countRejected(totals, code) } });
-  const followed = new WeakSet<SessionRef>();
-  return {
-    accept(link, request) {
-      const handler = inner.accept(link, request);
-      for (const ref of hub.getSnapshot().context.sessions.values()) {
-        if (followed.has(ref)) continue;
-        followed.add(ref);
-        followSession(ref, totals);
-      }
-      return handler;
-    },
-  };
+  return createServerHandler({
+    hub: () => hub,
+    observer: { rejected: (_link, code) => countRejected(totals, code), opened: (_link, session) => followSession(session, totals) },
+  });
 }
 
 function checkAll(events: unknown, limits: PublishLimits): { ok: true; requests: PublishRequest[] } | { ok: false; error: PublishError; index: number } {
@@ -174,7 +165,7 @@ function storeAll(hub: HubRef, requests: readonly PublishRequest[]): Promise<Sto
 export async function createWsimServer(options: WsimServerOptions = {}): Promise<WsimServer> {
   const limits = options.limits ?? {};
   const publishLimits = { ...DEFAULT_PUBLISH_LIMITS, ...limits.publish };
-  const hub = createActor(hubMachine, {
+  const hub = createActor(servingHub(), {
     // connection ids from crypto: no client can guess another's (see README, Security)
     input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), sessionIds: cryptoSessionIds, ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}), ...(limits.quotas ? { limits: limits.quotas } : {}), ...(options.store ? { store: options.store, node: options.node ?? 'node' } : {}) },
   }).start();

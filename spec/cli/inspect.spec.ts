@@ -87,17 +87,19 @@ describe('cli/inspect', function () {
     expect(JSON.stringify(first.event)).to.contain('"sessions":{}');
   });
 
-  it("keeps a client's snapshots by reference, without a copy, and they still show its history", () => {
-    const capture = createCapture();
-    runAt(findScenario(SCENARIO)!, { seed: 42, path: '0', inspect: capture.inspect });
-    const client = capture.events.find((e) => e.event.type === '@xstate.actor' && (e.event as { definition?: string }).definition?.startsWith('{"id":"client"'))!.event.sessionId;
-    const snapshots = capture.events.filter((e) => e.event.type === '@xstate.snapshot' && e.event.sessionId === client);
-    // the capture holds a getter (the snapshot as it was), not a copy made at the time
-    expect(Object.getOwnPropertyDescriptor(snapshots[0]!.event, 'snapshot')?.get).to.be.a('function');
-    const nexts = snapshots.map((e) => JSON.stringify((e.event as { snapshot?: { context?: { streams?: unknown } } }).snapshot?.context?.streams ?? {}));
-    expect(new Set(nexts).size, 'the streams move across the history').to.be.greaterThan(2);
-    expect(nexts[0]).to.equal('{}');
-  });
+  for (const machine of ['client', 'session']) {
+    it(`keeps a ${machine}'s snapshots by reference, without a copy, and they still show its history`, () => {
+      const capture = createCapture();
+      runAt(findScenario(SCENARIO)!, { seed: 42, path: '0', inspect: capture.inspect });
+      const actor = capture.events.find((e) => e.event.type === '@xstate.actor' && (e.event as { definition?: string }).definition?.startsWith(`{"id":"${machine}"`))!.event.sessionId;
+      const snapshots = capture.events.filter((e) => e.event.type === '@xstate.snapshot' && e.event.sessionId === actor);
+      // the capture holds a getter (the snapshot as it was), not a copy made at the time
+      expect(Object.getOwnPropertyDescriptor(snapshots[0]!.event, 'snapshot')?.get).to.be.a('function');
+      const streams = snapshots.map((e) => JSON.stringify((e.event as { snapshot?: { context?: { streams?: unknown } } }).snapshot?.context?.streams ?? {}));
+      expect(new Set(streams).size, 'the streams move across the history').to.be.greaterThan(2);
+      expect(streams[0]).to.equal('{}');
+    });
+  }
 
   it('makes contexts plain and bounded: Maps, actor refs, long payloads, cycles', () => {
     const cyclic: Record<string, unknown> = { a: 1 };

@@ -13,7 +13,7 @@ import { Directory } from '../../machines/identity.ts';
 import { MemoryStore } from '../../machines/memory-store.ts';
 import type { AppendedReply, FailedReply, Store, StoreLink, StoreListener } from '../../machines/store.ts';
 
-import { FakeSessionPort, producedEvent } from '../machines/model-coverage.ts';
+import { FakeLinks, FakeSessionPort, producedEvent } from '../machines/model-coverage.ts';
 import { poll } from '../../bench/redis-server.ts';
 import { epochCounter } from '../store/scheduled-harness.ts';
 
@@ -22,7 +22,7 @@ const TOKEN = 'tok';
 function node(store: Store, name: string, storeGraceMs?: number): HubRef {
   const directory = new Directory();
   directory.add(TOKEN, { tenant: 'acme', user: 'u1', role: 'admin', threads: '*' });
-  return createActor(hubMachine, { input: { epoch: 'unused', directory, store, node: name, sessionConfig: { reapAfterMs: 100_000 }, ...(storeGraceMs ? { storeGraceMs } : {}) } }).start();
+  return createActor(LINKS.hub(), { input: { epoch: 'unused', directory, store, node: name, sessionConfig: { reapAfterMs: 100_000 }, ...(storeGraceMs ? { storeGraceMs } : {}) } }).start();
 }
 
 /** A store whose links the test can report down and up (as a Redis that went away would). */
@@ -41,13 +41,17 @@ class FlakyStore implements Store {
   }
 }
 
+/** The nodes' links (a fake endpoint: one port per link). */
+const LINKS = new FakeLinks();
+let links = 0;
+
 /** A client of one node: its port and the frames it sent. */
 class Client {
-  readonly port = new FakeSessionPort();
+  readonly port: FakeSessionPort;
   constructor(private readonly hub: HubRef) {
-    let session: { send(e: unknown): void } | undefined;
-    hub.send({ type: 'CONNECT', link: `l${Math.random()}`, port: this.port, accepted: (ref) => (session = ref) });
-    this.send = (frame) => session?.send({ type: 'FRAME', frame });
+    const link = LINKS.connect(hub, `l${++links}`);
+    this.port = link.port;
+    this.send = link.send;
     this.send({ v: 1, type: 'hello', token: TOKEN } as ClientFrame);
   }
   send: (frame: ClientFrame) => void;

@@ -15,7 +15,7 @@ import { decodeClientFrame, nestingExceeds } from '../../machines/protocol.ts';
 import { ReplayLogStore, streamKey } from '../../machines/replay-log.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
-import { FakeSessionPort, producedEvent } from './model-coverage.ts';
+import { FakeLinks, producedEvent } from './model-coverage.ts';
 
 const owner = { tenant: 'acme', user: 'u1' };
 
@@ -105,9 +105,9 @@ describe('machines/limits', () => {
   describe('hub', () => {
     it('names sessions with its id source, redraws a collision, and ignores the id a client asks for', () => {
       const draws = ['a', 'a', 'b'];
-      const hub = createActor(hubMachine, { clock: new SimClock(new Scheduler()), input: { epoch: 'e1', directory: new Directory(), sessionIds: () => draws.shift() ?? 'z' } }).start();
-      const named: string[] = [];
-      for (const hint of ['a', 'mine']) hub.send({ type: 'CONNECT', link: `l-${hint}`, port: new FakeSessionPort(), hint, accepted: (ref) => named.push(ref.id) });
+      const links = new FakeLinks();
+      const hub = createActor(links.hub(), { clock: new SimClock(new Scheduler()), input: { epoch: 'e1', directory: new Directory(), sessionIds: () => draws.shift() ?? 'z' } }).start();
+      const named = ['a', 'mine'].map((hint) => links.connect(hub, `l-${hint}`, { hint }).session()?.id);
       expect(named).to.deep.equal(['a', 'b']);
       expect([...hub.getSnapshot().context.sessions.keys()]).to.deep.equal(['a', 'b']);
       hub.stop();

@@ -8,13 +8,15 @@
  */
 
 import { expect } from 'chai';
-import { initialTransition, transition, type AnyActorRef, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition, type InspectionEvent, type StateValue } from 'xstate';
+import { enqueueActions, initialTransition, transition, type AnyActorLogic, type AnyActorRef, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition, type InspectionEvent, type StateValue } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import type { RandomSource } from '../../machines/client-connection.ts';
 import { ClientInbox } from '../../machines/client-inbox.ts';
 import type { AgentEvent, EventFrame, Sensitivity, ServerFrame } from '../../machines/frames.ts';
 import { payloadHash } from '../../machines/hash.ts';
-import type { SendOutcome, SessionPort } from '../../machines/server-session.ts';
+import { hubMachine, type HubMachine, type HubRef, type SessionRef } from '../../machines/hub.ts';
+import { frameEvent, serverSessionMachine, type ServerSessionMachine } from '../../machines/server-session.ts';
+import type { ClientFrame } from '../../machines/frames.ts';
 
 // ---- what the machine defines ---------------------------------------------
 
@@ -187,27 +189,16 @@ export class SeqRandom implements RandomSource {
 
 // ---- the world's side of a server session ---------------------------------------
 
-export class FakeSessionPort implements SessionPort {
+/** What a session wrote and did to its link (the endpoint's side, recorded). */
+export class FakeSessionPort {
   readonly messages: string[] = [];
   readonly closes: Array<{ code: number; reason: string }> = [];
   readonly rejectedCodes: string[] = [];
   readonly coalescedRuns: Array<{ thread: string; from: number; through: number }> = [];
-  /** The link's buffer is over its mark: sends are accepted but answered 'backpressure'. */
+  /** The link's buffer is over its mark: writes are taken and answered LINK_FULL. */
   congested = false;
-
-  send(data: string): SendOutcome {
-    this.messages.push(data);
-    return this.congested ? 'backpressure' : 'ok';
-  }
-  close(code: number, reason: string): void {
-    this.closes.push({ code, reason });
-  }
-  rejected(code: string): void {
-    this.rejectedCodes.push(code);
-  }
-  coalesced(thread: string, from: number, through: number): void {
-    this.coalescedRuns.push({ thread, from, through });
-  }
+  /** The link is closed: writes are lost and answered LINK_GONE. */
+  gone = false;
 
   /** Every frame written since message `since`, batches unpacked, chunks joined. */
   frames(since = 0): ServerFrame[] {
@@ -306,4 +297,77 @@ export function itExecutesPaths<P>(suite: PathSuite<P>): void {
     expect(paths.length).to.be.greaterThan(suite.minSimple);
     for (const p of paths) suite.execute(p, true);
   });
+}
+
+/** `machine`'s I/O actions writing to the port `portOf` names for the session (what an endpoint supplies). */
+export function sessionOn(portOf: (link: string) => FakeSessionPort, machine: ServerSessionMachine = serverSessionMachine): ServerSessionMachine {
+  return machine.provide({
+    actions: {
+      sendFrame: enqueueActions(({ context, enqueue }, { data, paced }: { data: string; paced?: true }) => {
+        const port = portOf(context.link);
+        if (!port.gone) port.messages.push(data);
+        if (!paced) return;
+        if (port.gone) enqueue.raise({ type: 'LINK_GONE' });
+        else if (port.congested) enqueue.raise({ type: 'LINK_FULL' });
+      }) as never,
+      closeLink: ({ context }, params) => void portOf(context.link).closes.push(params),
+      notifyRejected: ({ context }, { code }) => void portOf(context.link).rejectedCodes.push(code),
+      notifyCoalesced: ({ context }, run) => void portOf(context.link).coalescedRuns.push(run),
+    },
+  });
+}
+
+/** A fake endpoint for a hub: one FakeSessionPort per link, and the session the hub made for each. */
+export class FakeLinks {
+  readonly ports = new Map<string, FakeSessionPort>();
+  readonly sessions = new Map<string, SessionRef>();
+
+  port(link: string): FakeSessionPort {
+    let port = this.ports.get(link);
+    if (!port) this.ports.set(link, (port = new FakeSessionPort()));
+    return port;
+  }
+
+  /** `machine` (the hub or a variant) with this endpoint's I/O. */
+  hub(machine: HubMachine = hubMachine): HubMachine {
+    const session = machine.implementations.actors['session'] as AnyActorLogic as ServerSessionMachine;
+    return machine.provide({
+      actors: { session: sessionOn((link) => this.port(link), session) },
+      actions: {
+        sessionOpened: ({ context }, { link, connId }) => void this.sessions.set(link, context.sessions.get(connId)!),
+        refuseLink: (_, { link, code, reason }) => void this.port(link).closes.push({ code, reason }),
+      },
+    });
+  }
+
+  /** A link reaches `hub`: its port, and a way to send it frames as the endpoint would. */
+  connect(hub: HubRef, link: string, options: { token?: string; hint?: string } = {}): { port: FakeSessionPort; session: () => SessionRef | undefined; send: (frame: ClientFrame) => void } {
+    const port = this.port(link);
+    hub.send({ type: 'CONNECT', link, ...options });
+    const session = () => this.sessions.get(link);
+    return { port, session, send: (frame) => session()?.send(frameEvent(frame)) };
+  }
+}
+
+/**
+ * Freeze a context's own data, deeply: plain objects and arrays are frozen, a
+ * Map has its mutators made to throw. Class instances are left alone: they are
+ * structures a machine is lent or owns on purpose (the hub's replay logs and
+ * index, its services), said so where they are declared. After this, any
+ * change in place (outside `assign`) of the context throws.
+ */
+export function deepFreeze(value: unknown): void {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return;
+  if (value instanceof Map) {
+    for (const v of value.values()) deepFreeze(v);
+    for (const name of ['set', 'delete', 'clear'] as const) {
+      Object.defineProperty(value, name, { value: () => { throw new TypeError(`a frozen context's Map was changed in place (${name})`); } });
+    }
+    Object.freeze(value);
+    return;
+  }
+  const proto = Object.getPrototypeOf(value);
+  if (proto !== Object.prototype && proto !== null && !Array.isArray(value)) return;
+  Object.freeze(value);
+  for (const v of Object.values(value)) deepFreeze(v);
 }

@@ -141,6 +141,6 @@ describe('protocol: a client written from PROTOCOL.md alone', function () {
 
     // the server holds nothing in flight for this client: every sequence was acknowledged
     const session = [...w.hub.getSnapshot().context.sessions.values()][0]!;
-    await waitFor(() => session.getSnapshot().context.streams.get('th1')?.acked === events.length, 'all acknowledged');
+    await waitFor(() => session.getSnapshot().context.streams['th1']?.acked === events.length, 'all acknowledged');
   });
 });

@@ -70,7 +70,7 @@ describe('protocol: a client in Python', function () {
     const summary = await runPythonClient(
       [w.server.url, tokenOf('acme', 'ada'), 'th1', String(events.length), path.join(ROOT, 'PROTOCOL.md')],
       () => w.publish(events),
-      () => (acked = [...w.hub.getSnapshot().context.sessions.values()][0]?.getSnapshot().context.streams.get('th1')?.acked),
+      () => (acked = [...w.hub.getSnapshot().context.sessions.values()][0]?.getSnapshot().context.streams['th1']?.acked),
       20_000,
     );
     expect(summary.problems).to.deep.equal([]);

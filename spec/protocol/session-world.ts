@@ -15,7 +15,7 @@ import type { SessionConfig } from '../../machines/server-session.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import type { Link, LinkHandler, SendResult } from '../../transport/link.ts';
-import { createServerHandler } from '../../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../../transport/server-endpoint.ts';
 import { FakeSessionPort, producedEvent } from '../machines/model-coverage.ts';
 
 export const TENANT = 'acme';
@@ -45,7 +45,7 @@ export class SessionWorld {
   constructor(options: SessionWorldOptions = {}) {
     this.directory.add(ADMIN, { tenant: TENANT, user: USER, role: 'admin', threads: ['t1', 't2'] });
     this.directory.add(VIEWER, { tenant: TENANT, user: USER, role: 'viewer', threads: '*' });
-    this.hub = createActor(hubMachine, {
+    this.hub = createActor(servingHub(hubMachine), {
       clock: new SimClock(this.scheduler),
       input: {
         epoch: options.epoch ?? 'e1',
@@ -59,10 +59,10 @@ export class SessionWorld {
     const link: Link = {
       id: 'link-1',
       send: (data): SendResult => {
-        port.send(data);
+        port.messages.push(data);
         return port.congested ? { ok: true, bufferedBytes: 1, backpressure: true } : { ok: true, bufferedBytes: 0 };
       },
-      close: (code, reason) => port.close(code, reason),
+      close: (code, reason) => void port.closes.push({ code, reason }),
       bufferedBytes: () => 0,
     };
     this.handler = createServerHandler({ hub: () => this.hub }).accept(link, { connId: 'conn-1', endpoint: `${TENANT}/${USER}/0`, token: ADMIN });

@@ -44,12 +44,13 @@ const TEETH: CategoryTooth[] = [
     variant: withSession(
       serverSessionMachine.provide({
         actions: {
-          rejectFrame: enqueueActions(({ context, event, enqueue }) => {
-            if (event.type !== 'BAD_FRAME') return;
-            context.port.rejected(event.code, event.detail);
-            context.port.send(JSON.stringify({ v: 1, type: 'error', code: event.code, message: event.detail }));
+          rejectFrame: enqueueActions(({ event, enqueue }) => {
+            if (event.type !== 'frame.invalid') return;
+            const { code, detail } = event as unknown as { code: string; detail: string };
+            enqueue({ type: 'notifyRejected', params: { code, detail } });
+            enqueue({ type: 'sendFrame', params: { data: JSON.stringify({ v: 1, type: 'error', code, message: detail }) } });
             enqueue.raise({ type: 'HEARD' });
-          }),
+          }) as never,
         },
       }),
     ),

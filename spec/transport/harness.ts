@@ -13,7 +13,7 @@ import type { ClientConfig } from '../../machines/client-connection.ts';
 import { Random } from '../../sim/random.ts';
 import { createClient, type ClientActor } from '../../transport/client-endpoint.ts';
 import type { CloseInfo, ConnectRequest, LinkHandler, Transport } from '../../transport/link.ts';
-import { createServerHandler } from '../../transport/server-endpoint.ts';
+import { createServerHandler, servingHub } from '../../transport/server-endpoint.ts';
 import { cryptoSessionIds } from '../../transport/session-ids.ts';
 import { WsTransport, type WsTransportOptions } from '../../transport/ws-transport.ts';
 
@@ -109,7 +109,7 @@ export class RealWorld {
   private constructor(readonly transport: WsTransport, readonly directory: Directory, options: WorldOptions) {
     for (const u of options.users) this.directory.add(tokenOf(u.tenant, u.user), { tenant: u.tenant, user: u.user, role: u.role ?? 'admin', threads: '*' });
     // a real server's connection ids: unguessable
-    this.hub = createActor(hubMachine, { input: { epoch: 'e1', directory: this.directory, sessionIds: cryptoSessionIds, ...options.hub } }).start();
+    this.hub = createActor(servingHub(), { input: { epoch: 'e1', directory: this.directory, sessionIds: cryptoSessionIds, ...options.hub } }).start();
     transport.listen(
       createServerHandler({
         hub: () => this.hub,
@@ -188,7 +188,7 @@ export class RealWorld {
     // subscribed on the server too: the hub routes to it from now on
     const subscribed = () => {
       const link = this.serverLinkOf(client.id)?.id;
-      return [...this.hub.getSnapshot().context.sessions.values()].some((s) => s.getSnapshot().context.link === link && s.getSnapshot().context.streams.size > 0);
+      return [...this.hub.getSnapshot().context.sessions.values()].some((s) => s.getSnapshot().context.link === link && Object.keys(s.getSnapshot().context.streams).length > 0);
     };
     await waitFor(subscribed, `${client.id} subscribed`, timeoutMs);
   }
