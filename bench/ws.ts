@@ -16,7 +16,7 @@
 import { once } from 'node:events';
 import { createActor } from 'xstate';
 import { WebSocket, WebSocketServer } from 'ws';
-import { hubMachine, type HubRef } from '../machines/hub.ts';
+import type { HubRef } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
 import { Random } from '../sim/random.ts';
 import type { ClientConnectionMachine } from '../machines/client-connection.ts';

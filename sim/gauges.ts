@@ -29,7 +29,7 @@ export interface GaugeHost {
 
 const isRogue = (user: string): boolean => /^rogue\d+$/.test(user);
 
-/** A hub's sessions still running (a finished one may wait in the map for its SESSION_DONE). */
+/** A hub's sessions still running (a finished one may wait in the map for its xstate.done.actor event). */
 function* liveSessions(hub: HubRef) {
   for (const session of hub.getSnapshot().context.sessions.values()) if (session.getSnapshot().status === 'active') yield session;
 }
