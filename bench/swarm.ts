@@ -1,117 +1,120 @@
 /**
- * Swarm: seeds per second of the real `wsim swarm` (cli/swarm.ts, worker
- * threads) with 1 worker and with 2, on the mission-critical delivery
- * scenario. Timed from the call to the last result, worker start-up
- * included: what a user of `wsim swarm` waits for. Failure files are not
- * written (out: null).
+ * Swarm: seeds per second of the real `wsim swarm` (cli/swarm.ts, its worker
+ * pool) with 1 worker and with 2, on the mission-critical delivery scenario,
+ * beside the machine's own parallelism measured in the same repetition. Timed
+ * from the call to the last result, worker start-up included: what a user of
+ * `wsim swarm` waits for. Failure files are not written (out: null).
  *
- * When cli/swarm.ts has no programmatic `swarm` export, the command is run as
- * a subprocess (`wsim swarm --json`) and timed from outside instead.
+ * `speedup` is seeds/s on 2 workers over 1; `parallelism` is what the machine
+ * gives two threads of pure CPU work right now (a shared VM whose second core
+ * is busy elsewhere shows it here, and caps the swarm's speedup);
+ * `efficiency` = speedup / parallelism is the swarm's own share of it.
  */
-import { spawn } from 'node:child_process';
 import { Worker } from 'node:worker_threads';
-import { fileURLToPath } from 'node:url';
+import { swarm } from '../cli/swarm.ts';
+import { workerCode } from '../cli/swarm-worker-code.ts';
 import { log, round, roundSpread, spread, type Spread } from './stats.ts';
 
 export const SWARM_SCENARIO = 'mission_critical_events_delivery_guaranteed';
 
-type SwarmFn = (o: { runs: number; seed: number; workers: number; shard: { index: number; count: number }; scenario: string | null; out: string | null }) => Promise<{ report: { runs: number; passed: number } }>;
+/** The fixed pure-CPU job, in a thread: integer arithmetic, no allocation (so no GC), about 0.3 s of one core. */
+const SPIN = `const { parentPort } = require('node:worker_threads');
+  parentPort.once('message', (rounds) => {
+    let x = 0;
+    for (let n = 0; n < rounds; n++) for (let i = 0; i < 10000; i++) x = (x * 31 + i) | 0;
+    parentPort.postMessage(x);
+  });`;
+const SPIN_ROUNDS = 30_000;
 
-async function programmatic(): Promise<SwarmFn | null> {
-  try {
-    const mod = (await import('../cli/swarm.ts')) as { swarm?: unknown };
-    return typeof mod.swarm === 'function' ? (mod.swarm as SwarmFn) : null;
-  } catch {
-    return null;
-  }
-}
-
-/** `wsim swarm` as a subprocess: seconds from spawn to exit. */
-function subprocess(runs: number, workers: number): Promise<{ seconds: number; passed: number }> {
-  const main = fileURLToPath(new URL('../cli/main.ts', import.meta.url));
+/** Seconds for `threads` threads to each finish the fixed job, timed from when all are up. */
+async function spin(threads: number): Promise<number> {
+  const workers = Array.from({ length: threads }, () => new Worker(SPIN, { eval: true }));
+  await Promise.all(workers.map((w) => new Promise((resolve) => w.once('online', resolve))));
   const started = performance.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', main, 'swarm', '--runs', String(runs), '--workers', String(workers), '--json', '--scenario', SWARM_SCENARIO], { stdio: ['ignore', 'pipe', 'ignore'] });
-    let out = '';
-    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const seconds = (performance.now() - started) / 1000;
-      try {
-        const report = JSON.parse(out) as { passed?: number };
-        resolve({ seconds, passed: report.passed ?? 0 });
-      } catch {
-        reject(new Error(`wsim swarm exited ${code} without a JSON report`));
-      }
-    });
-  });
+  await Promise.all(
+    workers.map(
+      (w) =>
+        new Promise((resolve, reject) => {
+          w.once('message', resolve);
+          w.once('error', reject);
+          w.postMessage(SPIN_ROUNDS);
+        }),
+    ),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  await Promise.all(workers.map((w) => w.terminate()));
+  return seconds;
 }
 
 /**
- * What the machine gives two threads right now: spin-loop iterations per
- * second on 2 worker threads over 1 (plain JS, no tsx). A box whose second
- * core is busy elsewhere shows it here, and caps the swarm's speedup.
+ * The machine's parallelism right now: the fixed job's throughput on 2
+ * threads over 1 (2 on two idle cores, 1 when the second core is taken).
  */
-export async function machineParallelism(ms = 400): Promise<number> {
-  const spin = `const { parentPort, workerData } = require('node:worker_threads');
-    const end = Date.now() + workerData; let n = 0, x = 0;
-    while (Date.now() < end) { for (let i = 0; i < 10000; i++) x = (x * 31 + i) | 0; n++; }
-    parentPort.postMessage(n + (x & 0));`;
-  const run = (threads: number) =>
-    Promise.all(Array.from({ length: threads }, () => new Promise<number>((resolve, reject) => {
-      const w = new Worker(spin, { eval: true, workerData: ms });
-      w.once('message', (n: number) => resolve(n));
-      w.once('error', reject);
-    }))).then((ns) => ns.reduce((a, b) => a + b, 0));
-  const one = await run(1);
-  const two = await run(2);
-  return two / one;
+export async function machineParallelism(): Promise<number> {
+  const one = await spin(1);
+  const two = await spin(2);
+  return (2 * one) / two;
 }
 
 export interface SwarmFigures {
+  /** Seeds/s on 2 workers over 1. */
   speedup: number;
+  /** The fixed pure-CPU job's throughput on 2 threads over 1, in the same repetitions. */
+  parallelism: number;
+  /** speedup / parallelism: how much of what the machine gives the swarm takes. */
+  efficiency: number;
 }
 
 export interface SwarmDetail {
-  method: 'programmatic' | 'subprocess';
   scenario: string;
   runs: number;
+  /** The code the workers ran: the build, or the sources through tsx (and why). */
+  workerCode: string;
   seedsPerSecond: { workers1: Spread; workers2: Spread };
   passed: number;
-  /** Spin-loop throughput of 2 threads over 1, measured before each rep pair: the machine's own ceiling for `speedup`. */
+  /** Seeds/s on 2 over 1, per repetition. */
+  speedup: Spread;
+  /** The machine's parallelism, measured around each repetition's pair of runs. */
   machineParallelism: Spread;
 }
 
 export async function measureSwarm(options: { runs: number; reps: number }): Promise<{ figures: SwarmFigures; detail: SwarmDetail }> {
-  const fn = await programmatic();
-  const method = fn ? 'programmatic' : 'subprocess';
-  const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  const code = workerCode();
+  log(code.kind === 'built' ? 'swarm: workers run the build (dist/)' : `swarm: workers run the TypeScript through tsx, slower to start: ${code.why}`);
   let passed = 0;
-  const once = async (workers: 1 | 2, runs: number): Promise<number> => {
-    if (fn) {
-      const started = performance.now();
-      const { report } = await fn({ runs, seed: 1, workers, shard: { index: 1, count: 1 }, scenario: SWARM_SCENARIO, out: null });
-      passed = report.passed;
-      return runs / ((performance.now() - started) / 1000);
-    }
-    const r = await subprocess(runs, workers);
-    passed = r.passed;
-    return runs / r.seconds;
+  const rate = async (workers: 1 | 2, runs: number): Promise<number> => {
+    const started = performance.now();
+    const { report } = await swarm({ runs, seed: 1, workers, shard: { index: 1, count: 1 }, scenario: SWARM_SCENARIO, out: null, code });
+    passed = report.passed;
+    return runs / ((performance.now() - started) / 1000);
   };
-  await once(2, 4); // warm tsx's transform cache for the workers
+  await rate(2, 4); // the modules into the file cache, the threads' code into V8's cache
+  const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  const speedups: number[] = [];
   const parallelism: number[] = [];
   for (let i = 0; i < options.reps; i++) {
-    parallelism.push(await machineParallelism());
-    // alternate the order: a slow spell of the machine hits both
-    for (const workers of i % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
-      rates[workers].push(await once(workers, options.runs));
-      log(`swarm: rep ${i + 1}/${options.reps}: ${workers} worker(s): ${rates[workers].at(-1)!.toFixed(1)} seeds/s (${passed}/${options.runs} passed; machine parallelism ${parallelism.at(-1)!.toFixed(2)})`);
-    }
+    // the spin before and after the pair: a slow spell of the machine hits both figures
+    const before = await machineParallelism();
+    // alternate the order for the same reason
+    for (const workers of i % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) rates[workers].push(await rate(workers, options.runs));
+    parallelism.push((before + (await machineParallelism())) / 2);
+    speedups.push(rates[2].at(-1)! / rates[1].at(-1)!);
+    log(`swarm: rep ${i + 1}/${options.reps}: ${rates[1].at(-1)!.toFixed(1)} seeds/s on 1 worker, ${rates[2].at(-1)!.toFixed(1)} on 2 (${passed}/${options.runs} passed): speedup ${speedups.at(-1)!.toFixed(2)}, machine parallelism ${parallelism.at(-1)!.toFixed(2)}`);
   }
   const one = spread(rates[1]);
   const two = spread(rates[2]);
+  const speedup = round(two.median / one.median);
+  const machine = spread(parallelism);
   return {
-    figures: { speedup: round(two.median / one.median) },
-    detail: { method, scenario: SWARM_SCENARIO, runs: options.runs, seedsPerSecond: { workers1: roundSpread(one), workers2: roundSpread(two) }, passed, machineParallelism: roundSpread(spread(parallelism)) },
+    figures: { speedup, parallelism: round(machine.median), efficiency: round(speedup / machine.median) },
+    detail: {
+      scenario: SWARM_SCENARIO,
+      runs: options.runs,
+      workerCode: code.kind === 'built' ? 'built' : `source (${code.why})`,
+      seedsPerSecond: { workers1: roundSpread(one), workers2: roundSpread(two) },
+      passed,
+      speedup: roundSpread(spread(speedups)),
+      machineParallelism: roundSpread(machine),
+    },
   };
 }
