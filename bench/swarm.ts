@@ -71,6 +71,12 @@ export interface SwarmDetail {
   /** The code the workers ran: the build, or the sources through tsx (and why). */
   workerCode: string;
   seedsPerSecond: { workers1: Spread; workers2: Spread };
+  /**
+   * CPU seconds of the whole process per run: what 2 workers spend beyond 1
+   * is each thread's own start-up and JIT warm-up, whatever else the machine
+   * is doing (wall-clock figures move with the load; these hardly do).
+   */
+  cpuSeconds: { workers1: Spread; workers2: Spread };
   passed: number;
   /** Seeds/s on 2 over 1, per repetition. */
   speedup: Spread;
@@ -82,24 +88,32 @@ export async function measureSwarm(options: { runs: number; reps: number }): Pro
   const code = workerCode();
   log(code.kind === 'built' ? 'swarm: workers run the build (dist/)' : `swarm: workers run the TypeScript through tsx, slower to start: ${code.why}`);
   let passed = 0;
-  const rate = async (workers: 1 | 2, runs: number): Promise<number> => {
-    const started = performance.now();
-    const { report } = await swarm({ runs, seed: 1, workers, shard: { index: 1, count: 1 }, scenario: SWARM_SCENARIO, out: null, code });
-    passed = report.passed;
-    return runs / ((performance.now() - started) / 1000);
-  };
-  await rate(2, 4); // the modules into the file cache, the threads' code into V8's cache
   const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  const cpu: Record<1 | 2, number[]> = { 1: [], 2: [] };
+  /** Seeds per second and CPU seconds of one swarm. */
+  const run = async (workers: 1 | 2, runs: number): Promise<{ rate: number; cpu: number }> => {
+    const started = performance.now();
+    const before = process.cpuUsage();
+    const { report } = await swarm({ runs, seed: 1, workers, shard: { index: 1, count: 1 }, scenario: SWARM_SCENARIO, out: null, code });
+    const used = process.cpuUsage(before);
+    passed = report.passed;
+    return { rate: runs / ((performance.now() - started) / 1000), cpu: (used.user + used.system) / 1e6 };
+  };
+  await run(2, 4); // the modules into the file cache
   const speedups: number[] = [];
   const parallelism: number[] = [];
   for (let i = 0; i < options.reps; i++) {
     // the spin before and after the pair: a slow spell of the machine hits both figures
     const before = await machineParallelism();
     // alternate the order for the same reason
-    for (const workers of i % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) rates[workers].push(await rate(workers, options.runs));
+    for (const workers of i % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
+      const r = await run(workers, options.runs);
+      rates[workers].push(r.rate);
+      cpu[workers].push(r.cpu);
+    }
     parallelism.push((before + (await machineParallelism())) / 2);
     speedups.push(rates[2].at(-1)! / rates[1].at(-1)!);
-    log(`swarm: rep ${i + 1}/${options.reps}: ${rates[1].at(-1)!.toFixed(1)} seeds/s on 1 worker, ${rates[2].at(-1)!.toFixed(1)} on 2 (${passed}/${options.runs} passed): speedup ${speedups.at(-1)!.toFixed(2)}, machine parallelism ${parallelism.at(-1)!.toFixed(2)}`);
+    log(`swarm: rep ${i + 1}/${options.reps}: ${rates[1].at(-1)!.toFixed(1)} seeds/s on 1 worker, ${rates[2].at(-1)!.toFixed(1)} on 2 (${passed}/${options.runs} passed; CPU ${cpu[1].at(-1)!.toFixed(2)} s vs ${cpu[2].at(-1)!.toFixed(2)} s): speedup ${speedups.at(-1)!.toFixed(2)}, machine parallelism ${parallelism.at(-1)!.toFixed(2)}`);
   }
   const one = spread(rates[1]);
   const two = spread(rates[2]);
@@ -112,6 +126,7 @@ export async function measureSwarm(options: { runs: number; reps: number }): Pro
       runs: options.runs,
       workerCode: code.kind === 'built' ? 'built' : `source (${code.why})`,
       seedsPerSecond: { workers1: roundSpread(one), workers2: roundSpread(two) },
+      cpuSeconds: { workers1: roundSpread(spread(cpu[1])), workers2: roundSpread(spread(cpu[2])) },
       passed,
       speedup: roundSpread(spread(speedups)),
       machineParallelism: roundSpread(machine),
