@@ -21,10 +21,10 @@ export const SWARM_SCENARIO = 'mission_critical_events_delivery_guaranteed';
 const SPIN = `const { parentPort } = require('node:worker_threads');
   parentPort.once('message', (rounds) => {
     let x = 0;
-    for (let n = 0; n < rounds; n++) for (let i = 0; i < 10000; i++) x = (x * 31 + i) | 0;
+    for (let n = 0; n < rounds; n++) for (let i = 0; i < 10000; i++) x = (Math.imul(x, 31) + i) | 0;
     parentPort.postMessage(x);
   });`;
-const SPIN_ROUNDS = 30_000;
+const SPIN_ROUNDS = 3000;
 
 /** Seconds for `threads` threads to each finish the fixed job, timed from when all are up. */
 async function spin(threads: number): Promise<number> {
