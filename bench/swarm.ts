@@ -1,18 +1,27 @@
 /**
- * Swarm: seeds per second of the real `wsim swarm` (cli/swarm.ts, its worker
- * pool) with 1 worker and with 2, on the mission-critical delivery scenario,
- * beside the machine's own parallelism measured in the same repetition. Timed
- * from the call to the last result, worker start-up included: what a user of
- * `wsim swarm` waits for. Failure files are not written (out: null).
+ * Swarm: seeds per second of the swarm's worker pool (cli/swarm-pool.ts, what
+ * `wsim swarm` runs) with 1 worker and with 2, on the mission-critical
+ * delivery scenario, beside the machine's own parallelism measured in the
+ * same repetition.
  *
- * `speedup` is seeds/s on 2 workers over 1; `parallelism` is what the machine
- * gives two threads of pure CPU work right now (a shared VM whose second core
- * is busy elsewhere shows it here, and caps the swarm's speedup);
- * `efficiency` = speedup / parallelism is the swarm's own share of it.
+ * Each configuration opens a fresh pool and runs the same batch of seeds
+ * twice. The first batch is timed from the pool's start: start-up and each
+ * thread's JIT warm-up included, what a swarm of `runs` seeds waits for
+ * (`coldSpeedup`). The second runs on the warm threads: the rate a long swarm
+ * settles at (`speedup`). The warm-up (about 1 s of CPU per thread here) is
+ * paid by every thread, so it weighs on a short swarm of cheap seeds and
+ * vanishes in a long one.
+ *
+ * `parallelism` is what the machine gives two threads of pure CPU work right
+ * now (a shared VM whose second core is busy elsewhere shows it here, and
+ * caps the swarm's speedup); `efficiency` = speedup / parallelism is the
+ * swarm's own share of it.
  */
 import { Worker } from 'node:worker_threads';
-import { swarm } from '../cli/swarm.ts';
-import { workerCode } from '../cli/swarm-worker-code.ts';
+import { SeedPool } from '../cli/swarm-pool.ts';
+import { jobsOf } from '../cli/swarm-shard.ts';
+import { workerCode, type WorkerCode } from '../cli/swarm-worker-code.ts';
+import type { SwarmJob } from '../cli/swarm-seed.ts';
 import { log, round, roundSpread, spread, type Spread } from './stats.ts';
 
 export const SWARM_SCENARIO = 'mission_critical_events_delivery_guaranteed';
@@ -57,12 +66,20 @@ export async function machineParallelism(): Promise<number> {
 }
 
 export interface SwarmFigures {
-  /** Seeds/s on 2 workers over 1. */
+  /** Seeds/s on 2 workers over 1, on warm threads: the rate of a long swarm. */
   speedup: number;
+  /** The same with each pool's start-up and warm-up in the time: a swarm of `runs` seeds. */
+  coldSpeedup: number;
   /** The fixed pure-CPU job's throughput on 2 threads over 1, in the same repetitions. */
   parallelism: number;
   /** speedup / parallelism: how much of what the machine gives the swarm takes. */
   efficiency: number;
+}
+
+/** Per number of workers. */
+interface ByWorkers<T> {
+  workers1: T;
+  workers2: T;
 }
 
 export interface SwarmDetail {
@@ -70,65 +87,96 @@ export interface SwarmDetail {
   runs: number;
   /** The code the workers ran: the build, or the sources through tsx (and why). */
   workerCode: string;
-  seedsPerSecond: { workers1: Spread; workers2: Spread };
+  seedsPerSecond: { cold: ByWorkers<Spread>; warm: ByWorkers<Spread> };
   /**
-   * CPU seconds of the whole process per run: what 2 workers spend beyond 1
-   * is each thread's own start-up and JIT warm-up, whatever else the machine
-   * is doing (wall-clock figures move with the load; these hardly do).
+   * CPU seconds of the whole process per batch: what 2 workers spend beyond 1
+   * is the second thread's start-up and warm-up, whatever else the machine is
+   * doing (wall-clock figures move with the load; these hardly do).
    */
-  cpuSeconds: { workers1: Spread; workers2: Spread };
+  cpuSeconds: { cold: ByWorkers<Spread>; warm: ByWorkers<Spread> };
+  /**
+   * CPU of 1 worker over CPU of 2 for the same seeds (medians): the share of
+   * the 2 workers' CPU that is the seeds' own work. Times the machine's
+   * parallelism, it is the speedup to expect; unlike wall-clock figures it
+   * hardly moves with the load of a shared machine.
+   */
+  cpuEfficiency: { cold: number; warm: number };
   passed: number;
   /** Seeds/s on 2 over 1, per repetition. */
-  speedup: Spread;
-  /** The machine's parallelism, measured around each repetition's pair of runs. */
+  speedup: { cold: Spread; warm: Spread };
+  /** The machine's parallelism, the mean of a measure before and after each repetition. */
   machineParallelism: Spread;
 }
+
+/** Seeds/s and CPU seconds of one batch. */
+interface Timed {
+  rate: number;
+  cpu: number;
+}
+
+/** A fresh pool of `workers` threads runs the batch twice: cold (the pool's start included), then warm. */
+async function coldAndWarm(workers: number, jobs: readonly SwarmJob[], code: WorkerCode): Promise<{ cold: Timed; warm: Timed; passed: number }> {
+  let pool: SeedPool | undefined;
+  let passed = 0;
+  const timed = async (batch: () => Promise<unknown>): Promise<Timed> => {
+    const started = performance.now();
+    const before = process.cpuUsage();
+    await batch();
+    const used = process.cpuUsage(before);
+    return { rate: jobs.length / ((performance.now() - started) / 1000), cpu: (used.user + used.system) / 1e6 };
+  };
+  const run = async (p: SeedPool) => (passed = (await p.run(jobs)).filter((r) => r.passed).length);
+  try {
+    const cold = await timed(() => run((pool = new SeedPool({ workers, code }))));
+    const warm = await timed(() => run(pool!));
+    return { cold, warm, passed };
+  } finally {
+    await pool?.close();
+  }
+}
+
+const byWorkers = <T, U>(x: ByWorkers<T>, f: (t: T) => U): ByWorkers<U> => ({ workers1: f(x.workers1), workers2: f(x.workers2) });
 
 export async function measureSwarm(options: { runs: number; reps: number }): Promise<{ figures: SwarmFigures; detail: SwarmDetail }> {
   const code = workerCode();
   log(code.kind === 'built' ? 'swarm: workers run the build (dist/)' : `swarm: workers run the TypeScript through tsx, slower to start: ${code.why}`);
-  let passed = 0;
-  const rates: Record<1 | 2, number[]> = { 1: [], 2: [] };
-  const cpu: Record<1 | 2, number[]> = { 1: [], 2: [] };
-  /** Seeds per second and CPU seconds of one swarm. */
-  const run = async (workers: 1 | 2, runs: number): Promise<{ rate: number; cpu: number }> => {
-    const started = performance.now();
-    const before = process.cpuUsage();
-    const { report } = await swarm({ runs, seed: 1, workers, shard: { index: 1, count: 1 }, scenario: SWARM_SCENARIO, out: null, code });
-    const used = process.cpuUsage(before);
-    passed = report.passed;
-    return { rate: runs / ((performance.now() - started) / 1000), cpu: (used.user + used.system) / 1e6 };
-  };
-  await run(2, 4); // the modules into the file cache
-  const speedups: number[] = [];
+  const jobs = jobsOf({ index: 1, count: 1, seed: 1, runs: options.runs, scenario: SWARM_SCENARIO });
+  await coldAndWarm(1, jobs.slice(0, 2), code); // the modules into the file cache
+  const runs = { cold: { workers1: [] as Timed[], workers2: [] as Timed[] }, warm: { workers1: [] as Timed[], workers2: [] as Timed[] } };
+  const speedups = { cold: [] as number[], warm: [] as number[] };
   const parallelism: number[] = [];
+  let passed = 0;
   for (let i = 0; i < options.reps; i++) {
-    // the spin before and after the pair: a slow spell of the machine hits both figures
+    // the spin before and after the pair, and the order alternated: a slow spell of the machine hits both
     const before = await machineParallelism();
-    // alternate the order for the same reason
     for (const workers of i % 2 === 0 ? ([1, 2] as const) : ([2, 1] as const)) {
-      const r = await run(workers, options.runs);
-      rates[workers].push(r.rate);
-      cpu[workers].push(r.cpu);
+      const r = await coldAndWarm(workers, jobs, code);
+      runs.cold[`workers${workers}`].push(r.cold);
+      runs.warm[`workers${workers}`].push(r.warm);
+      passed = r.passed;
     }
     parallelism.push((before + (await machineParallelism())) / 2);
-    speedups.push(rates[2].at(-1)! / rates[1].at(-1)!);
-    log(`swarm: rep ${i + 1}/${options.reps}: ${rates[1].at(-1)!.toFixed(1)} seeds/s on 1 worker, ${rates[2].at(-1)!.toFixed(1)} on 2 (${passed}/${options.runs} passed; CPU ${cpu[1].at(-1)!.toFixed(2)} s vs ${cpu[2].at(-1)!.toFixed(2)} s): speedup ${speedups.at(-1)!.toFixed(2)}, machine parallelism ${parallelism.at(-1)!.toFixed(2)}`);
+    for (const phase of ['cold', 'warm'] as const) speedups[phase].push(runs[phase].workers2.at(-1)!.rate / runs[phase].workers1.at(-1)!.rate);
+    const line = (phase: 'cold' | 'warm') =>
+      `${phase} ${runs[phase].workers1.at(-1)!.rate.toFixed(1)} → ${runs[phase].workers2.at(-1)!.rate.toFixed(1)} seeds/s (×${speedups[phase].at(-1)!.toFixed(2)}; CPU ${runs[phase].workers1.at(-1)!.cpu.toFixed(2)} → ${runs[phase].workers2.at(-1)!.cpu.toFixed(2)} s)`;
+    log(`swarm: rep ${i + 1}/${options.reps}, 1 → 2 workers: ${line('cold')}, ${line('warm')}; ${passed}/${options.runs} passed; machine parallelism ${parallelism.at(-1)!.toFixed(2)}`);
   }
-  const one = spread(rates[1]);
-  const two = spread(rates[2]);
-  const speedup = round(two.median / one.median);
+  const rates = (phase: 'cold' | 'warm') => byWorkers(runs[phase], (ts) => spread(ts.map((t) => t.rate)));
+  const speedup = (phase: 'cold' | 'warm') => round(rates(phase).workers2.median / rates(phase).workers1.median);
   const machine = spread(parallelism);
+  const cpu = (phase: 'cold' | 'warm') => byWorkers(runs[phase], (ts) => spread(ts.map((t) => t.cpu)));
+  const cpuEfficiency = (phase: 'cold' | 'warm') => round(cpu(phase).workers1.median / cpu(phase).workers2.median);
   return {
-    figures: { speedup, parallelism: round(machine.median), efficiency: round(speedup / machine.median) },
+    figures: { speedup: speedup('warm'), coldSpeedup: speedup('cold'), parallelism: round(machine.median), efficiency: round(speedup('warm') / machine.median) },
     detail: {
       scenario: SWARM_SCENARIO,
       runs: options.runs,
       workerCode: code.kind === 'built' ? 'built' : `source (${code.why})`,
-      seedsPerSecond: { workers1: roundSpread(one), workers2: roundSpread(two) },
-      cpuSeconds: { workers1: roundSpread(spread(cpu[1])), workers2: roundSpread(spread(cpu[2])) },
+      seedsPerSecond: { cold: byWorkers(rates('cold'), (s) => roundSpread(s)), warm: byWorkers(rates('warm'), (s) => roundSpread(s)) },
+      cpuSeconds: { cold: byWorkers(cpu('cold'), (s) => roundSpread(s)), warm: byWorkers(cpu('warm'), (s) => roundSpread(s)) },
+      cpuEfficiency: { cold: cpuEfficiency('cold'), warm: cpuEfficiency('warm') },
       passed,
-      speedup: roundSpread(spread(speedups)),
+      speedup: { cold: roundSpread(spread(speedups.cold)), warm: roundSpread(spread(speedups.warm)) },
       machineParallelism: roundSpread(machine),
     },
   };

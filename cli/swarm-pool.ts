@@ -4,7 +4,9 @@
  * 10 ms to a second; a message costs microseconds, and one at a time keeps
  * the threads evenly loaded to the last seed). Results come back in seed
  * order whatever order they finish in, so a swarm's output does not depend on
- * the number of workers.
+ * the number of workers. A thread's start-up and JIT warm-up (about 1 s of
+ * CPU for the first hundred seeds) is paid once per thread, however many
+ * seeds and batches it then runs.
  */
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
@@ -57,51 +59,92 @@ const crashed = (job: SwarmJob, why: string): SwarmResult => ({
 });
 
 /**
- * Run the jobs on `workers` threads (no more than there are jobs). A thread
- * that dies fails its seed and is replaced. `results[i]` is the result of
- * `jobs[i]`.
+ * One thread of the pool and the job it is running. A thread that dies fails
+ * its job; the next job gets a new thread (not at once: a thread that dies on
+ * start-up would otherwise be restarted in a loop while the lane is idle).
  */
+class Lane {
+  private worker: Worker | undefined;
+  private job: { job: SwarmJob; settle: (r: SwarmResult) => void } | undefined;
+
+  constructor(private readonly code: WorkerCode) {
+    this.worker = this.start();
+  }
+
+  run(job: SwarmJob): Promise<SwarmResult> {
+    return new Promise((settle) => {
+      this.job = { job, settle };
+      this.worker ??= this.start();
+      this.worker.postMessage(job);
+    });
+  }
+
+  async close(): Promise<void> {
+    const worker = this.worker;
+    this.worker = undefined;
+    worker?.removeAllListeners();
+    await worker?.terminate();
+  }
+
+  private start(): Worker {
+    const worker = startWorker(this.code);
+    worker.on('message', (r: SwarmResult) => this.finish(r));
+    worker.on('error', (err) => this.died(err instanceof Error ? err.message : String(err)));
+    worker.on('exit', (exit) => this.died(`exited with code ${exit}`));
+    return worker;
+  }
+
+  private finish(r: SwarmResult): void {
+    const current = this.job;
+    this.job = undefined;
+    current?.settle(r);
+  }
+
+  /** The thread died (an error, out of memory, or exited): its job fails. */
+  private died(why: string): void {
+    void this.close();
+    if (this.job) this.finish(crashed(this.job.job, why));
+  }
+}
+
+/**
+ * K threads, started once, that take jobs from a shared queue one at a time
+ * for as many batches as asked (`run`, one batch at a time), until `close`.
+ */
+export class SeedPool {
+  private readonly lanes: Lane[];
+
+  constructor(o: { workers: number; code?: WorkerCode }) {
+    const code = o.code ?? workerCode();
+    this.lanes = Array.from({ length: Math.max(1, o.workers) }, () => new Lane(code));
+  }
+
+  /** Run a batch: `results[i]` is the result of `jobs[i]`; `onResult` sees them as they finish. */
+  async run(jobs: readonly SwarmJob[], onResult?: (r: SwarmResult) => void): Promise<SwarmResult[]> {
+    const results = new Array<SwarmResult>(jobs.length);
+    let next = 0;
+    const drain = async (lane: Lane) => {
+      for (let i = next++; i < jobs.length; i = next++) {
+        results[i] = await lane.run(jobs[i]!);
+        onResult?.(results[i]!);
+      }
+    };
+    await Promise.all(this.lanes.map(drain));
+    return results;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.lanes.map((lane) => lane.close()));
+  }
+}
+
+/** Run the jobs on a pool of `workers` threads (no more than there are jobs), then end it. */
 export async function runPool(jobs: readonly SwarmJob[], o: PoolOptions): Promise<SwarmResult[]> {
   if (jobs.length === 0) return [];
-  const code = o.code ?? workerCode();
-  const results = new Array<SwarmResult>(jobs.length);
-  let next = 0;
-  const lane = () =>
-    new Promise<void>((resolve) => {
-      let worker = startWorker(code);
-      let current = -1;
-      const feed = () => {
-        current = next < jobs.length ? next++ : -1;
-        if (current >= 0) worker.postMessage(jobs[current]);
-        else {
-          worker.removeAllListeners();
-          void worker.terminate().then(() => resolve());
-        }
-      };
-      const done = (r: SwarmResult) => {
-        results[current] = r;
-        o.onResult?.(r);
-        feed();
-      };
-      /** The thread died (an error, out of memory, or exited): fail its seed, carry on with a new one. */
-      const died = (why: string) => {
-        const job = jobs[current];
-        worker.removeAllListeners();
-        void worker.terminate();
-        worker = startWorker(code);
-        attach();
-        if (job) done(crashed(job, why));
-        else feed();
-      };
-      const attach = () => {
-        worker.on('message', (r: SwarmResult) => done(r));
-        worker.on('error', (err) => died(err instanceof Error ? err.message : String(err)));
-        worker.on('exit', (exit) => died(`exited with code ${exit}`));
-      };
-      attach();
-      feed();
-    });
-  const size = Math.max(1, Math.min(o.workers, jobs.length));
-  await Promise.all(Array.from({ length: size }, lane));
-  return results;
+  const pool = new SeedPool({ workers: Math.min(o.workers, jobs.length), ...(o.code ? { code: o.code } : {}) });
+  try {
+    return await pool.run(jobs, o.onResult);
+  } finally {
+    await pool.close();
+  }
 }

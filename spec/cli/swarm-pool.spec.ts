@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { expect } from 'chai';
-import { runPool } from '../../cli/swarm-pool.ts';
+import { runPool, SeedPool } from '../../cli/swarm-pool.ts';
 import { workerCode, type WorkerCode } from '../../cli/swarm-worker-code.ts';
 import type { SwarmJob, SwarmResult } from '../../cli/swarm-seed.ts';
 
@@ -40,21 +40,41 @@ describe('cli/swarm-pool', function () {
       expect(outcome(tsx)).to.deep.equal(outcome(one));
     });
 
-    it('a worker that dies fails its seed, and a new thread takes the rest', async () => {
-      const entry = join(dir, 'dying-worker.mjs');
+    /** A stand-in worker module: passes every seed with its thread in the hash, exits on seed 2, throws on seed 4. */
+    const fakeWorker = (): WorkerCode => {
+      const entry = join(dir, 'fake-worker.mjs');
       writeFileSync(
         entry,
-        `import { parentPort } from 'node:worker_threads';
+        `import { parentPort, threadId } from 'node:worker_threads';
         parentPort.on('message', (job) => {
           if (job.seed === 2) process.exit(3);
           if (job.seed === 4) throw new Error('boom');
-          parentPort.postMessage({ ...job, passed: true, failures: [], traceHash: 'h' + job.seed, metrics: {}, ms: 0 });
+          parentPort.postMessage({ ...job, passed: true, failures: [], traceHash: 'h' + job.seed + '@' + threadId, metrics: {}, ms: 0 });
         });`,
       );
+      return { kind: 'built', entry: pathToFileURL(entry) };
+    };
+    const threadOf = (r: SwarmResult) => r.traceHash.split('@')[1];
+
+    it('a worker that dies fails its seed, and a new thread takes the rest', async () => {
       const seeds = [1, 2, 3, 4, 5, 6];
-      const results = await runPool(seeds.map((seed) => ({ scenario: 'x', seed })), { workers: 2, code: { kind: 'built', entry: pathToFileURL(entry) } });
+      const results = await runPool(seeds.map((seed) => ({ scenario: 'x', seed })), { workers: 2, code: fakeWorker() });
       expect(results.map((r) => r.seed)).to.deep.equal(seeds);
-      expect(results.map((r) => (r.passed ? r.traceHash : r.failures[0]))).to.deep.equal(['h1', 'worker crashed: exited with code 3', 'h3', 'worker crashed: boom', 'h5', 'h6']);
+      expect(results.map((r) => (r.passed ? r.traceHash.split('@')[0] : r.failures[0]))).to.deep.equal(['h1', 'worker crashed: exited with code 3', 'h3', 'worker crashed: boom', 'h5', 'h6']);
+    });
+
+    it('threads are started once and take seed after seed, batch after batch', async () => {
+      const pool = new SeedPool({ workers: 2, code: fakeWorker() });
+      try {
+        const jobs = [1, 3, 5, 6, 7, 8, 9, 10].map((seed) => ({ scenario: 'x', seed }));
+        const first = await pool.run(jobs);
+        const second = await pool.run(jobs);
+        expect(first.map((r) => r.seed)).to.deep.equal(jobs.map((j) => j.seed));
+        const threads = new Set([...first, ...second].map(threadOf));
+        expect(threads.size, [...threads].join(' ')).to.equal(2);
+      } finally {
+        await pool.close();
+      }
     });
 
     it('no jobs, no threads', async () => {
