@@ -8,12 +8,8 @@
  * CPU for the first hundred seeds) is paid once per thread, however many
  * seeds and batches it then runs.
  */
-import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { Worker } from 'node:worker_threads';
-import { workerCode, type WorkerCode } from './swarm-worker-code.ts';
+import type { Worker } from 'node:worker_threads';
+import { startWorker, workerCode, type WorkerCode } from './swarm-worker-code.ts';
 import type { SwarmJob, SwarmResult } from './swarm-seed.ts';
 
 export interface PoolOptions {
@@ -22,31 +18,6 @@ export interface PoolOptions {
   code?: WorkerCode;
   /** Each result as it comes (in finishing order: for progress). */
   onResult?: (r: SwarmResult) => void;
-}
-
-/**
- * A worker thread running `code`. TypeScript needs a bootstrap:
- * `new Worker(url, { execArgv: ['--import', 'tsx'] })` fails on Node 20
- * (ERR_UNKNOWN_FILE_EXTENSION: the entry loads before the hooks are in
- * place), so it registers tsx's ESM hooks and then imports the worker module.
- */
-export function startWorker(code: WorkerCode = workerCode()): Worker {
-  if (code.kind === 'built') return new Worker(code.entry);
-  const boot = `import { register } from ${JSON.stringify(tsxApiUrl())}; register(); await import(${JSON.stringify(code.entry.href)});`;
-  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { execArgv: [] });
-}
-
-/**
- * The URL of tsx's ESM API, from tsx's own package exports, resolved from
- * here rather than the caller's working directory. (Not
- * `import.meta.resolve`: under mocha, tsx loads this file as CommonJS.)
- */
-function tsxApiUrl(): string {
-  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
-  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
-  const entry = pkg.exports['./esm/api']?.import?.default;
-  if (!entry) throw new Error(`tsx at ${manifest} has no ESM API export`);
-  return pathToFileURL(join(dirname(manifest), entry)).href;
 }
 
 const crashed = (job: SwarmJob, why: string): SwarmResult => ({

@@ -1,17 +1,20 @@
 /**
- * Which code a swarm worker thread runs. The built JavaScript (dist/, from
- * `npm run build`, which `npm ci` runs) starts in about 0.1 s; the TypeScript
- * through tsx takes about 0.8 s per worker, which is most of a short swarm.
- * So a worker runs dist/ whenever it is there and not older than the sources
- * it was built from, and falls back to tsx in a checkout where dist/ is
- * missing or stale (a source edited since the last build): a stale build
- * would run other code than the one under test, so stale is never used.
- * The installed package (this file as dist/cli/*.js) has no sources: it is
- * always the built code.
+ * Which code a swarm worker thread runs, and starting a thread on it.
+ *
+ * The built JavaScript (dist/, from `npm run build`, which `npm ci` runs)
+ * loads in about 0.2 s of CPU; the TypeScript through tsx takes twice that
+ * with tsx's cache warm, more when it is cold. So a worker runs dist/
+ * whenever it is there and not older than the sources it was built from, and
+ * falls back to tsx in a checkout where dist/ is missing or stale (a source
+ * edited since the last build): a stale build would run other code than the
+ * one checked out, so it is never used. The installed package (this file as
+ * dist/cli/*.js) has no sources: it always runs its own build.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker } from 'node:worker_threads';
 
 export type WorkerCode =
   | { kind: 'built'; entry: URL }
@@ -53,4 +56,29 @@ export function staleSource(entry: string, distRoot: string, sourceRoot: string)
     for (const m of readFileSync(file, 'utf8').matchAll(IMPORT)) queue.push(join(dirname(file), m[1]!));
   }
   return null;
+}
+
+/**
+ * A worker thread running `code`. TypeScript needs a bootstrap:
+ * `new Worker(url, { execArgv: ['--import', 'tsx'] })` fails on Node 20
+ * (ERR_UNKNOWN_FILE_EXTENSION: the entry loads before the hooks are in
+ * place), so it registers tsx's ESM hooks and then imports the worker module.
+ */
+export function startWorker(code: WorkerCode = workerCode()): Worker {
+  if (code.kind === 'built') return new Worker(code.entry);
+  const boot = `import { register } from ${JSON.stringify(tsxApiUrl())}; register(); await import(${JSON.stringify(code.entry.href)});`;
+  return new Worker(new URL(`data:text/javascript,${encodeURIComponent(boot)}`), { execArgv: [] });
+}
+
+/**
+ * The URL of tsx's ESM API, from tsx's own package exports, resolved from
+ * here rather than the caller's working directory. (Not
+ * `import.meta.resolve`: under mocha, tsx loads this file as CommonJS.)
+ */
+function tsxApiUrl(): string {
+  const manifest = createRequire(import.meta.url).resolve('tsx/package.json');
+  const pkg = JSON.parse(readFileSync(manifest, 'utf8')) as { exports: Record<string, { import?: { default?: string } }> };
+  const entry = pkg.exports['./esm/api']?.import?.default;
+  if (!entry) throw new Error(`tsx at ${manifest} has no ESM API export`);
+  return pathToFileURL(join(dirname(manifest), entry)).href;
 }
