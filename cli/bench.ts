@@ -48,7 +48,7 @@ export interface BenchProfile {
 export const FULL: BenchProfile = {
   sim: { seconds: 30, reps: 5, toggleSends: 500_000 },
   scaling: { rounds: 300, worldSeconds: 3, reps: 3 },
-  swarm: { runs: 300, reps: 3 },
+  swarm: { runs: 200, reps: 3 },
   ws: { events: 10_000, reps: 7, steadySeconds: 10, steadyReps: 3 },
   peers: { events: 10_000, reps: 7 },
   memory: { reps: 3, seconds: 30, growthReps: 2 },
