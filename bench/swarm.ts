@@ -89,16 +89,16 @@ export interface SwarmDetail {
   workerCode: string;
   seedsPerSecond: { cold: ByWorkers<Spread>; warm: ByWorkers<Spread> };
   /**
-   * CPU seconds of the whole process per batch: what 2 workers spend beyond 1
-   * is the second thread's start-up and warm-up, whatever else the machine is
-   * doing (wall-clock figures move with the load; these hardly do).
+   * CPU seconds of the whole process per batch: on a quiet machine, what 2
+   * workers spend beyond 1 is the second thread's start-up and warm-up. On a
+   * saturated one, CPU time swells too (both threads share the caches with
+   * everything else), by 5–60% in the runs of 2026-11-30.
    */
   cpuSeconds: { cold: ByWorkers<Spread>; warm: ByWorkers<Spread> };
   /**
    * CPU of 1 worker over CPU of 2 for the same seeds (medians): the share of
    * the 2 workers' CPU that is the seeds' own work. Times the machine's
-   * parallelism, it is the speedup to expect; unlike wall-clock figures it
-   * hardly moves with the load of a shared machine.
+   * parallelism, it is roughly the speedup to expect.
    */
   cpuEfficiency: { cold: number; warm: number };
   passed: number;

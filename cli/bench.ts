@@ -135,7 +135,7 @@ export function formatBench(r: BenchReport): string {
     ['swarm seeds/s, 2 workers (warm)', fmt(s.swarm.seedsPerSecond.warm.workers2.median), range(s.swarm.seedsPerSecond.warm.workers2), ''],
     ['swarm speedup (warm threads)', fmt(r.swarm.speedup), range(s.swarm.speedup.warm), '≥ 1.6'],
     ['swarm speedup (start-up included)', fmt(r.swarm.coldSpeedup), range(s.swarm.speedup.cold), ''],
-    ['swarm CPU, 1 worker / 2 workers (warm)', fmt(s.swarm.cpuEfficiency.warm), '', '(load-proof efficiency)'],
+    ['swarm CPU, 1 worker / 2 workers (warm)', fmt(s.swarm.cpuEfficiency.warm), '', ''],
     ['machine parallelism (2 threads / 1)', fmt(r.swarm.parallelism), range(s.swarm.machineParallelism), ''],
     ['swarm efficiency (speedup / parallelism)', fmt(r.swarm.efficiency), '', '≥ 0.85'],
     ['ws events/s (burst)', fmt(r.ws.eventsPerSecond), range(s.ws.burst.eventsPerSecond), ''],
