@@ -1,7 +1,8 @@
 /**
  * A swarm worker thread: receives one seed at a time, runs it, posts back the
- * compact result. Started by cli/swarm.ts through a bootstrap that registers
- * tsx first (see `startWorker` there).
+ * compact result, and waits for the next until the pool ends it
+ * (cli/swarm-pool.ts). It runs as built JavaScript when dist/ is fresh, else
+ * through a bootstrap that registers tsx first (cli/swarm-worker-code.ts).
  */
 import { parentPort } from 'node:worker_threads';
 import { runSeed, type SwarmJob } from './swarm-seed.ts';

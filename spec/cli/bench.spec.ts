@@ -9,7 +9,7 @@ import { formatBench, runBench, type BenchReport } from '../../cli/bench.ts';
 const FIELDS = {
   sim: ['simulatedSeconds', 'wallSeconds', 'speedup', 'deliveredEvents', 'eventsPerWallSecond', 'transitionsPerEvent', 'xstateTransitionsPerSecond', 'floorRatio'],
   scaling: ['costPerEventRatio'],
-  swarm: ['speedup'],
+  swarm: ['speedup', 'coldSpeedup', 'parallelism', 'efficiency'],
   ws: ['eventsPerSecond', 'latencyP50Ms', 'latencyP99Ms', 'rawEventsPerSecond', 'ratio'],
   memory: ['bytesPerIdleSession'],
   cluster: ['nodes', 'eventsPerSecond', 'latencyP99Ms', 'ratio'],
