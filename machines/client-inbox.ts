@@ -1,7 +1,7 @@
 /**
  * What a client machine hears from a link: the decoder's verdict on each
  * message, batches unpacked, chunks joined, and a message's consecutive event
- * frames gathered into one `frame.events` (a lone one stays a `frame.event`):
+ * frames of one thread gathered into one `frame.events` (a lone one stays a `frame.event`):
  * the machine hands an in-order run to the app in one step. Pure and
  * synchronous, shared by the simulated world and real sockets, so both feed
  * the machine the same events. One inbox per link: a new link starts with no
@@ -46,14 +46,16 @@ export class ClientInbox {
   }
 }
 
-/** One message's events, its consecutive event frames gathered as they come. */
+/** One message's events, its consecutive event frames of one thread gathered as they come. */
 class Events {
   private readonly out: InboxEvent[] = [];
   private run: EventFrame[] = [];
 
   frame(frame: ServerFrame): void {
-    if (frame.type === 'event') this.run.push(frame);
-    else this.push(frameEvent(frame));
+    if (frame.type !== 'event') return this.push(frameEvent(frame));
+    // a run is one stream's: the next thread's frames start another
+    if (this.run.length > 0 && this.run[0]!.thread !== frame.thread) this.endRun();
+    this.run.push(frame);
   }
 
   push(event: InboxEvent): void {

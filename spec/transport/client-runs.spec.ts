@@ -7,6 +7,9 @@
  * the inbox's runs, the other the same frames one event each) hear the same
  * messages on a simulated clock: in-order batches, a repeated batch, two
  * batches swapped, and an app that fails once in the middle of a batch.
+ * (Only the time of a retry differs: an event the app failed on inside a run
+ * waits `appRetryMs`, where frame by frame the batch's next frame handed it
+ * again at once.)
  */
 import { expect } from 'chai';
 import { clientConnectionMachine, type ClientEvent } from '../../machines/client-connection.ts';
@@ -116,6 +119,14 @@ function run(runs: boolean, failAt: number): { port: LogPort; macrosteps: number
 }
 
 describe('transport: a batch\'s in-order events as one client event (frame.events → deliverRun → app.run)', () => {
+  it('the inbox gathers a message\'s consecutive event frames of one thread, and nothing else', () => {
+    const event = (thread: string, seq: number) => ({ v: 1 as const, type: 'event' as const, thread, seq, event: criticalEvent('t0', 'u0', thread, seq - 1) });
+    const batch = encode({ v: 1, type: 'batch', frames: [event('th0', 1), event('th0', 2), event('th1', 1), { v: 1, type: 'pong', id: 1 }, event('th0', 3), event('th0', 4)] });
+    const events = new ClientInbox().accept(batch);
+    const runs = events.map((e) => (e.type === 'frame.events' ? `${e.type} ${e.frames.map((f) => `${f.thread}:${f.seq}`).join(',')}` : e.type === 'frame.event' ? `${e.type} ${e.frame.thread}:${e.frame.seq}` : e.type));
+    expect(runs).to.deep.equal(['frame.events th0:1,th0:2', 'frame.event th1:1', 'frame.pong', 'frame.events th0:3,th0:4']);
+  });
+
   for (const failAt of [57, 51, 110, 0]) {
     it(`hands the app what a client hearing each frame alone does, in the same order, with the same acks (${failAt ? `app fails once at ${failAt}` : 'app never fails'})`, () => {
       const alone = run(false, failAt);
