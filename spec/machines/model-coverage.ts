@@ -11,7 +11,7 @@ import { expect } from 'chai';
 import { initialTransition, transition, type AnyActorRef, type AnyStateMachine, type AnyStateNode, type AnyTransitionDefinition, type InspectionEvent, type StateValue } from 'xstate';
 import { getStateNodes } from 'xstate/graph';
 import type { RandomSource } from '../../machines/client-connection.ts';
-import { ClientInbox, framesOf } from '../../machines/client-inbox.ts';
+import { ClientInbox } from '../../machines/client-inbox.ts';
 import type { AgentEvent, EventFrame, Sensitivity, ServerFrame } from '../../machines/frames.ts';
 import { payloadHash } from '../../machines/hash.ts';
 import type { SendOutcome, SessionPort } from '../../machines/server-session.ts';
@@ -216,7 +216,7 @@ export class FakeSessionPort implements SessionPort {
     for (const m of this.messages.slice(since)) {
       for (const e of inbox.accept(m)) {
         if (e.type === 'frame.invalid') throw new Error(`the session wrote an undecodable frame: ${e.code} ${e.detail}`);
-        out.push(...framesOf([e]));
+        out.push(...(e.type === 'frame.events' ? e.frames : [e.frame]));
       }
     }
     return out;
