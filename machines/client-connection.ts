@@ -5,12 +5,16 @@
  *
  * The machine owns no I/O and holds data only: every frame reaches it as its
  * own event (`frame.welcome`, `frame.event`, ..., `frame.invalid`), decoded,
- * unbatched and reassembled (`client-inbox.ts`); what it does to the world are
- * named actions the endpoint supplies with `provide()` (`openLink`,
- * `closeLink`, `sendFrame`, `deliver`, `notify*`). The app answers each
- * `deliver` with `app.delivered` or `app.failed` (the endpoint raises it: it
- * is taken in the same macrostep): a stream hands the app one event at a time
- * and moves on only when it answered. Time comes from the
+ * unbatched and reassembled (`client-inbox.ts`), but for a message's
+ * consecutive event frames, which come as one `frame.events`; what it does to
+ * the world are named actions the endpoint supplies with `provide()`
+ * (`openLink`, `closeLink`, `sendFrame`, `deliver`, `deliverRun`, `notify*`).
+ * The app answers each `deliver` with `app.delivered` or `app.failed`, and a
+ * `deliverRun` with one `app.run` (the endpoint raises it: it is taken in the
+ * same macrostep): a stream hands the app one event, or one in-order run, at a
+ * time and moves on only when it answered. A run that is not the plain case
+ * (a gap, a duplicate, a resync, a coalesced frame) is raised frame by frame
+ * as `frame.event`s. Time comes from the
  * actor's clock (`after`), the jitter's draw from the endpoint (`backoff`).
  *
  * Context changes through `assign` only and is plain data (cursors are
@@ -30,9 +34,12 @@ import {
 } from './frames.ts';
 import {
   advance,
+  advanceTo,
   failedOnce,
+  handRun,
   hold,
   isDuplicate,
+  isPlainRun,
   newCursor,
   pendingAck,
   restartAt,
@@ -155,6 +162,25 @@ export type FrameEvent = { [K in ServerFrame['type']]: { type: `frame.${K}`; fra
 
 export type AppAnswer = { type: 'app.delivered'; thread: string; seq: number } | { type: 'app.failed'; thread: string; seq: number; message: string };
 
+/**
+ * The app's answer to `deliverRun`: it took `delivered` events from `from` on,
+ * then failed on the next one when `failure` is set (that one is retried like
+ * any `app.failed`; the rest of the run stays held).
+ */
+export interface AppRunAnswer {
+  type: 'app.run';
+  thread: string;
+  from: number;
+  delivered: number;
+  failure?: string;
+}
+
+/** A message's consecutive event frames, as one event (see `client-inbox.ts`). */
+export interface FrameRunEvent {
+  type: 'frame.events';
+  frames: readonly EventFrame[];
+}
+
 export type ClientEvent =
   | { type: 'START' }
   | { type: 'STOP' }
@@ -165,7 +191,9 @@ export type ClientEvent =
   | FrameEvent
   /** A message the decoder refused. */
   | { type: 'frame.invalid'; code: string; detail: string }
+  | FrameRunEvent
   | AppAnswer
+  | AppRunAnswer
   | { type: 'SUBSCRIBE'; thread: string }
   | { type: 'UNSUBSCRIBE'; thread: string }
   | { type: 'ACK_DUE' }
@@ -183,6 +211,22 @@ export interface DeliverParams {
   thread: string;
   seq: number;
   event: AgentEvent;
+}
+
+/** A plain run for the app: the events of sequences `from`, `from`+1, ... */
+export interface RunParams {
+  thread: string;
+  from: number;
+  events: readonly AgentEvent[];
+}
+
+/** Hand a run to the app event by event, stopping at its first failure: the one answer the endpoint raises. */
+export function deliverEach(app: Pick<AppSink, 'deliver'>, { thread, from, events }: RunParams): AppRunAnswer {
+  for (let i = 0; i < events.length; i++) {
+    const result = app.deliver(thread, from + i, events[i]!);
+    if (!result.ok) return { type: 'app.run', thread, from, delivered: i, failure: result.message };
+  }
+  return { type: 'app.run', thread, from, delivered: events.length };
 }
 
 type Streams = ClientContext['streams'];
@@ -277,6 +321,7 @@ export function backoffDelay(context: Pick<ClientContext, 'config' | 'attempt'>,
 type IoAction =
   | { type: 'sendFrame'; params: { frame: ClientFrame } }
   | { type: 'deliver'; params: DeliverParams }
+  | { type: 'deliverRun'; params: RunParams }
   | { type: 'notifyAppFailed'; params: DeliverParams & { attempt: number; message: string } }
   | { type: 'notifyDeadLetter'; params: DeliverParams & { attempts: number; message: string } }
   | { type: 'notifyResync'; params: ResyncNotice }
@@ -288,6 +333,20 @@ const withIo = (collect: Collect) => enqueueActions<ClientContext, ClientEvent, 
 
 const isEventFrame = (event: ClientEvent): event is Extract<ClientEvent, { type: 'frame.event' }> => event.type === 'frame.event';
 const isAnswer = (event: ClientEvent): event is AppAnswer => event.type === 'app.delivered' || event.type === 'app.failed';
+
+/**
+ * Move on after the app answered for `cursor`'s stream: hand it `head` (the
+ * stream's next event, if settled), or go on with the streams a retry still has to visit.
+ */
+function moveOn(context: ClientContext, { cursor, head }: { cursor: StreamCursor; head: EventFrame | undefined }, stats: ClientStats, enqueue: Parameters<Collect>[0]['enqueue']): void {
+  let streams = withCursor(context.streams, cursor);
+  let sweep = context.sweep;
+  let next = head;
+  if (!next) ({ streams, sweep, head: next } = nextInSweep(streams, sweep));
+  enqueue.assign({ streams, sweep, stats });
+  if (next) enqueue({ type: 'deliver', params: deliverParams(next) });
+  enqueue.raise({ type: 'ACK_DUE' });
+}
 
 export const clientConnectionMachine = setup({
   types: {
@@ -324,7 +383,21 @@ export const clientConnectionMachine = setup({
     answersHead: ({ context, event }) => {
       if (!isAnswer(event)) return false;
       const cursor = context.streams[event.thread];
-      return cursor !== undefined && cursor.withApp && cursor.next === event.seq;
+      return cursor !== undefined && cursor.withApp === 1 && cursor.next === event.seq;
+    },
+    /** The whole run continues its stream (see `isPlainRun`): it can go to the app at once. */
+    isPlainRun: ({ context, event }) => {
+      if (event.type !== 'frame.events' || event.frames.length === 0 || event.frames.length > context.config.releaseBufferCap) return false;
+      const thread = event.frames[0]!.thread;
+      const cursor = context.streams[thread];
+      return cursor !== undefined && context.threads.includes(thread) && isPlainRun(cursor, event.frames);
+    },
+    /** The app answered for the run its stream handed it, and for no more than that run. */
+    answersRun: ({ context, event }) => {
+      if (event.type !== 'app.run') return false;
+      const cursor = context.streams[event.thread];
+      if (cursor === undefined || cursor.withApp === 0 || cursor.next !== event.from) return false;
+      return event.failure !== undefined ? event.delivered < cursor.withApp : event.delivered === cursor.withApp;
     },
     hasUnconfirmed: ({ context }) => context.threads.some((t) => !context.streams[t]?.confirmed),
     hasPendingAcks: ({ context }) => Object.values(context.streams).some((c) => pendingAck(c) !== undefined),
@@ -336,6 +409,7 @@ export const clientConnectionMachine = setup({
     sendFrame: (_, _params: { frame: ClientFrame }) => {},
     /** Hand an event to the app; the endpoint sends back the app's answer (`appAnswer`). */
     deliver: (_, _params: DeliverParams) => {},
+    deliverRun: (_, _params: RunParams) => {},
     notifyAppFailed: (_, _params: DeliverParams & { attempt: number; message: string }) => {},
     notifyDeadLetter: (_, _params: DeliverParams & { attempts: number; message: string }) => {},
     notifyResync: (_, _params: ResyncNotice) => {},
@@ -445,12 +519,32 @@ export const clientConnectionMachine = setup({
         }
         ({ cursor, head: next } = settle(advance(cursor)));
       }
-      let streams = withCursor(context.streams, cursor);
-      let sweep = context.sweep;
-      if (!next) ({ streams, sweep, head: next } = nextInSweep(streams, sweep));
-      enqueue.assign({ streams, sweep, stats });
-      if (next) enqueue({ type: 'deliver', params: deliverParams(next) });
-      enqueue.raise({ type: 'ACK_DUE' });
+      moveOn(context, { cursor, head: next }, stats, enqueue);
+    }),
+    /** Take a run that continues its stream whole: hold it, and hand all of it to the app in one action. */
+    acceptRun: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'frame.events') return;
+      if (!context.heard) enqueue.raise({ type: 'HEARD' });
+      const cursor = handRun(context.streams[event.frames[0]!.thread]!, event.frames);
+      enqueue.assign({ streams: withCursor(context.streams, cursor), heard: true });
+      enqueue({ type: 'deliverRun', params: { thread: cursor.thread, from: cursor.next, events: event.frames.map((f) => f.event!) } });
+    }),
+    /** Any other run: each frame as if it came alone (dedup, gaps and resyncs are `frame.event`'s rules). */
+    raiseFrames: withIo(({ event, enqueue }) => {
+      if (event.type !== 'frame.events') return;
+      for (const f of event.frames) enqueue.raise({ type: 'frame.event', frame: f });
+    }),
+    /**
+     * The app answered for a run: move past what it took; a failure is the
+     * `app.failed` of the event it failed on (same retries, same dead letter).
+     */
+    takeRun: withIo(({ context, event, enqueue }) => {
+      if (event.type !== 'app.run') return;
+      const cursor = context.streams[event.thread]!;
+      const moved = event.delivered > 0 ? advanceTo(cursor, event.from + event.delivered) : cursor;
+      if (event.failure === undefined) return moveOn(context, settle(moved), context.stats, enqueue);
+      enqueue.assign({ streams: withCursor(context.streams, { ...moved, withApp: 1 }) });
+      enqueue.raise({ type: 'app.failed', thread: event.thread, seq: moved.next, message: event.failure });
     }),
     /** Hand the app again what it failed on, stream after stream. */
     retryStalled: withIo(({ context, enqueue }) => {
@@ -539,6 +633,7 @@ export const clientConnectionMachine = setup({
     UNSUBSCRIBE: { actions: 'rememberThread' },
     'app.delivered': { guard: 'answersHead', actions: 'takeAnswer' },
     'app.failed': { guard: 'answersHead', actions: 'takeAnswer' },
+    'app.run': { guard: 'answersRun', actions: 'takeRun' },
   },
   states: {
     idle: {
@@ -588,6 +683,8 @@ export const clientConnectionMachine = setup({
           // acceptEvent notes the frame as heard in its own assign: one context copy per event, not two
           { actions: 'acceptEvent' },
         ],
+        // a message's in-order events as one event: one assign and one hand-over for the whole run
+        'frame.events': [{ guard: 'isPlainRun', actions: 'acceptRun' }, { actions: 'raiseFrames' }],
         'frame.invalid': { actions: ['noteHeard', 'countRejected'] },
         'frame.*': { actions: 'noteHeard' },
         SUBSCRIBE: { actions: ['subscribeThread', raise({ type: 'SUBSCRIPTIONS_SENT' })] },

@@ -25,8 +25,13 @@ export interface StreamCursor {
   readonly heldCount: number;
   /** Consecutive app failures on the frame at `next`. */
   readonly failures: number;
-  /** The frame at `next` is with the app: nothing else is handed to it on this stream until it answers. */
-  readonly withApp: boolean;
+  /**
+   * How many frames from `next` on are with the app: 0 none, 1 the frame at
+   * `next` (its answer is `app.delivered`/`app.failed`), more a run handed at
+   * once (its answer is `app.run`). Nothing else is handed to the app on this
+   * stream until it answers.
+   */
+  readonly withApp: number;
   /** The server answered the last subscribe/resume for this stream. */
   readonly confirmed: boolean;
   /** The server epoch `next` refers to (null until the server first answered). */
@@ -42,7 +47,7 @@ export const newCursor = (thread: string, next = 1, epoch: string | null = null)
   held: {},
   heldCount: 0,
   failures: 0,
-  withApp: false,
+  withApp: 0,
   confirmed: false,
   epoch,
   seenEpoch: null,
@@ -77,7 +82,33 @@ export function advance(cursor: StreamCursor): StreamCursor {
   const next = (frame.through ?? frame.seq) + 1;
   // a coalesced frame covered sequences that may also be held singly: they are released with it
   const rest = cursor.heldCount === 1 ? { held: {}, heldCount: 0 } : dropBelow(cursor, next);
-  return { ...cursor, ...rest, next, failures: 0, withApp: false };
+  return { ...cursor, ...rest, next, failures: 0, withApp: 0 };
+}
+
+/** A run the app took whole, up to `next` (exclusive): move past it in one step. */
+export const advanceTo = (cursor: StreamCursor, next: number): StreamCursor => ({ ...cursor, ...dropBelow(cursor, next), next, failures: 0, withApp: 0 });
+
+/**
+ * A run of in-order frames continuing a stream that holds nothing and has
+ * nothing with the app, so the whole run can be handed to the app at once.
+ */
+export function isPlainRun(cursor: StreamCursor, frames: readonly EventFrame[]): boolean {
+  if (!cursor.confirmed || cursor.heldCount > 0 || cursor.withApp > 0) return false;
+  return frames.every((f, i) => f.thread === cursor.thread && f.seq === cursor.next + i && f.event !== undefined && f.through === undefined && inEpoch(cursor, f));
+}
+
+/** The frame is of the cursor's epoch, and the resync it may repeat is one the cursor is past already. */
+const inEpoch = (cursor: StreamCursor, f: EventFrame): boolean => (f.epoch === undefined || f.epoch === cursor.epoch) && (f.resync === undefined || cursor.next >= f.resync.from);
+
+/** Hold a plain run (see `isPlainRun`) and mark all of it as with the app. */
+export function handRun(cursor: StreamCursor, frames: readonly EventFrame[]): StreamCursor {
+  const held: Record<number, EventFrame> = {};
+  let seenEpoch = cursor.seenEpoch;
+  for (const f of frames) {
+    held[f.seq] = f;
+    seenEpoch = f.epoch ?? seenEpoch;
+  }
+  return { ...cursor, held, heldCount: frames.length, withApp: frames.length, seenEpoch };
 }
 
 /**
@@ -88,21 +119,21 @@ export function settle(cursor: StreamCursor): { cursor: StreamCursor; head: Even
   let c = cursor;
   for (let frame = c.held[c.next]; frame && !frame.event; frame = c.held[c.next]) c = advance(c);
   const head = c.held[c.next];
-  if (!head || c.withApp) return { cursor: c, head: undefined };
-  return { cursor: { ...c, withApp: true }, head };
+  if (!head || c.withApp > 0) return { cursor: c, head: undefined };
+  return { cursor: { ...c, withApp: 1 }, head };
 }
 
 /** The app failed once more on the frame at `next` (it is handed again later). */
-export const failedOnce = (cursor: StreamCursor): StreamCursor => ({ ...cursor, failures: cursor.failures + 1, withApp: false });
+export const failedOnce = (cursor: StreamCursor): StreamCursor => ({ ...cursor, failures: cursor.failures + 1, withApp: 0 });
 
 /** Jump forward after an explicit resync; frames before `from` are gone. */
 export function skipTo(cursor: StreamCursor, from: number): StreamCursor {
   if (from <= cursor.next) return { ...cursor, acked: Math.max(cursor.acked, from - 1), failures: 0 };
-  return { ...cursor, ...dropBelow(cursor, from), next: from, acked: Math.max(cursor.acked, from - 1), failures: 0, withApp: false };
+  return { ...cursor, ...dropBelow(cursor, from), next: from, acked: Math.max(cursor.acked, from - 1), failures: 0, withApp: 0 };
 }
 
 /** Start over at `from` in a new epoch: nothing held or acked refers to it. */
-export const restartAt = (cursor: StreamCursor, from: number): StreamCursor => ({ ...cursor, held: {}, heldCount: 0, next: from, acked: from - 1, failures: 0, withApp: false });
+export const restartAt = (cursor: StreamCursor, from: number): StreamCursor => ({ ...cursor, held: {}, heldCount: 0, next: from, acked: from - 1, failures: 0, withApp: 0 });
 
 /** The cumulative ack to send, or undefined when the server is up to date. */
 export const pendingAck = (cursor: StreamCursor): number | undefined => (cursor.next - 1 > cursor.acked ? cursor.next - 1 : undefined);

@@ -181,6 +181,17 @@ const releaseOnArrival = clientConnectionMachine.provide({
   },
 });
 
+/** A batch's run of events goes to the app whole whenever the stream has nothing with the app: it is never checked to continue the stream (a gap, a duplicate, an overtaken frame). */
+const runOrderUnchecked = clientConnectionMachine.provide({
+  guards: {
+    isPlainRun: ({ context, event }: { context: ClientContext; event: ClientEvent }) => {
+      if (event.type !== 'frame.events') return false;
+      const cursor = context.streams[event.frames[0]!.thread];
+      return cursor !== undefined && context.threads.includes(cursor.thread) && cursor.withApp === 0;
+    },
+  },
+});
+
 /** A successful connection does not reset the attempt counter: a long-lived tab gives up after maxAttempts disconnects in all. */
 const attemptsNeverReset = clientConnectionMachine.provide({
   actions: { recordWelcome: assign(({ event }: { event: ClientEvent }) => (event.type === 'frame.welcome' ? { epoch: event.frame.epoch } : {})) },
@@ -263,6 +274,7 @@ export const BROKEN: Broken[] = [
   broken('ack-off-by-one', 'cumulative ack one past what the app has', HEADLINE, { clientMachine: ackOffByOne }, true),
   broken('resync-skips-one', 'a resync skips the event at the new start', 'connection_failure_recovery', { clientMachine: resyncSkipsOne }, true),
   broken('release-on-arrival', 'events released as they arrive, no in-order buffer', HEADLINE, { clientMachine: releaseOnArrival }, true),
+  broken('run-order-unchecked', "a batch's run goes to the app whole, never checked to continue the stream", HEADLINE, { clientMachine: runOrderUnchecked }, true),
   broken('attempts-never-reset', 'the attempt counter never resets after a successful connection', 'connection_auto_reconnect_mechanism', { clientMachine: attemptsNeverReset }),
   broken('sends-after-unsubscribe', 'the server keeps sending a thread after unsubscribe', 'thread_specific_event_routing', { hubMachine: keepsSendingAfterUnsubscribe }),
   broken('unsubscribe-keeps-index', 'unsubscribe leaves the routing index entry', 'thread_specific_event_routing', { hubMachine: unsubscribeKeepsIndex }),

@@ -1,6 +1,6 @@
 /**
  * Binds a client connection machine to any Transport: the I/O actions the
- * machine names (`openLink`, `closeLink`, `sendFrame`, `deliver`, `notify*`)
+ * machine names (`openLink`, `closeLink`, `sendFrame`, `deliver`, `deliverRun`, `notify*`)
  * and the jitter's draw, supplied with `provide()`, and the link handler that
  * turns what a link hears into machine events. Only the current link is
  * heard: a late close or frame from a link the machine already gave up on is
@@ -12,6 +12,7 @@ import {
   appAnswer,
   backoffDelay,
   clientConnectionMachine,
+  deliverEach,
   type AppSink,
   type ClientConfig,
   type ClientConnectionMachine,
@@ -19,6 +20,7 @@ import {
   type ClientInput,
   type DeliverParams,
   type RandomSource,
+  type RunParams,
   type SavedCursor,
 } from '../machines/client-connection.ts';
 import type { ClientFrame } from '../machines/frames.ts';
@@ -48,7 +50,7 @@ export interface ClientEndpointOptions {
   incarnation?: number;
   /** A variant of the machine (`machine.provide(...)`), for broken-protocol tests. */
   machine?: ClientConnectionMachine;
-  /** How each link's messages become machine events (default: a `ClientInbox`, one event per frame); a variant that hears them otherwise brings its own. */
+  /** How each link's messages become machine events (default: a `ClientInbox`: one event per frame, a message's consecutive event frames as one); a variant that hears them otherwise brings its own. */
   inbox?: () => MessageInbox;
 }
 
@@ -90,6 +92,10 @@ function wired(machine: ClientConnectionMachine): ClientConnectionMachine {
       // the app answers at once: its answer is raised, taken in the same macrostep before any other event
       deliver: enqueueActions(({ self, enqueue }, { thread, seq, event }: DeliverParams) => {
         enqueue.raise(appAnswer(thread, seq, wiringOf(self).port.deliver(thread, seq, event)));
+      }),
+      // a run: the app takes its events in order, its one answer (how far it got) raised the same way
+      deliverRun: enqueueActions(({ self, enqueue }, run: RunParams) => {
+        enqueue.raise(deliverEach(wiringOf(self).port, run));
       }),
       notifyAppFailed: ({ self }, p) => wiringOf(self).port.appFailed(p.thread, p.seq, p.event, p.attempt, p.message),
       notifyDeadLetter: ({ self }, p) => wiringOf(self).port.deadLetter(p.thread, p.seq, p.event, p.message, p.attempts),

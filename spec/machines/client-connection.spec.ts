@@ -4,7 +4,7 @@
  * resync actions; a small abstraction of its context only names the graph's
  * vertices), each executed against the REAL machine on a SimClock in the
  * simulated world, with a fake port. The app's answers (`app.delivered`,
- * `app.failed`) are events of the paths. After-events are never sent: the
+ * `app.failed`, and `app.run` to a run handed at once) are events of the paths. After-events are never sent: the
  * scheduler is advanced to the timer's due time. Every step is judged by this
  * file's own reference (what the app must have been handed, what must be on
  * the wire, which timer must be armed), and coverage is measured on the real
@@ -116,20 +116,20 @@ const CONFIG: Partial<ClientConfig> = {
 };
 const cfg: ClientConfig = { ...DEFAULT_CLIENT_CONFIG, ...CONFIG };
 
-/** What an abstract step on thread t1 (or the unwanted thread zz) stands for. */
-type Kind = 'new' | 'dup' | 'unwanted' | 'resync' | 'stale';
+/** What an abstract step on thread t1 (or the unwanted thread zz) stands for; `run`: the next two event frames of t1 in one message. */
+type Kind = 'new' | 'dup' | 'unwanted' | 'resync' | 'stale' | 'run';
 type ModelEvent = ClientEvent & { kind?: Kind };
 /**
  * The abstraction of the real context that names a vertex: t1's cursor (an
- * ack owed, frames held behind its next one, its next event with the app, failed on
- * once, moved past 1, confirmed, in epoch e1) and whether t2 is wanted (the
- * server never answers for t2).
+ * ack owed, frames held behind its next one, how many of its events are with
+ * the app (one, or a run of two), failed on once, moved past 1, confirmed, in
+ * epoch e1) and whether t2 is wanted (the server never answers for t2).
  */
 interface M {
   e1: boolean;
   pend: boolean;
   held: boolean;
-  app: boolean;
+  app: number;
   fail: boolean;
   past: boolean;
   conf1: boolean;
@@ -141,7 +141,7 @@ function mOf(context: ClientContext): M {
     e1: c?.epoch === 'e1',
     pend: c !== undefined && pendingAck(c) !== undefined,
     held: (c?.heldCount ?? 0) > 1,
-    app: c?.withApp ?? false,
+    app: c?.withApp ?? 0,
     fail: (c?.failures ?? 0) > 0,
     past: (c?.next ?? 1) > 1,
     conf1: c?.confirmed ?? false,
@@ -206,6 +206,7 @@ function modelEvents(s: Snap): ModelEvent[] {
     // a repeated epoch_changed for the epoch t1 already follows; before that, just a frame that proves the link alive
     { ...(m.e1 ? frame({ v: PROTOCOL_VERSION, type: 'resync_required', thread: 't1', epoch: 'e1', from: 1, reason: 'epoch_changed' }) : ERROR_FRAME), kind: 'stale' },
     { ...frame(eventFrame('t1', head + 1)), kind: 'new' },
+    { type: 'frame.events', frames: [eventFrame('t1', head + 1), eventFrame('t1', head + 2)], kind: 'run' },
     ...(m.past || (c?.heldCount ?? 0) > 0 ? [{ ...frame(eventFrame('t1', next > 1 ? next - 1 : next)), kind: 'dup' as const }] : []),
     { ...frame(eventFrame('zz', 1)), kind: 'unwanted' },
     { type: 'frame.invalid', code: 'malformed_json', detail: 'not json' },
@@ -213,6 +214,9 @@ function modelEvents(s: Snap): ModelEvent[] {
     { type: 'UNSUBSCRIBE', thread: 't2' },
     { type: 'app.delivered', thread: 't1', seq: next },
     { type: 'app.failed', thread: 't1', seq: next, message: 'app threw' },
+    // the app's answer to the events with it: took them all, or failed on the last
+    { type: 'app.run', thread: 't1', from: next, delivered: c?.withApp ?? 0 },
+    { type: 'app.run', thread: 't1', from: next, delivered: (c?.withApp ?? 0) - 1, failure: 'app threw' },
   ];
   return [...candidates.filter((e) => s.can(e)), ...nextTimer(s)];
 }
@@ -223,7 +227,7 @@ const abstract = (s: Snap): string =>
 const eventKey = (e: ModelEvent | undefined): string =>
   e === undefined
     ? 'init'
-    : `${e.type}${'code' in e ? `:${e.code}` : ''}${e.type === 'frame.subscribed' ? `:${e.frame.thread}` : ''}${e.kind ? `:${e.kind}` : ''}${'thread' in e ? `:${e.thread}` : ''}`;
+    : `${e.type}${'code' in e ? `:${e.code}` : ''}${'failure' in e ? ':failed' : ''}${e.type === 'frame.subscribed' ? `:${e.frame.thread}` : ''}${e.kind ? `:${e.kind}` : ''}${'thread' in e ? `:${e.thread}` : ''}`;
 
 const INPUT: ClientInput = { id: 'c1', token: 'tok-1', threads: ['t1'], config: CONFIG };
 const traversal = { input: INPUT, events: modelEvents, serializeState: (s: Snap) => abstract(s), serializeEvent: eventKey };
@@ -254,6 +258,7 @@ const wired = clientConnectionMachine.provide({
     closeLink: (_, { code, reason }) => io.port.close(code, reason),
     sendFrame: (_, { frame: f }) => io.port.send(f),
     deliver: (_, p) => void io.port.handed.push(p),
+    deliverRun: (_, { thread, from, events }) => void io.port.handed.push(...events.map((event, i) => ({ thread, seq: from + i, event }))),
     notifyAppFailed: (_, p) => io.port.appFailed(p.thread, p.seq, p.event, p.attempt),
     notifyDeadLetter: (_, p) => io.port.deadLetter(p.thread, p.seq),
     notifyResync: (_, p) => io.port.resync(p.thread, p.from, p.to, p.reason),
@@ -272,8 +277,8 @@ class Reference {
   /** Next sequence the app must receive on t1; highest sequence the server sent on t1. */
   next = 1;
   head = 0;
-  /** t1's next event is with the app; the app failed on it this many times. */
-  withApp = false;
+  /** How many of t1's events from `next` on are with the app; the app failed on the next one this many times. */
+  withApp = 0;
   failures = 0;
   pings = 0;
   /** What the app accepted on t1, in order. */
@@ -281,9 +286,27 @@ class Reference {
 
   /** Hand the app t1's next event if there is one and it is not with the app: the sequences expected handed. */
   handNext(): number[] {
-    if (this.withApp || this.next > this.head) return [];
-    this.withApp = true;
+    if (this.withApp > 0 || this.next > this.head) return [];
+    this.withApp = 1;
     return [this.next];
+  }
+
+  /** The app took `count` events from `next` on. */
+  took(count: number): void {
+    for (let i = 0; i < count; i++) this.received.push(this.next + i);
+    Object.assign(this, { next: this.next + count, withApp: 0, failures: count > 0 ? 0 : this.failures });
+  }
+
+  /** The app failed once more on `next`: told so, or dead-lettered after too many failures (then the next is handed). */
+  failedOn(out: { handed: number[]; failed: number[]; dead: number[] }): void {
+    Object.assign(this, { withApp: 0, failures: this.failures + 1 });
+    if (this.failures < cfg.maxAppAttempts) {
+      out.failed = [this.next];
+      return;
+    }
+    out.dead = [this.next];
+    Object.assign(this, { next: this.next + 1, failures: 0 });
+    out.handed = this.handNext();
   }
 }
 
@@ -312,30 +335,31 @@ let cutByTime = 0;
 let seed = 1;
 
 /** What the app must have been handed, failed on and dead-lettered after this step; updates the reference. */
-function expectedAppSide(event: ModelEvent, ref: Reference, retried: boolean): { handed: number[]; failed: number[]; dead: number[]; resync?: { from: number; to: number } } {
+function expectedAppSide(event: ModelEvent, ref: Reference, retried: boolean, plainRun: boolean): { handed: number[]; failed: number[]; dead: number[]; resync?: { from: number; to: number } } {
   const out: ReturnType<typeof expectedAppSide> = { handed: [], failed: [], dead: [] };
   if (event.kind === 'new') {
     ref.head++;
     out.handed = ref.handNext();
+  } else if (event.kind === 'run' && plainRun) {
+    // the plain case: both go to the app at once
+    out.handed = [ref.head + 1, ref.head + 2];
+    Object.assign(ref, { head: ref.head + 2, withApp: 2 });
+  } else if (event.kind === 'run') {
+    // any other run: each frame as if it came alone
+    ref.head += 2;
+    out.handed = ref.handNext();
   } else if (event.kind === 'resync') {
     ref.head += 1;
     out.resync = { from: ref.next, to: ref.head + 1 };
-    Object.assign(ref, { next: ref.head + 1, withApp: false, failures: 0 });
+    Object.assign(ref, { next: ref.head + 1, withApp: 0, failures: 0 });
   } else if (event.kind === 'stale' && event.type === 'frame.resync_required') {
     ref.failures = 0;
-  } else if (event.type === 'app.delivered') {
-    ref.received.push(ref.next);
-    Object.assign(ref, { next: ref.next + 1, withApp: false, failures: 0 });
+  } else if (event.type === 'app.delivered' || (event.type === 'app.run' && event.failure === undefined)) {
+    ref.took(event.type === 'app.run' ? event.delivered : 1);
     out.handed = ref.handNext();
-  } else if (event.type === 'app.failed') {
-    Object.assign(ref, { withApp: false, failures: ref.failures + 1 });
-    if (ref.failures < cfg.maxAppAttempts) {
-      out.failed = [ref.next];
-    } else {
-      out.dead = [ref.next];
-      Object.assign(ref, { next: ref.next + 1, failures: 0 });
-      out.handed = ref.handNext();
-    }
+  } else if (event.type === 'app.failed' || event.type === 'app.run') {
+    if (event.type === 'app.run') ref.took(event.delivered);
+    ref.failedOn(out);
   } else if (retried) {
     out.handed = ref.handNext();
   }
@@ -432,7 +456,9 @@ function execute(path: Path): void {
     // a welcome that opens the connection, and the app-retry timer, hand the app again what it failed on
     const retried = (event.type === 'frame.welcome' && before.value === 'authenticating') || event.type === AFTER.get('client.open.app.stalled');
     const oldNext = ref.next;
-    const app = expectedAppSide(event, ref, retried);
+    // a run goes to the app whole when it continues a confirmed stream with nothing held and nothing with the app
+    const plainRun = m.conf1 && ref.withApp === 0 && ref.next > ref.head;
+    const app = expectedAppSide(event, ref, retried, plainRun);
     expect(port.handed.slice(mark.handed).map((d) => `${d.thread}:${d.seq}`), `${at}: handed to the app`).to.deep.equal(app.handed.map((n) => `t1:${n}`));
     expect(port.failed.slice(mark.failed).map((f) => f.seq), `${at}: app failures`).to.deep.equal(app.failed);
     expect(port.deadLetters.slice(mark.deadLetters).map((f) => f.seq), `${at}: dead letters`).to.deep.equal(app.dead);

@@ -207,7 +207,7 @@ export class FakeSessionPort {
     for (const m of this.messages.slice(since)) {
       for (const e of inbox.accept(m)) {
         if (e.type === 'frame.invalid') throw new Error(`the session wrote an undecodable frame: ${e.code} ${e.detail}`);
-        out.push(e.frame);
+        out.push(...(e.type === 'frame.events' ? e.frames : [e.frame]));
       }
     }
     return out;
