@@ -98,7 +98,7 @@ async function replay(flags: ReplayFlags): Promise<RunOutcome> {
     const file = await readFailure(flags.failure);
     const scenario = findScenario(file.scenario);
     if (!scenario) usage('replay', `${flags.failure}: ${unknownMessage('scenario', file.scenario, SCENARIO_IDS, 'list them: wsim run --list')}`);
-    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
+    return runInput(scenario, file.input, { seed: file.seed, path: 'failure', offPlan: true, ...(overrides ? { overrides } : {}), ...variantOf(flags.variant) });
   }
   if (!flags.scenario) usage('replay', '--scenario ID is required (or --failure FILE); wsim run --list shows the ids');
   const scenario = findScenario(flags.scenario)!;

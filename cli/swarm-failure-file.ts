@@ -14,7 +14,7 @@ export interface FailureFile {
   seed: number;
   /** The fault vector the seed drew over its scenario's plan. */
   transform: SwarmTransform;
-  /** Exactly what ran: `runInput(scenario, input, { seed })` reproduces it. */
+  /** Exactly what ran: `runInput(scenario, input, { seed, offPlan: true })` reproduces it. */
   input: ScenarioInput;
   failures: string[];
   traceHash: string;

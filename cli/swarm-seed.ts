@@ -240,7 +240,7 @@ export function runSeed(job: SwarmJob): SwarmResult {
   let drawn: { input: ScenarioInput; transform: SwarmTransform } | undefined;
   try {
     drawn = swarmInput(scenario, job.seed);
-    const outcome = runInput(scenario, drawn.input, { seed: job.seed });
+    const outcome = runInput(scenario, drawn.input, { seed: job.seed, offPlan: true });
     const m = outcome.verdict.metrics;
     const faults = Object.values(outcome.result.faults).reduce((n, v) => n + v, 0);
     return {

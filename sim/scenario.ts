@@ -103,6 +103,11 @@ export interface RunOptions {
   /** A broken or tuned protocol laid over the scenario's own configuration. */
   variant?: ProtocolVariant;
   overrides?: FaultOverrides;
+  /**
+   * The plan is not the scenario's own though no overrides are given (a swarm's
+   * transformed plan): judged as under overrides, performance figures reported only.
+   */
+  offPlan?: boolean;
   keepTrace?: boolean;
   traceTransitions?: boolean;
   inspect?: Parameters<typeof runWorld>[0]['inspect'];
@@ -186,9 +191,9 @@ export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: W
   const violations = [...verdict.violations.filter((v) => !(scenario.thresholds.allowFailedClients && v.invariant === 'reconnect'))];
   for (const check of scenario.checks ?? []) violations.push(...check(records, ctx));
   if (scenario.compare && options.compare) violations.push(...scenario.compare(effective, (other) => runInput({ ...scenario, compare: undefined }, other, { ...options, path: options.path ?? '0' })));
-  // Fault overrides make any plan harsher than the scenario's: safety and delivery must still
-  // hold, but latency figures then measure the faults, not the protocol, and are not judged.
-  const harsher = options.overrides !== undefined;
+  // Fault overrides (or a swarm's transform) make a plan other than the scenario's: safety and
+  // delivery must still hold, but latency and waste then measure the faults, not the protocol.
+  const harsher = options.overrides !== undefined || options.offPlan === true;
   const thresholds = harsher ? { ...scenario.thresholds, maxP99LatencyMs: undefined } : scenario.thresholds;
   const judged = harsher ? violations.filter((v) => !v.nominalOnly) : violations;
   const failures = [

@@ -79,6 +79,15 @@ describe('cli/swarm', function () {
       expect(off).to.be.greaterThan(0);
     });
 
+    it('a transformed plan is judged as under overrides: delivery and safety, while waste and latency are reported only', () => {
+      // seed 145 escalates the drop rate to 0.24: 101 retransmissions for 44 events, over the nominal plan's waste bound
+      const { input } = swarmInput(scenario, 145);
+      const nominal = runInput(scenario, input, { seed: 145 });
+      expect(nominal.failures.join('\n')).to.match(/^waste: /m);
+      const swarmed = runSeed({ scenario: CHEAP, seed: 145 });
+      expect([swarmed.passed, swarmed.traceHash, swarmed.metrics.deliveryRate]).to.deep.equal([true, nominal.traceHash, 1]);
+    });
+
     it('adds nothing to a scenario that judges performance, but may to one that does not', () => {
       const input = swarmInput(scenario, 1).input;
       const calm = { ...input, plan: { ...input.plan, partitions: [], disconnect: { at: [] } } };
