@@ -26,7 +26,7 @@ type Pending = { resolve: (v: unknown) => void; reject: (e: Error) => void };
 /** Open `url` at `width`×`height` in a fresh headless Chromium, run `use`, close everything. */
 export async function withPage<T>(url: string, width: number, height: number, use: (page: Page) => Promise<T>, timeoutMs = 60_000): Promise<T> {
   const profile = mkdtempSync(join(tmpdir(), 'wsim-chromium-'));
-  const browser = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const browser = spawn(CHROMIUM, ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync', `--user-data-dir=${profile}`, '--remote-debugging-port=0', 'about:blank'], { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
   const deadline = setTimeout(() => browser.kill('SIGKILL'), timeoutMs);
   let socket: WebSocket | undefined;
   try {
@@ -90,8 +90,15 @@ export async function withPage<T>(url: string, width: number, height: number, us
   } finally {
     clearTimeout(deadline);
     socket?.terminate();
-    browser.kill('SIGKILL');
-    await new Promise((resolve) => (browser.exitCode !== null ? resolve(null) : browser.once('exit', resolve)));
-    rmSync(profile, { recursive: true, force: true });
+    const exited = new Promise((resolve) => (browser.exitCode !== null ? resolve(null) : browser.once('exit', resolve)));
+    // its own process group (detached): the renderers and zygote die with it
+    try {
+      process.kill(-browser.pid!, 'SIGKILL');
+    } catch {
+      browser.kill('SIGKILL');
+    }
+    await exited;
+    // chromium's helper processes may still be writing the profile as the main one dies: retry
+    rmSync(profile, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
   }
 }
