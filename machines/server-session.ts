@@ -12,7 +12,7 @@
  * its per-stream state lives in Maps its actions mutate (see client-connection).
  */
 import { and, assign, enqueueActions, raise, setup, stateIn } from 'xstate';
-import { chunkEventFrame } from './chunking.ts';
+import { encodeEventFrame } from './chunking.ts';
 import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type ServerFrame } from './frames.ts';
 import { mayRead, type AuthResult, type Identity } from './identity.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
@@ -327,7 +327,7 @@ export function pump(context: SessionContext, coalescible: Coalescible = onlyThi
         flusher.push(encode({ v: PROTOCOL_VERSION, type: 'resync_required', thread: stream.thread, epoch: context.services.epoch, ...resync }));
         continue;
       }
-      for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) flusher.push(encode(part));
+      for (const text of encodeEventFrame(frame, context.config.maxFrameBytes)) flusher.push(text);
       stream.sent = frame.through ?? frame.seq;
       context.stats.framesSent++;
       if (history) context.replayed++;
