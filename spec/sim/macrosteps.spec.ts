@@ -9,7 +9,9 @@ import { countMacrosteps } from '../../sim/macrosteps.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { resolveInput } from '../../sim/scenario.ts';
-import { runWorld, type Reload } from '../../sim/world.ts';
+import type { Reload } from '../../sim/world.ts';
+// the package's export: where runWorld lives inside sim/ may move
+import { runWorld } from '../../src/sim.ts';
 import { scenario } from '../scenarios/harness.ts';
 
 /** Ticks on a delay, counts, stops itself (a final state) after two ticks unless stopped first. */
