@@ -88,6 +88,8 @@ export interface SimFigures {
   simulatedSeconds: number;
   wallSeconds: number;
   speedup: number;
+  /** Wall microseconds per delivered event (median run): the cost the speedup hides behind the load's rate. */
+  wallPerEventUs: number;
   deliveredEvents: number;
   eventsPerWallSecond: number;
   transitionsPerEvent: number;
@@ -112,7 +114,7 @@ export interface SimDetail {
    * no duplicate, no reordering.
    */
   verified: { passed: boolean; notJudged: string[]; deliveryOk: boolean; delivered: number; lost: number; duplicatesToApp: number; orderViolations: number; latencyP99Ms: number; failures: string[] };
-  spread: { wallSeconds: Spread; speedup: Spread; eventsPerWallSecond: Spread; xstateTransitionsPerSecond: Spread };
+  spread: { wallSeconds: Spread; speedup: Spread; wallPerEventUs: Spread; eventsPerWallSecond: Spread; xstateTransitionsPerSecond: Spread };
 }
 
 export async function measureSim(options: { seconds: number; reps: number; toggleSends: number }): Promise<{ figures: SimFigures; detail: SimDetail }> {
@@ -156,6 +158,7 @@ export async function measureSim(options: { seconds: number; reps: number; toggl
     simulatedSeconds: round(simulatedSeconds, 4),
     wallSeconds: round(wall.median),
     speedup: round(simulatedSeconds / wall.median),
+    wallPerEventUs: round((wall.median * 1e6) / Math.max(1, delivered)),
     deliveredEvents: delivered,
     eventsPerWallSecond: round(eventsPerWallSecond),
     transitionsPerEvent: round(transitionsPerEvent),
@@ -174,6 +177,7 @@ export async function measureSim(options: { seconds: number; reps: number; toggl
     spread: {
       wallSeconds: roundSpread(wall),
       speedup: roundSpread(spread(walls.map((w) => simulatedSeconds / w))),
+      wallPerEventUs: roundSpread(spread(walls.map((w) => (w * 1e6) / Math.max(1, delivered)))),
       eventsPerWallSecond: roundSpread(spread(walls.map((w) => delivered / w))),
       xstateTransitionsPerSecond: roundSpread(toggle),
     },

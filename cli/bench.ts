@@ -122,6 +122,7 @@ export function formatBench(r: BenchReport): string {
   const rows: [string, string, string, string][] = [
     ['sim speedup (simulated / wall)', `${fmt(r.sim.speedup)}×`, range(s.sim.spread.speedup), '≥ 50×'],
     ['sim wall seconds', fmt(r.sim.wallSeconds), range(s.sim.spread.wallSeconds), ''],
+    ['sim wall µs / delivered event', fmt(r.sim.wallPerEventUs), range(s.sim.spread.wallPerEventUs), ''],
     ['sim delivered events / wall s', fmt(r.sim.eventsPerWallSecond), range(s.sim.spread.eventsPerWallSecond), ''],
     ['sim transitions per event', fmt(r.sim.transitionsPerEvent), '', ''],
     ['xstate toggle transitions / s', fmt(r.sim.xstateTransitionsPerSecond), range(s.sim.spread.xstateTransitionsPerSecond), ''],

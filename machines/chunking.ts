@@ -56,7 +56,21 @@ export const RECENT_COMPLETIONS = 256;
  */
 export function chunkEventFrame(frame: EventFrame, maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES): Array<EventFrame | ChunkFrame> {
   const text = encode(frame);
-  if (utf8Length(text) <= maxFrameBytes) return [frame];
+  return fits(text, maxFrameBytes) ? [frame] : chunksOf(frame, text, maxFrameBytes);
+}
+
+/** The wire texts of `chunkEventFrame`'s frames, the event frame encoded once (a sender's hot path). */
+export function encodeEventFrame(frame: EventFrame, maxFrameBytes: number = DEFAULT_MAX_FRAME_BYTES): string[] {
+  const text = encode(frame);
+  return fits(text, maxFrameBytes) ? [text] : chunksOf(frame, text, maxFrameBytes).map(encode);
+}
+
+/** Does the encoded frame fit? A UTF-16 code unit is at most 3 UTF-8 bytes: a short text fits without counting. */
+function fits(text: string, maxFrameBytes: number): boolean {
+  return 3 * text.length <= maxFrameBytes || utf8Length(text) <= maxFrameBytes;
+}
+
+function chunksOf(frame: EventFrame, text: string, maxFrameBytes: number): ChunkFrame[] {
   const hash = payloadHash(text);
   const budget = maxFrameBytes - envelopeBytes(frame, hash, text.length);
   const slices = sliceByEscapedSize(text, budget);

@@ -133,8 +133,7 @@ function parseJson(input: string | Uint8Array, maxBytes: number, maxDepth: numbe
   }
   // JSON.parse of a deep frame costs seconds (and V8 may recurse into a stack overflow):
   // one linear scan refuses it first, so a hostile frame costs O(its size) once
-  const depth = nestingExceeds(text, maxDepth);
-  if (depth) return fail('too_deep', `nesting deeper than ${maxDepth}`);
+  if (nestingExceeds(text, maxDepth)) return fail('too_deep', `nesting deeper than ${maxDepth}`);
   try {
     return { ok: true, value: JSON.parse(text) as unknown };
   } catch (e) {
@@ -149,6 +148,9 @@ function parseJson(input: string | Uint8Array, maxBytes: number, maxDepth: numbe
  * to JSON.parse: this only has to be right for the depth.
  */
 export function nestingExceeds(text: string, max: number): boolean {
+  // Depth never exceeds the number of opening brackets: most frames have a few,
+  // and counting them is a native search, not a loop over every character.
+  if (openingBracketsAtMost(text, max)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -164,52 +166,75 @@ export function nestingExceeds(text: string, max: number): boolean {
   return false;
 }
 
+/** Are there at most `max` '{' and '[' in `text` (inside strings or not)? */
+function openingBracketsAtMost(text: string, max: number): boolean {
+  let n = 0;
+  for (let i = text.indexOf('{'); i !== -1; i = text.indexOf('{', i + 1)) if (++n > max) return false;
+  for (let i = text.indexOf('['); i !== -1; i = text.indexOf('[', i + 1)) if (++n > max) return false;
+  return true;
+}
+
 /** Thread names a client sends (subscribe, unsubscribe, resume and ack keys) are bounded: each becomes server state. */
 function checkThreadNames(o: Obj, max: number): DecodeError | undefined {
-  const long = (name: string) => name.length > max;
-  if ((o.type === 'subscribe' || o.type === 'unsubscribe') && long(o.thread as string)) return bad('thread', `is longer than ${max} characters`);
-  const keys = o.type === 'resume' ? Object.keys(o.positions as Obj) : o.type === 'ack' ? Object.keys(o.acks as Obj) : [];
-  const field = o.type === 'resume' ? 'positions' : 'acks';
-  return keys.some(long) ? bad(field, `has a thread name longer than ${max} characters`) : undefined;
+  if (o.type === 'subscribe' || o.type === 'unsubscribe') return (o.thread as string).length > max ? bad('thread', `is longer than ${max} characters`) : undefined;
+  const field = o.type === 'resume' ? 'positions' : o.type === 'ack' ? 'acks' : null;
+  if (field === null) return undefined;
+  for (const name of Object.keys(o[field] as Obj)) if (name.length > max) return bad(field, `has a thread name longer than ${max} characters`);
+  return undefined;
 }
 
 // ---- field checks ----------------------------------------------------------
 
-/** A check answers undefined when the value is fine, else the error. */
-type Check = (value: unknown, path: string) => DecodeError | undefined;
+/**
+ * A check answers undefined when the value is fine, else the error. The field's
+ * path is `prefix + name`, joined only for an error: a valid frame builds no
+ * path strings.
+ */
+type Check = (value: unknown, prefix: string, name: string) => DecodeError | undefined;
 /** Field name → check; a name ending in '?' is optional (absent is fine, null is not). */
 type Shape = Record<string, Check>;
 type Obj = Record<string, unknown>;
+/** A shape's field, parsed once. */
+interface Field {
+  name: string;
+  optional: boolean;
+  check: Check;
+}
 
-const str: Check = (v, p) => (typeof v === 'string' ? undefined : bad(p, 'must be a string'));
-const bool: Check = (v, p) => (typeof v === 'boolean' ? undefined : bad(p, 'must be a boolean'));
-const int = (min: number): Check => (v, p) =>
-  typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? undefined : bad(p, `must be an integer >= ${min}`);
-const oneOf = (values: readonly string[]): Check => (v, p) =>
-  typeof v === 'string' && values.includes(v) ? undefined : bad(p, `must be one of ${values.join(', ')}`);
+const str: Check = (v, prefix, name) => (typeof v === 'string' ? undefined : bad(prefix + name, 'must be a string'));
+const bool: Check = (v, prefix, name) => (typeof v === 'boolean' ? undefined : bad(prefix + name, 'must be a boolean'));
+const int = (min: number): Check => (v, prefix, name) =>
+  typeof v === 'number' && Number.isSafeInteger(v) && v >= min ? undefined : bad(prefix + name, `must be an integer >= ${min}`);
+const oneOf = (values: readonly string[]): Check => (v, prefix, name) =>
+  typeof v === 'string' && values.includes(v) ? undefined : bad(prefix + name, `must be one of ${values.join(', ')}`);
 
 /** A JSON object used as a map: string keys, every value checked. */
-const record = (value: Check): Check => (v, p) => {
-  if (!isObject(v)) return bad(p, 'must be an object');
+const record = (value: Check): Check => (v, prefix, name) => {
+  if (!isObject(v)) return bad(prefix + name, 'must be an object');
+  const inner = `${prefix}${name}.`;
   for (const key of Object.keys(v)) {
-    const error = value(v[key], `${p}.${key}`);
+    const error = value(v[key], inner, key);
     if (error) return error;
   }
   return undefined;
 };
 
-const object = (shape: Shape): Check => (v, p) => (isObject(v) ? checkShape(v, shape, `${p}.`) : bad(p, 'must be an object'));
+const object = (shape: Shape): Check => {
+  const fields = compile(shape);
+  return (v, prefix, name) => (isObject(v) ? checkShape(v, fields, `${prefix}${name}.`) : bad(prefix + name, 'must be an object'));
+};
 
-function checkShape(o: Obj, shape: Shape, prefix: string): DecodeError | undefined {
-  for (const [spec, check] of Object.entries(shape)) {
-    const optional = spec.endsWith('?');
-    const name = optional ? spec.slice(0, -1) : spec;
-    const path = prefix + name;
-    if (!Object.hasOwn(o, name)) {
-      if (optional) continue;
-      return bad(path, 'is missing');
+function compile(shape: Shape): Field[] {
+  return Object.entries(shape).map(([spec, check]) => ({ name: spec.endsWith('?') ? spec.slice(0, -1) : spec, optional: spec.endsWith('?'), check }));
+}
+
+function checkShape(o: Obj, fields: readonly Field[], prefix: string): DecodeError | undefined {
+  for (const field of fields) {
+    if (!Object.hasOwn(o, field.name)) {
+      if (field.optional) continue;
+      return bad(prefix + field.name, 'is missing');
     }
-    const error = check(o[name], path);
+    const error = field.check(o[field.name], prefix, field.name);
     if (error) return error;
   }
   return undefined;
@@ -233,7 +258,7 @@ const agentEvent: Check = object({
 });
 
 /** The fields of each frame type, beyond `v` and `type`. */
-const SHAPES: Record<Frame['type'], Shape> = {
+const SHAPES: Record<Frame['type'], Field[]> = compileAll({
   hello: { token: str },
   subscribe: { thread: str, from: position, 'epoch?': str },
   unsubscribe: { thread: str },
@@ -248,7 +273,11 @@ const SHAPES: Record<Frame['type'], Shape> = {
   pong: { id: int(0) },
   batch: {}, // checkBatch: its frames are frames
   error: { code: oneOf(ERROR_CODES), message: str, 'field?': str },
-};
+});
+
+function compileAll<K extends string>(shapes: Record<K, Shape>): Record<K, Field[]> {
+  return Object.fromEntries(Object.entries<Shape>(shapes).map(([type, shape]) => [type, compile(shape)])) as Record<K, Field[]>;
+}
 
 /** Checks that span fields, after every field passed on its own. */
 function checkRelations(o: Obj, prefix: string): DecodeError | undefined {
@@ -279,14 +308,13 @@ function checkBatch(o: Obj, prefix: string): DecodeError | undefined {
 }
 
 function checkFrame(o: Obj, allowed: readonly string[], prefix: string): DecodeError | undefined {
-  const field = (name: string) => prefix + name;
-  if (!Object.hasOwn(o, 'v') || typeof o.v !== 'number') return bad(field('v'), 'must be the protocol version number');
-  if (o.v !== PROTOCOL_VERSION) return { code: 'unsupported_version', message: `version ${o.v} is not supported (expected ${PROTOCOL_VERSION})`, field: field('v') };
-  if (!Object.hasOwn(o, 'type') || typeof o.type !== 'string') return bad(field('type'), 'must be a string');
+  if (!Object.hasOwn(o, 'v') || typeof o.v !== 'number') return bad(prefix + 'v', 'must be the protocol version number');
+  if (o.v !== PROTOCOL_VERSION) return { code: 'unsupported_version', message: `version ${o.v} is not supported (expected ${PROTOCOL_VERSION})`, field: prefix + 'v' };
+  if (!Object.hasOwn(o, 'type') || typeof o.type !== 'string') return bad(prefix + 'type', 'must be a string');
   const type = o.type;
   if (!allowed.includes(type) || !isFrameType(type)) {
     const where = isFrameType(type) ? ' in this direction or position' : '';
-    return { code: 'unknown_type', message: `frame type '${type}' is not accepted${where}`, field: field('type') };
+    return { code: 'unknown_type', message: `frame type '${type}' is not accepted${where}`, field: prefix + 'type' };
   }
   if (type === 'batch') return checkBatch(o, prefix);
   return checkShape(o, SHAPES[type], prefix) ?? checkRelations(o, prefix);

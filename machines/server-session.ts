@@ -18,7 +18,7 @@
  * hub's, lent through `services` (see `SessionServices`).
  */
 import { and, assign, enqueueActions, raise, setup, stateIn } from 'xstate';
-import { chunkEventFrame } from './chunking.ts';
+import { encodeEventFrame } from './chunking.ts';
 import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type Role, type ServerFrame } from './frames.ts';
 import { mayRead, type AuthResult, type Identity } from './identity.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
@@ -406,7 +406,7 @@ export function flushStep(context: SessionContext, coalescible: Coalescible = on
           coalesced += next.coalesced;
           packer.io.push({ type: 'notifyCoalesced', params: { thread, from: frame.seq, through: frame.through! } });
         }
-        for (const part of chunkEventFrame(frame, context.config.maxFrameBytes)) packer.push(encode(part));
+        for (const text of encodeEventFrame(frame, context.config.maxFrameBytes)) packer.push(text);
         stream = { ...stream, sent: frame.through ?? frame.seq };
         framesSent++;
         if (history) replayed++;

@@ -326,6 +326,8 @@ export class SimNetwork implements Transport {
 
   /** Partition or half-open at time t: trace and count the loss. */
   private lostInTransit(state: LinkState, dir: Dir, data: string, t: number): boolean {
+    // twice per frame: a plan without partitions or half-open windows loses nothing here
+    if (this.plan.partitions.length === 0 && this.plan.halfOpen.length === 0) return false;
     const endpoint = state.request.endpoint;
     let reason: string | null = null;
     if (this.partitioned(endpoint, t)) {

@@ -1,13 +1,21 @@
 /**
- * The world's one event queue: a binary min-heap ordered by (time, insertion
- * sequence). Everything that happens in the simulated world — XState `after`
- * delays, frame arrivals, faults — is an entry here, so one seed gives one
- * order of events.
+ * The world's one event queue, ordered by (time, insertion sequence).
+ * Everything that happens in the simulated world — XState `after` delays,
+ * frame arrivals, faults — is an entry here, so one seed gives one order of
+ * events.
  *
- * Cancellation is lazy: a cancelled entry stays in the heap with `fn = null`
+ * Two binary heaps hold the entries: one for those due within FAR_MS of the
+ * moment they were set (frames in flight, short timers: the churn), one for
+ * later ones (a workload's whole schedule, set at the start: tens of
+ * thousands). The next entry is the earlier of the two tops, so the order is
+ * the one a single heap gives, and the churn works on a heap of hundreds
+ * instead of climbing through the whole schedule on every push and pop.
+ *
+ * Cancellation is lazy: a cancelled entry stays in its heap with `fn = null`
  * and is skipped when it surfaces. That keeps `cancel` O(1) and the hot path
  * (push/pop) free of index bookkeeping; `size` counts live entries only.
  */
+import { before, TimerHeap, type Entry } from './timer-heap.ts';
 
 export type TimerId = number;
 
@@ -32,23 +40,13 @@ export type SettleResult =
   | { ok: true; steps: number; now: number }
   | { ok: false; error: LivenessError };
 
-interface Entry {
-  at: number;
-  seq: number;
-  label: string;
-  /** null once cancelled or run. */
-  fn: (() => void) | null;
-}
-
 const PENDING_IN_ERROR = 20;
-
-/** Heap order: earlier time first, then earlier insertion. */
-function before(a: Entry, b: Entry): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
-}
+/** An entry due later than this after it was set goes to the far heap. */
+const FAR_MS = 1000;
 
 export class Scheduler {
-  private heap: Entry[] = [];
+  private near = new TimerHeap();
+  private far = new TimerHeap();
   /** Live entries by id, so cancel can find them. */
   private live = new Map<TimerId, Entry>();
   private seq = 0;
@@ -74,7 +72,7 @@ export class Scheduler {
     // A time in the past (float rounding, a late caller) runs at `now`: the clock never goes back.
     const entry: Entry = { at: at < this.time ? this.time : at, seq: this.seq++, label, fn };
     this.live.set(entry.seq, entry);
-    this.push(entry);
+    (entry.at - this.time > FAR_MS ? this.far : this.near).push(entry);
     return entry.seq;
   }
 
@@ -90,23 +88,18 @@ export class Scheduler {
     this.live.delete(id);
     // Timers re-armed on every frame (heartbeats) leave garbage behind; rebuild
     // the heap once garbage dominates so memory stays proportional to live entries.
-    if (this.heap.length > 1024 && this.heap.length > 4 * this.live.size) this.compact();
+    const held = this.near.length + this.far.length;
+    if (held > 1024 && held > 4 * this.live.size) {
+      this.near.compact();
+      this.far.compact();
+    }
     return true;
   }
 
-  /** The first `limit` live entries by due time, without disturbing the heap. */
+  /** The first `limit` live entries by due time, without disturbing the heaps. */
   pending(limit = PENDING_IN_ERROR): Pending[] {
-    const out: Pending[] = [];
-    // Best-first walk of the heap: a small frontier heap of heap indices.
-    const frontier: number[] = this.heap.length > 0 ? [0] : [];
-    const key = (i: number): Entry => this.heap[i]!;
-    while (frontier.length > 0 && out.length < limit) {
-      const i = popIndex(frontier, key);
-      const e = key(i);
-      if (e.fn !== null) out.push({ at: e.at, label: e.label });
-      for (const c of [2 * i + 1, 2 * i + 2]) if (c < this.heap.length) pushIndex(frontier, c, key);
-    }
-    return out;
+    const first = [...this.near.firstLive(limit), ...this.far.firstLive(limit)].sort((a, b) => (before(a, b) ? -1 : 1));
+    return first.slice(0, limit).map((e) => ({ at: e.at, label: e.label }));
   }
 
   /** Run the next live entry; false if there is none. */
@@ -162,92 +155,17 @@ export class Scheduler {
     return new LivenessError(message, steps, this.time, pending);
   }
 
-  /** Drop cancelled entries off the top so the top is live (or the heap is empty). */
+  /** The next live entry (cancelled ones above it dropped), or undefined. */
   private peekLive(): Entry | undefined {
-    const heap = this.heap;
-    while (heap.length > 0 && heap[0]!.fn === null) this.pop();
-    return heap[0];
+    const a = this.near.top();
+    const b = this.far.top();
+    if (a === undefined) return b;
+    return b !== undefined && before(b, a) ? b : a;
   }
 
   private popLive(): Entry | undefined {
-    return this.peekLive() === undefined ? undefined : this.pop();
+    const next = this.peekLive();
+    if (next === undefined) return undefined;
+    return (next === this.far.top() ? this.far : this.near).pop();
   }
-
-  /** Drop cancelled entries and restore heap order bottom-up (O(n)). */
-  private compact(): void {
-    const heap = this.heap.filter((e) => e.fn !== null);
-    this.heap = heap;
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i, heap[i]!);
-  }
-
-  private push(entry: Entry): void {
-    const heap = this.heap;
-    let i = heap.length;
-    heap.push(entry);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = heap[parent]!;
-      if (!before(entry, p)) break;
-      heap[i] = p;
-      i = parent;
-    }
-    heap[i] = entry;
-  }
-
-  private pop(): Entry {
-    const heap = this.heap;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) this.siftDown(0, last);
-    return top;
-  }
-
-  /** Place `entry` at or below index i. */
-  private siftDown(start: number, entry: Entry): void {
-    const heap = this.heap;
-    const n = heap.length;
-    let i = start;
-    for (;;) {
-      const l = 2 * i + 1;
-      if (l >= n) break;
-      const r = l + 1;
-      const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
-      const child = heap[c]!;
-      if (!before(child, entry)) break;
-      heap[i] = child;
-      i = c;
-    }
-    heap[i] = entry;
-  }
-}
-
-// A tiny index heap for `pending`: diagnostics only, so clarity over speed.
-function pushIndex(h: number[], v: number, key: (i: number) => Entry): void {
-  h.push(v);
-  let i = h.length - 1;
-  while (i > 0) {
-    const p = (i - 1) >> 1;
-    if (!before(key(h[i]!), key(h[p]!))) break;
-    [h[i], h[p]] = [h[p]!, h[i]!];
-    i = p;
-  }
-}
-
-function popIndex(h: number[], key: (i: number) => Entry): number {
-  const top = h[0]!;
-  const last = h.pop()!;
-  if (h.length === 0) return top;
-  h[0] = last;
-  let i = 0;
-  for (;;) {
-    const l = 2 * i + 1;
-    const r = l + 1;
-    let m = i;
-    if (l < h.length && before(key(h[l]!), key(h[m]!))) m = l;
-    if (r < h.length && before(key(h[r]!), key(h[m]!))) m = r;
-    if (m === i) break;
-    [h[i], h[m]] = [h[m]!, h[i]!];
-    i = m;
-  }
-  return top;
 }

@@ -12,12 +12,17 @@ export class WireMeter {
   private chunked = new Set<string>();
 
   sent(link: string, data: string): void {
-    for (const pattern of [EVENT_SEQ, CHUNK_SEQ]) {
-      for (const m of data.matchAll(pattern)) {
-        if (pattern === CHUNK_SEQ) this.chunked.add(`${m[1]}\u0000${m[2]}`);
-        const key = `${link}\u0000${m[1]}\u0000${m[2]}`;
-        this.sends.set(key, (this.sends.get(key) ?? 0) + 1);
-      }
+    // a native search first: most frames hold no chunk, and pongs or acks no event
+    if (data.includes('"type":"event"')) this.count(link, data, EVENT_SEQ, false);
+    if (data.includes('"type":"chunk"')) this.count(link, data, CHUNK_SEQ, true);
+  }
+
+  private count(link: string, data: string, pattern: RegExp, chunk: boolean): void {
+    pattern.lastIndex = 0;
+    for (let m = pattern.exec(data); m !== null; m = pattern.exec(data)) {
+      if (chunk) this.chunked.add(`${m[1]}\u0000${m[2]}`);
+      const key = `${link}\u0000${m[1]}\u0000${m[2]}`;
+      this.sends.set(key, (this.sends.get(key) ?? 0) + 1);
     }
   }
 

@@ -36,6 +36,7 @@ import { Trace } from './trace.ts';
 import { TransitionLog } from './transition-log.ts';
 import { WireMeter } from './wire-meter.ts';
 import type { RunSpec, UserSpec, Workload } from './workload.ts';
+import { LeafWatch } from './macrosteps.ts';
 
 /** The protocol under test: the real one, or a variant made with `provide()` / config. */
 export interface ProtocolVariant {
@@ -126,6 +127,8 @@ export class World {
   readonly gauges: Gauges;
   /** The server's connection ids: the world's randomness, as crypto is a real server's. */
   private readonly sessionIds: () => string;
+  /** Clients and producers: inspected only when the trace or an outside inspector wants their events. */
+  private readonly leaves: LeafWatch;
 
   constructor(
     readonly input: WorldInput,
@@ -149,6 +152,7 @@ export class World {
       hubs: () => this.hubs(),
       clients: () => this.clients.values(),
     });
+    this.leaves = new LeafWatch(this.inspect, input.traceTransitions !== false || input.inspect !== undefined, () => this.transitions.count++);
   }
 
   private get clockOption() {
@@ -241,7 +245,7 @@ export class World {
   private clientOf(id: string, restore: { snapshot?: SnapshotFrom<ClientConnectionMachine> }): ClientActor {
     const protocol = this.input.protocol ?? {};
     const tab = this.tabs.get(id)!;
-    return createClient({
+    return this.leaves.watch(createClient({
       id,
       endpoint: id,
       token: tokenOf(tab.user.tenant, tab.user.user),
@@ -250,11 +254,11 @@ export class World {
       app: tab.app,
       random: this.random.fork(tab.incarnation === 0 ? `client:${id}` : `client:${id}~${tab.incarnation}`),
       ...this.clockOption,
-      inspect: this.inspect,
+      ...this.leaves.options,
       ...(protocol.clientConfig ? { config: protocol.clientConfig } : {}),
       ...(protocol.clientMachine ? { machine: protocol.clientMachine } : {}),
       ...(restore.snapshot ? { snapshot: restore.snapshot, incarnation: tab.incarnation } : {}),
-    });
+    }));
   }
 
   /**
@@ -285,7 +289,7 @@ export class World {
 
   private startRun(run: RunSpec, user: UserSpec): void {
     const sensitivities = { agent_started: run.sensitivity, agent_thinking: run.sensitivity, tool_executing: run.sensitivity, tool_completed: run.sensitivity, agent_completed: run.sensitivity };
-    const producer = createActor(
+    const producer = this.leaves.watch(createActor(
       agentRunMachine.provide({
         actions: {
           emit: (_, params) => {
@@ -298,8 +302,8 @@ export class World {
           },
         },
       }),
-      { id: `run:${run.id}`, ...this.clockOption, inspect: this.inspect, input: { tenant: user.tenant, user: user.user, thread: run.thread, run: run.id, sensitivities } },
-    ).start();
+      { id: `run:${run.id}`, ...this.clockOption, ...this.leaves.options, input: { tenant: user.tenant, user: user.user, thread: run.thread, run: run.id, sensitivities } },
+    )).start();
     this.producers.push(producer);
     run.steps.forEach((step, k) => {
       this.time.at(run.startAt + k * run.intervalMs, `produce ${run.id}`, () => producer.send(withPayload(step, run, k)));

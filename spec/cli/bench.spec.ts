@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { formatBench, runBench, type BenchReport } from '../../cli/bench.ts';
 
 const FIELDS = {
-  sim: ['simulatedSeconds', 'wallSeconds', 'speedup', 'deliveredEvents', 'eventsPerWallSecond', 'transitionsPerEvent', 'xstateTransitionsPerSecond', 'floorRatio'],
+  sim: ['simulatedSeconds', 'wallSeconds', 'speedup', 'wallPerEventUs', 'deliveredEvents', 'eventsPerWallSecond', 'transitionsPerEvent', 'xstateTransitionsPerSecond', 'floorRatio'],
   scaling: ['costPerEventRatio'],
   swarm: ['speedup', 'coldSpeedup', 'parallelism', 'efficiency'],
   ws: ['eventsPerSecond', 'latencyP50Ms', 'latencyP99Ms', 'rawEventsPerSecond', 'ratio'],

@@ -7,7 +7,7 @@
 
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { ChunkAssembler, chunkEventFrame, type ChunkResult } from '../../machines/chunking.ts';
+import { ChunkAssembler, chunkEventFrame, encodeEventFrame, type ChunkResult } from '../../machines/chunking.ts';
 import { payloadHash } from '../../machines/hash.ts';
 import { DEFAULT_MAX_FRAME_BYTES, decodeServerFrame, encode, type ChunkFrame, type EventFrame } from '../../machines/protocol.ts';
 import { eventArb, runParams, textArb } from './frame-arbitraries.ts';
@@ -28,9 +28,10 @@ function eventFrame(payload: string, seq = 7, thread = 'thread-1'): EventFrame {
 /** Split, check every frame against the limit, send each over the wire (encode → decode). */
 function splitOverWire(frame: EventFrame, limit: number): Array<EventFrame | ChunkFrame> {
   const parts = chunkEventFrame(frame, limit);
-  return parts.map((part) => {
-    const text = encode(part);
-    expect(bytesOf(text), `${part.type} frame of ${bytesOf(text)} bytes over the ${limit} limit`).to.be.at.most(limit);
+  const texts = encodeEventFrame(frame, limit);
+  expect(texts, 'encodeEventFrame: the encodings of chunkEventFrame').to.deep.equal(parts.map((part) => encode(part)));
+  return texts.map((text) => {
+    expect(bytesOf(text), `${parts.length > 1 ? 'chunk' : 'event'} frame of ${bytesOf(text)} bytes over the ${limit} limit`).to.be.at.most(limit);
     const decoded = decodeServerFrame(text);
     if (!decoded.ok) throw new Error(`chunk did not decode: ${decoded.error.message}`);
     return decoded.frame as EventFrame | ChunkFrame;
@@ -103,6 +104,14 @@ describe('machines/chunking', () => {
       expect(bytesOf(payload)).to.equal(MB);
       expect(roundTrip(eventFrame(payload))).to.be.greaterThan(16);
       for (const heavy of ['"'.repeat(MB), '\\'.repeat(MB), '\u0000'.repeat(MB / 4), '😀'.repeat(MB / 4)]) roundTrip(eventFrame(heavy));
+    });
+
+    it('a frame short in UTF-16 units but over the limit in UTF-8 bytes is chunked', () => {
+      const frame = eventFrame('€'.repeat(1000)); // 3 bytes each
+      const units = encode(frame).length;
+      const limit = 2 * units + 10;
+      expect(bytesOf(encode(frame))).to.be.greaterThan(limit);
+      expect(roundTrip(frame, limit)).to.be.greaterThan(1);
     });
 
     it('property: any event frame, any limit ≥ 512 bytes', () => {
