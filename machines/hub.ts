@@ -144,23 +144,28 @@ function counterIds(): () => string {
   return () => `s${++n}`;
 }
 
-/** What a session may use of the hub: its logs, within quotas, and the routing index. */
+/**
+ * What a session may use of the hub: its logs, within quotas, and the routing index.
+ * The closures take the hub's structures, never its context: a session outlives many
+ * hub contexts, and one it held would keep that context's session map alive with it.
+ */
 function servicesOf(context: HubContext): SessionServices {
-  if (context.mirror) return mirroredServices(context, context.mirror);
+  const { epoch, restarted, policy, directory, logs, routeKey, index, mirror } = context;
+  if (mirror) return mirroredServices({ epoch, policy, directory, logs, index }, mirror);
   return {
-    epoch: context.epoch,
-    restarted: context.restarted,
-    policy: context.policy,
-    authenticate: (token) => context.directory.authenticate(token),
-    log: (tenant, user, thread) => context.logs.log(context.routeKey(tenant, user, thread), { tenant, user }),
-    open: (tenant, user, thread, from) => context.logs.open(context.routeKey(tenant, user, thread), { tenant, user }, from),
-    index: (tenant, user, thread, connId, on) => indexOf(context, context.routeKey(tenant, user, thread), connId, on),
+    epoch,
+    restarted,
+    policy,
+    authenticate: (token) => directory.authenticate(token),
+    log: (tenant, user, thread) => logs.log(routeKey(tenant, user, thread), { tenant, user }),
+    open: (tenant, user, thread, from) => logs.open(routeKey(tenant, user, thread), { tenant, user }, from),
+    index: (tenant, user, thread, connId, on) => indexOf(index, routeKey(tenant, user, thread), connId, on),
   };
 }
 
-function indexOf(context: HubContext, key: string, connId: string, on: boolean): void {
-  if (on) context.index.add(key, connId);
-  else context.index.remove(key, connId);
+function indexOf(index: SubscriberIndex, key: string, connId: string, on: boolean): void {
+  if (on) index.add(key, connId);
+  else index.remove(key, connId);
 }
 
 /**
@@ -168,16 +173,17 @@ function indexOf(context: HubContext, key: string, connId: string, on: boolean):
  * store, by `streamKey`), the epoch is the store's as last heard, and each
  * stream this session opened is released when it leaves.
  */
-function mirroredServices(context: HubContext, mirror: StoreMirror): SessionServices {
+function mirroredServices(hub: Pick<HubContext, 'epoch' | 'policy' | 'directory' | 'logs' | 'index'>, mirror: StoreMirror): SessionServices {
   const opened = new Set<string>();
+  const { policy, directory, logs, index } = hub;
   return {
     get epoch() {
-      return mirror.epoch ?? context.epoch;
+      return mirror.epoch ?? hub.epoch;
     },
     restarted: false,
-    policy: context.policy,
-    authenticate: (token) => context.directory.authenticate(token),
-    log: (tenant, user, thread) => context.logs.log(streamKey(tenant, user, thread), { tenant, user }),
+    policy,
+    authenticate: (token) => directory.authenticate(token),
+    log: (tenant, user, thread) => logs.log(streamKey(tenant, user, thread), { tenant, user }),
     open: (tenant, user, thread) => {
       const key = streamKey(tenant, user, thread);
       if (opened.has(key)) return { ok: true, log: mirror.log(key)!, forgotten: false };
@@ -187,7 +193,7 @@ function mirroredServices(context: HubContext, mirror: StoreMirror): SessionServ
     ready: (tenant, user, thread) => mirror.isLoaded(streamKey(tenant, user, thread)),
     index: (tenant, user, thread, connId, on) => {
       const key = streamKey(tenant, user, thread);
-      indexOf(context, key, connId, on);
+      indexOf(index, key, connId, on);
       if (!on && opened.delete(key)) mirror.release({ tenant, user, thread });
     },
   };
