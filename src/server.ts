@@ -22,6 +22,7 @@ import type { Store, StoreReply } from '../machines/store.ts';
 import { checkPublishRequest, DEFAULT_PUBLISH_LIMITS, type PublishError, type PublishLimits, type PublishRequest } from '../machines/publish-request.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import type { ServerHandler } from '../transport/link.ts';
+import { realClock } from '../transport/real-clock.ts';
 import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { cryptoSessionIds } from '../transport/session-ids.ts';
 import { startWsServer, type WsServer } from '../transport/ws-server.ts';
@@ -166,6 +167,8 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
   const limits = options.limits ?? {};
   const publishLimits = { ...DEFAULT_PUBLISH_LIMITS, ...limits.publish };
   const hub = createActor(servingHub(), {
+    // zero delays (a session's `after: 0` flush) on setImmediate, not Node's ≥ 1 ms setTimeout
+    clock: realClock,
     // connection ids from crypto: no client can guess another's (see README, Security)
     input: { epoch: options.epoch ?? randomEpoch(), directory: directoryOf(options), sessionIds: cryptoSessionIds, ...(limits.logCapacity ? { logCapacity: limits.logCapacity } : {}), ...(limits.session ? { sessionConfig: limits.session } : {}), ...(limits.quotas ? { limits: limits.quotas } : {}), ...(options.store ? { store: options.store, node: options.node ?? 'node' } : {}) },
   }).start();
