@@ -331,12 +331,9 @@ export const hubMachine = setup({
     shedForStore: withIo(({ context, enqueue }) => {
       tell(enqueue, context.sessions.values(), { type: 'SHUTDOWN', code: CloseCode.tryAgainLater, reason: 'store unavailable' });
     }),
-    /** A node that does not know the store's epoch yet cannot answer a hello truthfully: try again later. */
-    refuseConnect: withIo(({ event, enqueue }) => {
-      if (event.type === 'CONNECT') enqueue({ type: 'refuseLink', params: { link: event.link, code: CloseCode.tryAgainLater, reason: 'store not ready' } });
-    }),
-    refuseConnectStoreLost: withIo(({ event, enqueue }) => {
-      if (event.type === 'CONNECT') enqueue({ type: 'refuseLink', params: { link: event.link, code: CloseCode.tryAgainLater, reason: 'store unavailable' } });
+    /** A connection the node cannot serve now (1013, a reconnect code), with why: `reason`. */
+    refuseConnect: enqueueActions<HubContext, HubEvent, { reason: string }, HubEvent, never, HubIo, never, never, never>(({ event, enqueue }, { reason }) => {
+      if (event.type === 'CONNECT') enqueue({ type: 'refuseLink', params: { link: event.link, code: CloseCode.tryAgainLater, reason } });
     }),
     /** Append to the stream's log, then notify that stream's subscribers only. */
     route: withIo(({ context, event, enqueue }) => {
@@ -414,7 +411,7 @@ export const hubMachine = setup({
         lost: {
           on: {
             STORE_LINK: { guard: 'linkUp', target: 'linked', actions: 'storeLink' },
-            CONNECT: { actions: 'refuseConnectStoreLost' },
+            CONNECT: { actions: { type: 'refuseConnect', params: { reason: 'store unavailable' } } },
           },
         },
       },
@@ -425,7 +422,8 @@ export const hubMachine = setup({
       ],
       on: {
         ...commonHandlers,
-        CONNECT: [{ guard: 'epochUnknown', actions: 'refuseConnect' }, { actions: 'spawnSession' }],
+        // a node that does not know the store's epoch yet cannot answer a hello truthfully
+        CONNECT: [{ guard: 'epochUnknown', actions: { type: 'refuseConnect', params: { reason: 'store not ready' } } }, { actions: 'spawnSession' }],
         PUBLISH: { actions: 'storePublish' },
         STORE_LOADED: { actions: 'wakeStream' },
         STORE_GREW: { actions: 'wakeStream' },
