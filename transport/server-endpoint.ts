@@ -53,6 +53,8 @@ function wiringOf(self: AnyActorRef, link: string): Wiring | undefined {
   if (!all) return undefined;
   return all.length === 1 ? all[0] : all.find((w) => w.links.has(link));
 }
+/** The link named `link`, as the endpoint serving `self`'s hub holds it. */
+const linkOf = (self: AnyActorRef, link: string): Link | undefined => wiringOf(self, link)?.links.get(link)?.link;
 function serve(system: ActorSystem<any>, wiring: Wiring): void {
   const all = wirings.get(system);
   if (!all) wirings.set(system, [wiring]);
@@ -75,7 +77,7 @@ function wiredSession(session: ServerSessionMachine): ServerSessionMachine {
   return session.provide({
     actions: {
       sendFrame: enqueueActions(write) as never,
-      closeLink: ({ context, self }, { code, reason }) => wiringOf(self, context.link)?.links.get(context.link)?.link.close(code, reason),
+      closeLink: ({ context, self }, { code, reason }) => linkOf(self, context.link)?.close(code, reason),
       notifyRejected: ({ context, self }, { code, detail }) => wiringOf(self, context.link)?.observer?.rejected?.(context.link, code, detail),
       notifyCoalesced: ({ context, self }, { thread, from, through }) => wiringOf(self, context.link)?.observer?.coalesced?.(context.link, thread, from, through),
     },
@@ -102,7 +104,7 @@ export function servingHub(machine: HubMachine = hubMachine): HubMachine {
         if (!held.session) return;
         wiring?.observer?.opened?.(link, held.session);
       },
-      refuseLink: ({ self }, { link, code, reason }) => wiringOf(self, link)?.links.get(link)?.link.close(code, reason),
+      refuseLink: ({ self }, { link, code, reason }) => linkOf(self, link)?.close(code, reason),
     },
   });
   served.set(machine, out);
