@@ -5,7 +5,7 @@
  * what was left running at the end. The rest of the world talks to actors by
  * events; when a machine's context changes shape, this file changes with it.
  */
-import type { HubRef } from '../machines/hub.ts';
+import type { HubRef, SessionRef } from '../machines/hub.ts';
 import { inflightOf } from '../machines/server-session.ts';
 import type { ClientActor } from '../transport/client-endpoint.ts';
 import type { FaultPlan } from './fault-plan.ts';
@@ -35,6 +35,9 @@ function* liveSessions(hub: HubRef) {
 }
 
 const liveSessionCount = (hub: HubRef): number => [...liveSessions(hub)].length;
+
+/** How many streams a session serves. */
+const streamCount = (session: SessionRef): number => Object.keys(session.getSnapshot().context.streams).length;
 
 /** The links of a hub's sessions (a crashed node's, which the network then closes). */
 export const sessionLinksOf = (hub: HubRef): string[] => [...hub.getSnapshot().context.sessions.values()].map((s) => s.getSnapshot().context.link);
@@ -106,7 +109,7 @@ export class Gauges {
   memoryModel(): number {
     const hub = this.host.hub().getSnapshot().context;
     let bytes = hub.logs.bytes();
-    for (const session of hub.sessions.values()) bytes += 512 + 64 * Object.keys(session.getSnapshot().context.streams).length;
+    for (const session of hub.sessions.values()) bytes += 512 + 64 * streamCount(session);
     for (const client of this.host.clients()) {
       for (const cursor of Object.values(client.getSnapshot().context.streams)) {
         bytes += 64;
@@ -159,7 +162,7 @@ export class Gauges {
   /** Sessions the hub holds, and how many of them have a stream (benchmarks check their setup with these). */
   sessions(): { held: number; subscribed: number } {
     const sessions = [...this.host.hub().getSnapshot().context.sessions.values()];
-    return { held: sessions.length, subscribed: sessions.filter((s) => Object.keys(s.getSnapshot().context.streams).length > 0).length };
+    return { held: sessions.length, subscribed: sessions.filter((s) => streamCount(s) > 0).length };
   }
 
   /** The server's ids of honest open connections right now (what a rogue may guess). */
