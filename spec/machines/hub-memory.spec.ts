@@ -7,7 +7,7 @@
  * with every reconnect. Judged by the garbage collector itself (WeakRefs).
  */
 import { expect } from 'chai';
-import type { HubRef, SessionRef } from '../../machines/hub.ts';
+import type { SessionRef } from '../../machines/hub.ts';
 import { emptyWorkload, idleUsers, openWorld } from '../../bench/sim-world.ts';
 import { gcFunction } from '../../bench/stats.ts';
 import { CALM_PLAN } from '../../sim/fault-plan.ts';
@@ -21,7 +21,7 @@ describe('machines/hub memory', () => {
       plan: { ...CALM_PLAN, disconnect: { at: [], everyMs: 60 }, healAt: 4_000 }, settleMs: 0,
     });
     // the spec reads the hub's session map (the world's gauges do the same in sim/)
-    const hub = (world as unknown as { hub: HubRef }).hub;
+    const hub = world.currentHub;
     const seen = new Map<string, WeakRef<SessionRef>>();
     const sample = (): void => {
       for (const [id, session] of hub.getSnapshot().context.sessions) if (!seen.has(id)) seen.set(id, new WeakRef(session));
