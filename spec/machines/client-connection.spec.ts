@@ -32,14 +32,11 @@ import { SimClock } from '../../sim/clock.ts';
 import { Random } from '../../sim/random.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
 import { createPortActor, type ClientPort } from '../../transport/client-endpoint.ts';
-import { activeIds, afterEvents, Coverage, isAfterEvent, itExecutesPaths, SeqRandom, Timers, type GraphPath } from './model-coverage.ts';
+import { activeIds, afterEvents, Coverage, isAfterEvent, itExecutesPaths, LinkRecorder, SeqRandom, Timers, type GraphPath } from './model-coverage.ts';
 
 // ---- the world's side: a fake port ----------------------------------------------
 
-export class FakeClientPort implements ClientPort {
-  connects = 0;
-  readonly sent: ClientFrame[] = [];
-  readonly closes: Array<{ code: number; reason: string }> = [];
+export class FakeClientPort extends LinkRecorder implements ClientPort {
   /** Every event handed to the app, answered or not. */
   readonly handed: DeliverParams[] = [];
   readonly delivered: Array<{ thread: string; seq: number; event: AgentEvent }> = [];
@@ -50,15 +47,6 @@ export class FakeClientPort implements ClientPort {
   /** The app fails on this many next deliveries. */
   failNext = 0;
 
-  connect(): void {
-    this.connects++;
-  }
-  send(frame: ClientFrame): void {
-    this.sent.push(frame);
-  }
-  close(code: number, reason: string): void {
-    this.closes.push({ code, reason });
-  }
   deliver(thread: string, seq: number, event: AgentEvent): DeliverResult {
     this.handed.push({ thread, seq, event });
     if (this.failNext > 0) {

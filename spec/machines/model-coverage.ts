@@ -187,6 +187,25 @@ export class SeqRandom implements RandomSource {
   }
 }
 
+// ---- the world's side of a client connection ------------------------------------
+
+/** What a client did to its link: connects, frames sent, closes (the recording half every fake client port shares). */
+export class LinkRecorder {
+  connects = 0;
+  readonly sent: ClientFrame[] = [];
+  readonly closes: Array<{ code: number; reason: string }> = [];
+
+  connect(): void {
+    this.connects++;
+  }
+  send(frame: ClientFrame): void {
+    this.sent.push(frame);
+  }
+  close(code: number, reason: string): void {
+    this.closes.push({ code, reason });
+  }
+}
+
 // ---- the world's side of a server session ---------------------------------------
 
 /** What a session wrote and did to its link (the endpoint's side, recorded). */

@@ -13,27 +13,15 @@ import type { DeliverResult } from '../../machines/stream-cursor.ts';
 import { SimClock } from '../../sim/clock.ts';
 import { createPortActor, type ClientPort } from '../../transport/client-endpoint.ts';
 import { Scheduler } from '../../sim/scheduler.ts';
-import { SeqRandom } from '../machines/model-coverage.ts';
+import { LinkRecorder, SeqRandom } from '../machines/model-coverage.ts';
 
-export class RecordingClientPort implements ClientPort {
-  connects = 0;
-  readonly sent: ClientFrame[] = [];
-  readonly closes: Array<{ code: number; reason: string }> = [];
+export class RecordingClientPort extends LinkRecorder implements ClientPort {
   readonly delivered: Array<{ thread: string; seq: number }> = [];
   readonly resyncs: Array<{ thread: string; from: number; to: number; reason: string }> = [];
   readonly rejectedCodes: string[] = [];
   /** Everything the app heard, in order: 'deliver t1#3', 'resync t1 1→5'. */
   readonly appLog: string[] = [];
 
-  connect(): void {
-    this.connects++;
-  }
-  send(frame: ClientFrame): void {
-    this.sent.push(frame);
-  }
-  close(code: number, reason: string): void {
-    this.closes.push({ code, reason });
-  }
   deliver(thread: string, seq: number): DeliverResult {
     this.delivered.push({ thread, seq });
     this.appLog.push(`deliver ${thread}#${seq}`);
