@@ -739,8 +739,9 @@ export const serverSessionMachine = setup({
           initial: 'idle',
           states: {
             // a NOTIFY is one PUBLISH's events, all appended already: there is nothing to wait for, and
-            // a second macrostep per event would cost more than the batch it might gather
-            idle: { on: { FLUSH: 'scheduled', NEW_EVENTS: { actions: 'flush' } } },
+            // a second macrostep per event would cost more than the batch it might gather (a self-loop,
+            // re-entered so the diagram draws it: idle has no entry, exit or timer)
+            idle: { on: { FLUSH: 'scheduled', NEW_EVENTS: { target: 'idle', reenter: true, actions: 'flush' } } },
             // a flush due (or a blocked link's DRAIN) carries whatever NEW_EVENTS came meanwhile
             scheduled: { after: { flushDelay: { target: 'idle', actions: 'flush' } } },
             blocked: { on: { DRAIN: { target: 'idle', actions: 'flush' } } },
