@@ -84,7 +84,7 @@ export class PublishLedger {
   /**
    * Admit a batch: every event checked in order (each as if the earlier ones
    * were appended), then `append` called once with the new ones, in order
-   * (one publish: its subscribers are told once), and the sequence it returns
+   * (one publish: each subscriber hears once per stream), and the sequence it returns
    * for each remembered. Nothing is appended when one is refused.
    */
   admit(requests: readonly PublishRequest[], append: (events: readonly AgentEvent[]) => readonly number[]): Admitted {
