@@ -245,9 +245,23 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
     if (!byRun.has(rk)) byRun.set(rk, list);
     list.push(rec);
   }
+  // each run's critical events in idx order, and per tab and run how many of them it received without a gap:
+  // a delivery inside that prefix misses nothing before it (scanning the run on every delivery was quadratic)
+  const criticalOf = new Map<string, RecordOf<'produce'>[]>();
+  for (const [rk, list] of byRun) criticalOf.set(rk, list.filter((e) => isCritical(e.type)).sort((x, y) => x.idx - y.idx));
+  const receivedPrefix = new Map<string, number>();
   /** Earlier critical events of a's run that its app has not received (yet): thinking may be coalesced and never shapes the contract. */
-  const missedBefore = (a: RecordOf<'app'>): RecordOf<'produce'>[] =>
-    (byRun.get(`${a.tenant}\u0000${a.user}\u0000${a.run}`) ?? []).filter((e) => e.idx < a.idx && isCritical(e.type) && !got.has(`${a.conn}\u0000${eventKey(e.tenant, e.user, e.run, e.idx)}`));
+  const missedBefore = (a: RecordOf<'app'>): RecordOf<'produce'>[] => {
+    const rk = `${a.tenant}\u0000${a.user}\u0000${a.run}`;
+    const critical = criticalOf.get(rk) ?? [];
+    const received = (e: RecordOf<'produce'>) => got.has(`${a.conn}\u0000${eventKey(e.tenant, e.user, e.run, e.idx)}`);
+    const pk = `${a.conn}\u0000${rk}`;
+    let k = receivedPrefix.get(pk) ?? 0;
+    while (k < critical.length && received(critical[k]!)) k++;
+    receivedPrefix.set(pk, k);
+    if (k >= critical.length || critical[k]!.idx >= a.idx) return [];
+    return critical.filter((e) => e.idx < a.idx && !received(e));
+  };
   const got = new Map<string, number>(); // conn|event → first delivery time
   const lastIdx = new Map<string, number>(); // conn|run → last idx released
   const runSeen = new Map<string, { type: EventType; toolId?: string }[]>();
