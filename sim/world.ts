@@ -20,6 +20,7 @@ import type { Limits } from '../machines/limits.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
+import { clientRoot, type ClientRoot } from '../transport/client-root.ts';
 import type { Transport } from '../transport/link.ts';
 import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
 import { appStub, mergeFailures } from './app-stub.ts';
@@ -155,6 +156,13 @@ export class World {
     this.leaves = new LeafWatch(this.inspect, input.traceTransitions !== false || input.inspect !== undefined, () => this.transitions.count++);
   }
 
+  /** The clients' one XState system (see transport/client-root.ts), made with the first client. */
+  private get clientRoot(): ClientRoot {
+    return (this.tabsRoot ??= clientRoot({ ...this.clockOption, ...this.leaves.options }));
+  }
+
+  private tabsRoot: ClientRoot | undefined;
+
   private get clockOption() {
     return this.setup.clock ? { clock: this.setup.clock } : {};
   }
@@ -246,6 +254,7 @@ export class World {
     const protocol = this.input.protocol ?? {};
     const tab = this.tabs.get(id)!;
     return this.leaves.watch(createClient({
+      parent: this.clientRoot.ref,
       id,
       endpoint: id,
       token: tokenOf(tab.user.tenant, tab.user.user),
@@ -272,7 +281,7 @@ export class World {
     if (!old || !tab || old.getSnapshot().status !== 'active') return;
     const persisted: unknown = JSON.parse(JSON.stringify(old.getPersistedSnapshot()));
     old.send({ type: 'STOP' });
-    old.stop();
+    this.clientRoot.stop(old);
     tab.incarnation++;
     const actor = this.clientOf(reload.client, { snapshot: (reload.edit ? reload.edit(persisted) : persisted) as SnapshotFrom<ClientConnectionMachine> });
     this.clients.set(reload.client, actor);
@@ -372,6 +381,11 @@ export class World {
   }
 
   // ---- the end: stop everything and count what is left ----------------------
+
+  /** Stop every tab's client actor at once (children of the clients' root: they cannot be stopped directly). */
+  stopClients(): void {
+    for (const client of this.clients.values()) this.clientRoot.stop(client);
+  }
 
   /** Every tab closes, then the server shuts down; the caller lets the closes travel. */
   shutdown(): void {
