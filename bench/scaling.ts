@@ -6,7 +6,8 @@
  * the same (colliding) thread id; the bench publishes one event per active
  * stream per 20 ms of simulated time and times only the hub's PUBLISH
  * handling — log append, subscriber lookup, NOTIFY to the subscribed
- * session(s) and their flush request, all synchronous inside `hub.send` —
+ * session(s) and their flush (an idle outbox sends at once, since issue 15;
+ * before, it only scheduled it), all synchronous inside `hub.send` —
  * while everything else (delivery, acks, every idle client's heartbeat) runs
  * untimed in between. Cost = wall µs per published event.
  *
@@ -110,7 +111,7 @@ export function measureScaling(options: { rounds: number; worldSeconds: number; 
   return {
     figures: { sessions: [...SESSIONS], costPerEventRatio: round(med(routing, 1000) / med(routing, 10)) },
     detail: {
-      method: 'hub PUBLISH handling (log append, subscriber lookup, NOTIFY + flush request of the subscribed session), wall µs per published event, 10 streaming sessions + idle sessions of the same tenant on the same thread id',
+      method: 'hub PUBLISH handling (log append, subscriber lookup, NOTIFY and flush of the subscribed session), wall µs per published event, 10 streaming sessions + idle sessions of the same tenant on the same thread id',
       routingUsPerEvent: table(routing),
       world: {
         method: `runWorld, 10 users × 50 events/s × ${options.worldSeconds} s plus idle users (withIdleUsers), wall µs per delivered event (includes every idle session's heartbeats)`,

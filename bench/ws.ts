@@ -5,7 +5,11 @@
  *
  * - burst: one user, N critical events published 100 per setImmediate, as
  *   fast as the protocol allows (window, acks, batching): delivered events
- *   per second (first publish → last delivery) and latency publish → app;
+ *   per second (first publish → last delivery) and latency publish → app.
+ *   The headline publishes each event alone (one PUBLISH each, like
+ *   Socket.IO's per-event emits: a session sends each one at once); the
+ *   batched burst publishes each tick's 100 as one PUBLISH (as `POST
+ *   /v1/publish` with an array does), which the session sends as batches;
  * - seed load: 20 users × 50 events/s each (the seed's load) for a few
  *   seconds: latency publish → app (the DESIGN figures latencyP50Ms and
  *   latencyP99Ms);
@@ -16,6 +20,7 @@
 import { once } from 'node:events';
 import { createActor } from 'xstate';
 import { WebSocket, WebSocketServer } from 'ws';
+import type { AgentEvent } from '../machines/frames.ts';
 import type { HubRef } from '../machines/hub.ts';
 import { Directory } from '../machines/identity.ts';
 import { Random } from '../sim/random.ts';
@@ -112,8 +117,11 @@ export const cpuMicros = (): number => {
   return used.user + used.system;
 };
 
-/** One user, `count` events as fast as the protocol allows. */
-export async function wsimBurst(count: number, variant?: ClientVariant): Promise<Run> {
+/** Events published per setImmediate in a burst. */
+const PER_TICK = 100;
+
+/** One user, `count` events as fast as the protocol allows: each its own PUBLISH, or (`batched`) each tick's in one. */
+export async function wsimBurst(count: number, variant?: ClientVariant, batched = false): Promise<Run> {
   const events = streamOf(count);
   const publishedAt = new Float64Array(count);
   const receivedAt = new Float64Array(count);
@@ -132,9 +140,14 @@ export async function wsimBurst(count: number, variant?: ClientVariant): Promise
   try {
     const started = performance.now();
     const cpu = cpuMicros();
-    await pace(count, 100, (k) => {
+    let tick: AgentEvent[] = [];
+    await pace(count, PER_TICK, (k) => {
       publishedAt[k] = performance.now();
-      world.hub.send({ type: 'PUBLISH', event: events[k]! });
+      if (!batched) return world.hub.send({ type: 'PUBLISH', event: events[k]! });
+      tick.push(events[k]!);
+      if (tick.length < PER_TICK && k < count - 1) return;
+      world.hub.send({ type: 'PUBLISH', events: tick });
+      tick = [];
     });
     await within(all, 60_000);
     if (delivered < count) throw new Error(`ws burst: ${delivered}/${count} delivered in 60 s`);
@@ -228,25 +241,52 @@ export interface WsFigures {
   ratio: number;
 }
 
+/** A burst's figures over its reps. */
+export interface BurstDetail {
+  events: number;
+  latencyP50Ms: number;
+  latencyP99Ms: number;
+  eventsPerSecond: Spread;
+  latencyP99MsSpread: Spread;
+  cpuUsPerEvent: Spread;
+  messagesPerEvent: number;
+}
+
 export interface WsDetail {
-  burst: { events: number; latencyP50Ms: number; latencyP99Ms: number; eventsPerSecond: Spread; latencyP99MsSpread: Spread; cpuUsPerEvent: Spread; messagesPerEvent: number };
+  /** Each event its own PUBLISH (the headline: like-for-like with Socket.IO's per-event emits). */
+  burst: BurstDetail;
+  /** Each tick's 100 events in one PUBLISH (an array publish): sent as batch frames. */
+  burstBatched: BurstDetail;
   seedLoad: { users: number; rateHz: number; seconds: number; delivered: number; latencyP50Ms: Spread; latencyP99Ms: Spread };
   raw: { messagesPerSecond: Spread; cpuUsPerMessage: Spread };
+}
+
+function burstDetail(events: number, bursts: readonly Run[]): BurstDetail {
+  const median = (f: (b: Run) => number) => round(spread(bursts.map(f)).median);
+  return {
+    events,
+    latencyP50Ms: median((b) => b.latencyP50Ms),
+    latencyP99Ms: median((b) => b.latencyP99Ms),
+    eventsPerSecond: roundSpread(spread(bursts.map((b) => b.eventsPerSecond)), 4),
+    latencyP99MsSpread: roundSpread(spread(bursts.map((b) => b.latencyP99Ms))),
+    cpuUsPerEvent: roundSpread(spread(bursts.map((b) => b.cpuUsPerEvent!))),
+    messagesPerEvent: median((b) => b.messagesPerEvent!),
+  };
 }
 
 export async function measureWs(options: { events: number; reps: number; steadySeconds: number; steadyReps: number }): Promise<{ figures: WsFigures; detail: WsDetail }> {
   await wsimBurst(Math.min(2000, options.events)); // warm the JIT and the sockets
   await rawWs(Math.min(2000, options.events));
   const bursts: Run[] = [];
+  const batchedBursts: Run[] = [];
   const raws: Array<{ messagesPerSecond: number; cpuUsPerMessage: number }> = [];
+  const said = (b: Run) => `${Math.round(b.eventsPerSecond)} events/s (p50 ${b.latencyP50Ms.toFixed(1)} ms, p99 ${b.latencyP99Ms.toFixed(1)} ms, ${b.cpuUsPerEvent!.toFixed(1)} CPU µs/event, ${b.messagesPerEvent!.toFixed(2)} messages/event)`;
   for (let i = 0; i < options.reps; i++) {
     bursts.push(await wsimBurst(options.events));
+    batchedBursts.push(await wsimBurst(options.events, undefined, true));
     raws.push(await rawWs(options.events));
-    const b = bursts.at(-1)!;
     const r = raws.at(-1)!;
-    log(
-      `ws: rep ${i + 1}/${options.reps}: wsim ${Math.round(b.eventsPerSecond)} events/s (p50 ${b.latencyP50Ms.toFixed(1)} ms, p99 ${b.latencyP99Ms.toFixed(1)} ms, ${b.cpuUsPerEvent!.toFixed(1)} CPU µs/event), raw ws ${Math.round(r.messagesPerSecond)} messages/s (${r.cpuUsPerMessage.toFixed(1)} CPU µs/message)`,
-    );
+    log(`ws: rep ${i + 1}/${options.reps}: wsim ${said(bursts.at(-1)!)}, batched publish ${said(batchedBursts.at(-1)!)}, raw ws ${Math.round(r.messagesPerSecond)} messages/s (${r.cpuUsPerMessage.toFixed(1)} CPU µs/message)`);
   }
   const steady: Run[] = [];
   for (let i = 0; i < options.steadyReps; i++) {
@@ -267,15 +307,8 @@ export async function measureWs(options: { events: number; reps: number; steadyS
       ratio: round(eps.median / raw.median),
     },
     detail: {
-      burst: {
-        events: options.events,
-        latencyP50Ms: round(spread(bursts.map((b) => b.latencyP50Ms)).median),
-        latencyP99Ms: round(spread(bursts.map((b) => b.latencyP99Ms)).median),
-        eventsPerSecond: roundSpread(eps, 4),
-        latencyP99MsSpread: roundSpread(spread(bursts.map((b) => b.latencyP99Ms))),
-        cpuUsPerEvent: roundSpread(spread(bursts.map((b) => b.cpuUsPerEvent!))),
-        messagesPerEvent: round(spread(bursts.map((b) => b.messagesPerEvent!)).median),
-      },
+      burst: burstDetail(options.events, bursts),
+      burstBatched: burstDetail(options.events, batchedBursts),
       seedLoad: { users: 20, rateHz: 50, seconds: options.steadySeconds, delivered: steady.at(-1)?.delivered ?? 0, latencyP50Ms: roundSpread(p50), latencyP99Ms: roundSpread(p99) },
       raw: { messagesPerSecond: roundSpread(raw, 4), cpuUsPerMessage: roundSpread(spread(raws.map((r) => r.cpuUsPerMessage))) },
     },

@@ -115,8 +115,7 @@ export type HubEvent =
       /** The id the client asked for: never used (a client choosing ids took over sessions, issue 10). */
       hint?: string;
     }
-  /** `done` hears the store's answer (clustered): the seq, or a failure the producer should retry. */
-  | { type: 'PUBLISH'; event: AgentEvent; done?: AppendDone }
+  | PublishEvent
   | { type: 'STORE_LOADED'; stream: StreamName }
   | { type: 'STORE_GREW'; stream: StreamName }
   | { type: 'STORE_EPOCH'; epoch: string }
@@ -126,6 +125,17 @@ export type HubEvent =
   | { type: 'REVOKE'; token: string }
   | { type: 'SHUTDOWN'; code: number; reason: string }
   | { type: 'SWEEP' };
+
+/**
+ * One publish: one event (`done` hears the store's answer when clustered: the
+ * seq, or a failure the producer should retry), or several at once. Each is
+ * appended to its stream's log in order, then each subscriber of a stream is
+ * told once (its flush takes every event appended before it): a publish of a
+ * hundred events is one NOTIFY and one batch, not a hundred.
+ */
+export type PublishEvent = { type: 'PUBLISH'; event: AgentEvent; done?: AppendDone } | { type: 'PUBLISH'; events: readonly AgentEvent[] };
+
+export const publishedEvents = (publish: PublishEvent): readonly AgentEvent[] => ('events' in publish ? publish.events : [publish.event]);
 
 /** XState's word that a child ended (a session closed): `xstate.done.actor.<connId>`. */
 const DONE_PREFIX = 'xstate.done.actor.';
@@ -320,8 +330,11 @@ export const hubMachine = setup({
     /** Clustered: the store appends; the mirror's STORE_GREW wakes the sessions, `done` answers the producer. */
     storePublish: withIo(({ context, event, enqueue }) => {
       if (event.type !== 'PUBLISH' || !context.mirror) return;
-      enqueue.assign({ published: context.published + 1 });
-      enqueue({ type: 'storeAppend', params: { event: event.event, done: event.done } });
+      // each event is the store's append and its own STORE_GREW: a batch is not gathered here
+      const events = publishedEvents(event);
+      enqueue.assign({ published: context.published + events.length });
+      const done = 'done' in event ? event.done : undefined;
+      for (const one of events) enqueue({ type: 'storeAppend', params: { event: one, done } });
     }),
     storeAppend: ({ context }, { event, done }: { event: AgentEvent; done: AppendDone | undefined }) => context.mirror?.publish(event, done ?? (() => {})),
     /** Wake the sessions subscribed to a stream (also those whose answer waited for its load). */
@@ -350,12 +363,17 @@ export const hubMachine = setup({
     /** Append to the stream's log, then notify that stream's subscribers only. */
     route: withIo(({ context, event, enqueue }) => {
       if (event.type !== 'PUBLISH') return;
-      const { tenant, user, thread } = event.event;
-      const key = context.routeKey(tenant, user, thread);
-      enqueue({ type: 'append', params: { key, event: event.event } });
-      enqueue.assign({ published: context.published + 1 });
-      // a session whose flush is already scheduled takes this event with it (its NOTIFY changes nothing)
-      tell(enqueue, subscribersOf(context, key), { type: 'NOTIFY', thread });
+      const events = publishedEvents(event);
+      const threads = new Map<string, string>();
+      for (const one of events) {
+        const key = context.routeKey(one.tenant, one.user, one.thread);
+        enqueue({ type: 'append', params: { key, event: one } });
+        threads.set(key, one.thread);
+      }
+      enqueue.assign({ published: context.published + events.length });
+      // once per stream, after every append (the NOTIFYs are delivered after the actions ran):
+      // a session's flush takes the whole publish; one whose flush is scheduled or blocked waits for it
+      for (const [key, thread] of threads) tell(enqueue, subscribersOf(context, key), { type: 'NOTIFY', thread });
     }),
     /** The log is the hub's own structure (see SessionServices): appended to in place. */
     append: ({ context }, { key, event }: { key: string; event: AgentEvent }) => {

@@ -83,10 +83,11 @@ export class PublishLedger {
 
   /**
    * Admit a batch: every event checked in order (each as if the earlier ones
-   * were appended), then `append` called for each new one, in order, with the
-   * sequence it returns remembered. Nothing is appended when one is refused.
+   * were appended), then `append` called once with the new ones, in order
+   * (one publish: each subscriber hears once per stream), and the sequence it returns
+   * for each remembered. Nothing is appended when one is refused.
    */
-  admit(requests: readonly PublishRequest[], append: (event: AgentEvent) => number): Admitted {
+  admit(requests: readonly PublishRequest[], append: (events: readonly AgentEvent[]) => readonly number[]): Admitted {
     const undo = new Map<string, Undo>();
     const steps: Step[] = [];
     for (const [index, request] of requests.entries()) {
@@ -99,12 +100,13 @@ export class PublishLedger {
       }
       steps.push(step);
     }
+    const fresh = steps.filter((step) => 'append' in step);
+    const seqs = fresh.length > 0 ? append(fresh.map((step) => step.append)) : [];
+    fresh.forEach((step, k) => (this.runs.get(step.key)!.seqs[step.idx] = seqs[k]!));
     const accepted = steps.map((step) => {
       const record = this.runs.get(step.key)!;
       if ('repeat' in step) return { thread: step.repeat, seq: record.seqs[step.idx]!, duplicate: true };
-      const seq = append(step.append);
-      record.seqs[step.idx] = seq;
-      return { thread: step.append.thread, seq, duplicate: false };
+      return { thread: step.append.thread, seq: record.seqs[step.idx]!, duplicate: false };
     });
     this.settle(undo.keys());
     return { ok: true, accepted };

@@ -52,7 +52,12 @@ export interface SessionConfig {
   maxBatchBytes: number;
   /** Pack the frames of one flush into batch frames. */
   batch: boolean;
-  /** Delay that gathers the notifications of one instant into one flush. */
+  /**
+   * Delay that gathers the flush requests of one instant (subscribes,
+   * resumes, acks that open the window, replay refills) into one flush. A
+   * NOTIFY into an idle outbox does not wait: it flushes at once (a PUBLISH
+   * carries one publish's events together, see `NEW_EVENTS`).
+   */
   flushDelayMs: number;
 }
 
@@ -200,7 +205,10 @@ export type SessionEvent =
   /** A write found the link closed (raised by the endpoint's `sendFrame`). */
   | { type: 'LINK_GONE' }
   | { type: 'SHUTDOWN'; code: number; reason: string }
+  /** Send what waits, gathered with the other requests of this instant (after `flushDelayMs`). */
   | { type: 'FLUSH' }
+  /** The hub appended to a followed stream: an idle outbox sends it at once. */
+  | { type: 'NEW_EVENTS' }
   | { type: 'FLUSH_MORE' }
   | { type: 'SENT' }
   | { type: 'BLOCKED' }
@@ -524,6 +532,7 @@ export const serverSessionMachine = setup({
       if (backlogOf(context.streams) > 0) enqueue.raise({ type: 'FLUSH' });
     }),
     requestFlush: raise({ type: 'FLUSH' }),
+    announceEvents: raise({ type: 'NEW_EVENTS' }),
     authenticate: assign(({ context, event }) => {
       const hello = ofType(event, 'frame.hello');
       const result = hello ? context.services.authenticate(hello.frame.token) : undefined;
@@ -713,7 +722,7 @@ export const serverSessionMachine = setup({
           { guard: 'overShedCap', target: 'closed', actions: { type: 'close', params: { code: CloseCode.tryAgainLater, reason: 'outbox over cap' } } },
           // a clustered node's stream whose log was loading gets its answer now
           { guard: 'isPending', actions: ['finishPending', 'requestFlush'] },
-          { actions: 'requestFlush' },
+          { actions: 'announceEvents' },
         ],
         EPOCH_CHANGED: { actions: ['restartStreams', 'requestFlush'] },
         ROLE_CHANGED: { guard: 'isOwnUser', actions: 'setRole' },
@@ -733,7 +742,11 @@ export const serverSessionMachine = setup({
         outbox: {
           initial: 'idle',
           states: {
-            idle: { on: { FLUSH: 'scheduled' } },
+            // a NOTIFY is one PUBLISH's events, all appended already: there is nothing to wait for, and
+            // a second macrostep per event would cost more than the batch it might gather (a self-loop,
+            // re-entered so the diagram draws it: idle has no entry, exit or timer)
+            idle: { on: { FLUSH: 'scheduled', NEW_EVENTS: { target: 'idle', reenter: true, actions: 'flush' } } },
+            // a flush due (or a blocked link's DRAIN) carries whatever NEW_EVENTS came meanwhile
             scheduled: { after: { flushDelay: { target: 'idle', actions: 'flush' } } },
             blocked: { on: { DRAIN: { target: 'idle', actions: 'flush' } } },
           },

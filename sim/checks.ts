@@ -7,7 +7,7 @@ import { matchesTarget, type Dir, type FaultPlan } from './fault-plan.ts';
 import type { Violation } from './oracle.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
 import type { Check } from './scenario.ts';
-import { clientOfLink, inTraceOrder, wireFrames, type WireFrame } from './wire-frames.ts';
+import { clientOfLink, inTraceOrder, wireFrames } from './wire-frames.ts';
 
 const only = <K extends TraceRecord['k']>(records: readonly TraceRecord[], k: K): RecordOf<K>[] => records.filter((r): r is RecordOf<K> => r.k === k);
 /** The value of a gauge the world wrote at the end (undefined when it wrote none). */
@@ -322,47 +322,40 @@ export const resyncRepeated: Check = (records) => {
 
 /**
  * Once the server has an unsubscribe, it sends that link nothing more of the
- * thread, and its routing index no longer holds the link for it: a session
- * notified of the thread's next event (its outbox woke on a NOTIFY right
- * after that event was produced) was still indexed. Until subscribed again.
+ * thread (until subscribed again), and its routing index no longer holds the
+ * link for it. A NOTIFY that finds nothing to send leaves no record (an idle
+ * outbox flushes in the NOTIFY's own step), so a stale entry shows where it
+ * outlives its session: routing entries left on the server after everyone left.
  */
 export const quietAfterUnsubscribe: Check = (records) => {
+  const leftovers = gauge(records, 'server.leftovers') ?? 0;
+  const stale: Violation[] = leftovers > 0 ? [{ invariant: 'waste', t: 0, message: `${leftovers} sessions or routing entries left on the server after everyone left: an unsubscribe kept its routing entry` }] : [];
+  return [...stale, ...quietOnTheWire(records)];
+};
+
+/** No frame of a thread on a link after the server had the link's unsubscribe of it (until subscribed again). */
+function quietOnTheWire(records: readonly TraceRecord[]): Violation[] {
   const asks = wireFrames(records, 'deliver', 'subscribe').concat(wireFrames(records, 'deliver', '"type":"resume"')).filter((f) => f.dir === 'c2s');
   const left = asks.filter((f) => f.frame.type === 'unsubscribe');
   if (left.length === 0) return [];
   const links = new Set(left.map((f) => f.link));
   const sent = wireFrames(records, 'send', '"thread"', (l) => links.has(l)).filter((f) => f.dir === 's2c' && f.frame.thread !== undefined);
-  const at = new Map<number, WireFrame[]>();
-  for (const f of inTraceOrder(asks.filter((a) => links.has(a.link)), sent)) at.set(f.at, [...(at.get(f.at) ?? []), f]);
   const gone = new Set<string>();
   const reported = new Set<string>();
   const out: Violation[] = [];
-  const report = (key: string, v: Violation) => {
-    if (!reported.has(key)) out.push(v);
-    reported.add(key);
-  };
-  // a session actor is named by the server's connection id, which its welcome frame tells the link
-  const linkOf = new Map(wireFrames(records, 'send', '"type":"welcome"', (l) => links.has(l)).map((f) => [f.frame.session ?? '', f.link]));
-  let produced: RecordOf<'produce'> | undefined;
-  records.forEach((r, i) => {
-    if (r.k === 'produce') produced = r;
-    const link = r.k === 'transition' && r.event === 'NOTIFY' ? (linkOf.get(r.actor) ?? (links.has(r.actor) ? r.actor : undefined)) : undefined;
-    if (r.k === 'transition' && link !== undefined && produced?.t === r.t && gone.has(`${link}\u0000${produced.thread}`)) {
-      report(`index\u0000${link}\u0000${produced.thread}`, { invariant: 'waste', t: r.t, conn: clientOfLink(link), message: `the routing index still held ${link} (session ${r.actor}) for thread ${produced.thread} after the server had its unsubscribe (notified of ${produced.run}#${produced.idx})` });
+  for (const f of inTraceOrder(asks.filter((a) => links.has(a.link)), sent)) {
+    const { frame } = f;
+    const key = (thread: string) => `${f.link}\u0000${thread}`;
+    if (f.dir === 'c2s') {
+      const threads = frame.type === 'resume' ? Object.keys(frame.positions ?? {}) : [frame.thread!];
+      for (const thread of threads) (frame.type === 'unsubscribe' ? gone.add(key(thread)) : gone.delete(key(thread)));
+    } else if (gone.has(key(frame.thread!)) && !reported.has(key(frame.thread!))) {
+      reported.add(key(frame.thread!));
+      out.push({ invariant: 'waste', t: f.t, conn: clientOfLink(f.link), message: `${frame.type} of thread ${frame.thread} went out on ${f.link} after the server had its unsubscribe` });
     }
-    for (const f of at.get(i) ?? []) {
-      const { frame } = f;
-      const key = (thread: string) => `${f.link}\u0000${thread}`;
-      if (f.dir === 'c2s') {
-        const threads = frame.type === 'resume' ? Object.keys(frame.positions ?? {}) : [frame.thread!];
-        for (const thread of threads) (frame.type === 'unsubscribe' ? gone.add(key(thread)) : gone.delete(key(thread)));
-      } else if (gone.has(key(frame.thread!))) {
-        report(`send\u0000${key(frame.thread!)}`, { invariant: 'waste', t: f.t, conn: clientOfLink(f.link), message: `${frame.type} of thread ${frame.thread} went out on ${f.link} after the server had its unsubscribe` });
-      }
-    }
-  });
+  }
   return out;
-};
+}
 
 /** Links the protocol itself closed to recover (ack timeout, silent peer, shed), not ones a fault cut. */
 const RECOVERY_CLOSES = new Set([4000, 4001, 1013]);

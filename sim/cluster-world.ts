@@ -104,10 +104,10 @@ export class ClusterWorld extends World {
   private startNode(name: string): HubRef {
     const protocol = this.input.protocol ?? {};
     const ids = this.nodeIds;
-    return createActor(servingHub(protocol.hubMachine ?? hubMachine), {
+    return this.watch.system(createActor(servingHub(protocol.hubMachine ?? hubMachine), {
       id: `hub:${name}`,
       ...(this.setup.clock ? { clock: this.setup.clock } : {}),
-      inspect: this.inspect,
+      ...this.watch.options,
       input: {
         epoch: '',
         directory: this.directory,
@@ -118,7 +118,7 @@ export class ClusterWorld extends World {
         ...(protocol.limits ? { limits: protocol.limits } : {}),
         sessionIds: () => `${name}-${ids.int(0, 0x7fffffff).toString(36)}`,
       },
-    }).start();
+    })).start();
   }
 
   /** A live node, drawn by the balancer (the first node's hub when none is up: it refuses nothing, the client retries). */

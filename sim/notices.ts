@@ -34,8 +34,15 @@ export type ExcuseRule = 'exact' | 'any-resync';
 
 const streamOf = (tenant: string, user: string, thread: string) => `${tenant}\u0000${user}\u0000${thread}`;
 const tabThread = (conn: string, thread: string) => `${conn}\u0000${thread}`;
-const restartEpoch = (r: TraceRecord): number | undefined => {
-  if (r.k !== 'fault' || r.fault !== 'restart') return undefined;
+/**
+ * The epoch a fault record starts, if it starts one: a server restart names it
+ * (`epoch eN`); a clustered store that comes back empty (`broker:restart`,
+ * `empty`) starts the next one, its streams numbered afresh from 1.
+ */
+const restartEpoch = (r: TraceRecord, current: number): number | undefined => {
+  if (r.k !== 'fault') return undefined;
+  if (r.fault === 'broker:restart') return r.detail === 'empty' ? current + 1 : undefined;
+  if (r.fault !== 'restart') return undefined;
   const m = /^epoch e(\d+)$/.exec(r.detail ?? '');
   return m ? Number(m[1]) - 1 : undefined;
 };
@@ -52,7 +59,7 @@ export class Notices {
     const seen = new Map<string, number>(); // conn|thread → epoch of the last event or rebase it heard
     const produced = new Map<string, Position>(); // tenant|user|run|idx → position
     for (const r of records) {
-      const next = restartEpoch(r);
+      const next = restartEpoch(r, epoch);
       if (next !== undefined) {
         epoch = next;
         heads.clear();

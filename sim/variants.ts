@@ -9,7 +9,7 @@
 import { assign, enqueueActions } from 'xstate';
 import { clientConnectionMachine, type ClientContext, type ClientEvent } from '../machines/client-connection.ts';
 import { encode, PROTOCOL_VERSION } from '../machines/protocol.ts';
-import { hubMachine, type HubContext, type HubEvent } from '../machines/hub.ts';
+import { hubMachine, publishedEvents, type HubContext, type HubEvent } from '../machines/hub.ts';
 import { inflight, openedStream, type OutboundStream } from '../machines/outbound-stream.ts';
 import { pendingAck, restartAt, skipTo } from '../machines/stream-cursor.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
@@ -111,9 +111,11 @@ const broadcastRouter = hubMachine.provide({
   actions: {
     route: hubIo(({ context, event, enqueue }) => {
       if (event.type !== 'PUBLISH') return;
-      const { tenant, user, thread } = event.event;
-      context.logs.log(context.routeKey(tenant, user, thread)).append(event.event);
-      for (const ref of context.sessions.values()) enqueue.sendTo(ref, { type: 'NOTIFY', thread });
+      for (const one of publishedEvents(event)) {
+        const { tenant, user, thread } = one;
+        context.logs.log(context.routeKey(tenant, user, thread)).append(one);
+        for (const ref of context.sessions.values()) enqueue.sendTo(ref, { type: 'NOTIFY', thread });
+      }
     }) as never,
   },
 });

@@ -10,7 +10,7 @@
  * itself: sim/run-driver.ts (simulated time) and sim/ws-world.ts (real
  * sockets) drive it through its phases.
  */
-import { createActor, type AnyActorRef, type InspectionEvent, type SnapshotFrom } from 'xstate';
+import { createActor, type AnyActorRef, type EventObject, type InspectionEvent, type SnapshotFrom } from 'xstate';
 import { agentRunMachine, type AgentRunRequest } from '../machines/agent-run.ts';
 import type { ClientConfig, ClientConnectionMachine } from '../machines/client-connection.ts';
 import type { AgentEvent } from '../machines/frames.ts';
@@ -37,7 +37,7 @@ import { Trace } from './trace.ts';
 import { TransitionLog } from './transition-log.ts';
 import { WireMeter } from './wire-meter.ts';
 import type { RunSpec, UserSpec, Workload } from './workload.ts';
-import { LeafWatch } from './macrosteps.ts';
+import { ActorWatch } from './macrosteps.ts';
 
 /** The protocol under test: the real one, or a variant made with `provide()` / config. */
 export interface ProtocolVariant {
@@ -128,8 +128,8 @@ export class World {
   readonly gauges: Gauges;
   /** The server's connection ids: the world's randomness, as crypto is a real server's. */
   private readonly sessionIds: () => string;
-  /** Clients and producers: inspected only when the trace or an outside inspector wants their events. */
-  private readonly leaves: LeafWatch;
+  /** Every root actor (hubs, clients, producers): inspected only when the trace or an outside inspector wants their events. */
+  protected readonly watch: ActorWatch;
 
   constructor(
     readonly input: WorldInput,
@@ -153,12 +153,15 @@ export class World {
       hubs: () => this.hubs(),
       clients: () => this.clients.values(),
     });
-    this.leaves = new LeafWatch(this.inspect, input.traceTransitions !== false || input.inspect !== undefined, () => this.transitions.count++);
+    this.watch = new ActorWatch(this.inspect, input.traceTransitions !== false || input.inspect !== undefined, {
+      step: () => this.transitions.count++,
+      event: this.heard,
+    });
   }
 
   /** The clients' one XState system (see transport/client-root.ts), made with the first client. */
   private get clientRoot(): ClientRoot {
-    return (this.tabsRoot ??= clientRoot({ ...this.clockOption, ...this.leaves.options }));
+    return (this.tabsRoot ??= clientRoot({ ...this.clockOption, ...this.watch.options }));
   }
 
   private tabsRoot: ClientRoot | undefined;
@@ -175,18 +178,23 @@ export class World {
 
   readonly inspect = (event: InspectionEvent): void => {
     this.input.inspect?.(event);
-    if (event.type === '@xstate.event' && event.event.type === 'NOTIFY') this.gauges.notified();
+    if (event.type === '@xstate.event') this.heard(event.event);
     this.transitions.observe(event);
+  };
+
+  /** An event sent to an actor of a server's system (the router's notifications are a gauge). */
+  private readonly heard = (event: EventObject): void => {
+    if (event.type === 'NOTIFY') this.gauges.notified();
   };
 
   // ---- server ---------------------------------------------------------------
 
   startServer(): void {
     const protocol = this.input.protocol ?? {};
-    this.hub = createActor(servingHub(protocol.hubMachine ?? hubMachine), {
+    this.hub = this.watch.system(createActor(servingHub(protocol.hubMachine ?? hubMachine), {
       id: 'hub',
       ...this.clockOption,
-      inspect: this.inspect,
+      ...this.watch.options,
       input: {
         epoch: `e${++this.epochs}`,
         restarted: this.epochs > 1,
@@ -198,7 +206,7 @@ export class World {
         ...(protocol.limits ? { limits: protocol.limits } : {}),
         sessionIds: this.sessionIds,
       },
-    });
+    }));
     this.hub.start();
   }
 
@@ -253,7 +261,7 @@ export class World {
   private clientOf(id: string, restore: { snapshot?: SnapshotFrom<ClientConnectionMachine> }): ClientActor {
     const protocol = this.input.protocol ?? {};
     const tab = this.tabs.get(id)!;
-    return this.leaves.watch(createClient({
+    return this.watch.leaf(createClient({
       parent: this.clientRoot.ref,
       id,
       endpoint: id,
@@ -263,7 +271,7 @@ export class World {
       app: tab.app,
       random: this.random.fork(tab.incarnation === 0 ? `client:${id}` : `client:${id}~${tab.incarnation}`),
       ...this.clockOption,
-      ...this.leaves.options,
+      ...this.watch.options,
       ...(protocol.clientConfig ? { config: protocol.clientConfig } : {}),
       ...(protocol.clientMachine ? { machine: protocol.clientMachine } : {}),
       ...(restore.snapshot ? { snapshot: restore.snapshot, incarnation: tab.incarnation } : {}),
@@ -298,7 +306,7 @@ export class World {
 
   private startRun(run: RunSpec, user: UserSpec): void {
     const sensitivities = { agent_started: run.sensitivity, agent_thinking: run.sensitivity, tool_executing: run.sensitivity, tool_completed: run.sensitivity, agent_completed: run.sensitivity };
-    const producer = this.leaves.watch(createActor(
+    const producer = this.watch.leaf(createActor(
       agentRunMachine.provide({
         actions: {
           emit: (_, params) => {
@@ -311,7 +319,7 @@ export class World {
           },
         },
       }),
-      { id: `run:${run.id}`, ...this.clockOption, ...this.leaves.options, input: { tenant: user.tenant, user: user.user, thread: run.thread, run: run.id, sensitivities } },
+      { id: `run:${run.id}`, ...this.clockOption, ...this.watch.options, input: { tenant: user.tenant, user: user.user, thread: run.thread, run: run.id, sensitivities } },
     )).start();
     this.producers.push(producer);
     run.steps.forEach((step, k) => {

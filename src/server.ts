@@ -184,11 +184,22 @@ export async function createWsimServer(options: WsimServerOptions = {}): Promise
     ...(limits.rateLimit !== undefined ? { rateLimit: limits.rateLimit } : {}),
   });
 
-  const append = (event: AgentEvent): number => {
-    hub.send({ type: 'PUBLISH', event });
+  /** One PUBLISH for the whole array (each subscriber told once per stream), and the sequence each event got. */
+  const append = (events: readonly AgentEvent[]): number[] => {
+    hub.send({ type: 'PUBLISH', events });
     const { logs, routeKey } = hub.getSnapshot().context;
-    totals.published++;
-    return logs.log(routeKey(event.tenant, event.user, event.thread), { tenant: event.tenant, user: event.user }).head;
+    totals.published += events.length;
+    // each log's head is its stream's last event of the array: count back from it
+    const later = new Map<string, number>();
+    const seqs: number[] = new Array(events.length);
+    for (let i = events.length - 1; i >= 0; i--) {
+      const { tenant, user, thread } = events[i]!;
+      const key = routeKey(tenant, user, thread);
+      const after = later.get(key) ?? 0;
+      seqs[i] = logs.log(key, { tenant, user }).head - after;
+      later.set(key, after + 1);
+    }
+    return seqs;
   };
 
   /** The identity of each link's session, by the transport's link name. */

@@ -11,10 +11,10 @@
  */
 
 import { expect } from 'chai';
-import { createActor, enqueueActions, type AnyStateMachine, type StateValue } from 'xstate';
+import { createActor, enqueueActions, type AnyActorRef, type AnyStateMachine, type StateValue } from 'xstate';
 import { getShortestPaths, getSimplePaths } from 'xstate/graph';
 import type { AgentEvent, Role } from '../../machines/frames.ts';
-import { hubMachine, spawnSessionNamed, type HubContext, type HubEvent, type HubInput } from '../../machines/hub.ts';
+import { hubMachine, publishedEvents, spawnSessionNamed, type HubContext, type HubEvent, type HubInput } from '../../machines/hub.ts';
 import { Directory, type Identity } from '../../machines/identity.ts';
 import { applyPolicy, DEFAULT_POLICY } from '../../machines/policy.ts';
 import { streamKey } from '../../machines/replay-log.ts';
@@ -95,12 +95,15 @@ const model = (hubMachine as AnyStateMachine).provide({
 });
 
 const publish = (tenant: string, user: string, thread: string): HubEvent => ({ type: 'PUBLISH', event: producedEvent(tenant, user, thread, 0) });
+/** One publish of several events: two of one stream, one of another tenant's, one of another thread. */
+const publishMany: HubEvent = { type: 'PUBLISH', events: [['acme', 'u1', 't1'], ['acme', 'u1', 't1'], ['beta', 'u1', 't1'], ['acme', 'u1', 't9']].map(([t, u, th], i) => producedEvent(t!, u!, th!, i)) };
 const MODEL_EVENTS: HubEvent[] = [
   ...CONN_IDS.map((link) => ({ type: 'CONNECT', link }) as HubEvent),
   publish('acme', 'u1', 't1'),
   publish('beta', 'u1', 't1'),
   publish('acme', 'u2', 't1'),
   publish('acme', 'u1', 't9'),
+  publishMany,
   { type: 'SET_ROLE', tenant: 'acme', user: 'u1', role: 'viewer' },
   { type: 'REVOKE', token: 'tok-b1' },
   ...CONN_IDS.map(done),
@@ -126,7 +129,7 @@ function modelEvents(s: Snap): HubEvent[] {
 const abstract = (s: Snap): string => JSON.stringify([s.value, s.status, mOf(s.context)]);
 const eventKey = (e: HubEvent | undefined): string => {
   if (e === undefined) return 'init';
-  if (e.type === 'PUBLISH') return `PUBLISH:${e.event.tenant}/${e.event.user}/${e.event.thread}`;
+  if (e.type === 'PUBLISH') return `PUBLISH:${publishedEvents(e).map((one) => `${one.tenant}/${one.user}/${one.thread}`).join('+')}`;
   if (e.type === 'CONNECT') return `${e.type}:${e.link}`;
   return e.type;
 };
@@ -153,6 +156,8 @@ class HubWorld {
   /** Role of each (tenant, user), as the world set it. */
   readonly roles = new Map<string, Role>();
   private idx = new Map<string, number>();
+  /** NOTIFYs each session was sent. */
+  readonly notifies = new Map<string, number>();
   readonly hub;
 
   /** The id the hub draws next: the test's id source names each session after its connection. */
@@ -166,7 +171,11 @@ class HubWorld {
     hub = createActor(WIRED, {
       clock: new SimClock(this.scheduler),
       input: { epoch: 'e1', directory: this.directory, sessionConfig: SESSION_CONFIG, sessionIds: () => this.nextId },
-      inspect: (ev) => coverage.observe(ev, hub),
+      inspect: (ev) => {
+        coverage.observe(ev, hub);
+        const to = (ev.actorRef as AnyActorRef).id;
+        if (ev.type === '@xstate.event' && ev.event.type === 'NOTIFY') this.notifies.set(to, (this.notifies.get(to) ?? 0) + 1);
+      },
     });
     hub.subscribe((snapshot) => {
       deepFreeze(snapshot.context);
@@ -191,13 +200,25 @@ class HubWorld {
   }
 
   publish(tenant: string, user: string, thread: string, sensitivity?: AgentEvent['sensitivity']): AgentEvent {
-    const key = streamKey(tenant, user, thread);
-    const idx = this.idx.get(key) ?? 0;
-    this.idx.set(key, idx + 1);
-    const event = producedEvent(tenant, user, thread, idx, 'agent_thinking', sensitivity);
+    const event = this.produce({ tenant, user, thread }, sensitivity);
     this.hub.send({ type: 'PUBLISH', event });
     this.settle();
     return event;
+  }
+
+  /** Several events in one PUBLISH. */
+  publishAll(streams: ReadonlyArray<Pick<AgentEvent, 'tenant' | 'user' | 'thread'>>, sensitivity?: AgentEvent['sensitivity']): AgentEvent[] {
+    const events = streams.map((stream) => this.produce(stream, sensitivity));
+    this.hub.send({ type: 'PUBLISH', events });
+    this.settle();
+    return events;
+  }
+
+  private produce({ tenant, user, thread }: Pick<AgentEvent, 'tenant' | 'user' | 'thread'>, sensitivity?: AgentEvent['sensitivity']): AgentEvent {
+    const key = streamKey(tenant, user, thread);
+    const idx = this.idx.get(key) ?? 0;
+    this.idx.set(key, idx + 1);
+    return producedEvent(tenant, user, thread, idx, 'agent_thinking', sensitivity);
   }
 
   /** Let the zero-delay flushes run, without moving time. */
@@ -222,7 +243,7 @@ function execute(path: Path, coarse = false): void {
     if (coarse) expect(modelEvents(before).map(eventKey), `${at}: the model offers this event here`).to.include(eventKey(event));
     for (const [id, port] of w.ports) marks.set(id, port.messages.length);
     const wasRunning = w.hub.getSnapshot().status === 'active';
-    let published: AgentEvent | undefined;
+    let published: AgentEvent[] | undefined;
     switch (isDone(event) ? 'done' : event.type) {
       case 'done':
         // the world ends the session (the peer went away); the hub hears XState's done event of it
@@ -233,7 +254,7 @@ function execute(path: Path, coarse = false): void {
         w.connect((event as Extract<HubEvent, { type: 'CONNECT' }>).link as ConnId);
         break;
       case 'PUBLISH':
-        if (event.type === 'PUBLISH') published = w.publish(event.event.tenant, event.event.user, event.event.thread);
+        if (event.type === 'PUBLISH') published = w.publishAll(publishedEvents(event));
         break;
       case 'SET_ROLE':
         if (event.type !== 'SET_ROLE') break;
@@ -271,8 +292,8 @@ function execute(path: Path, coarse = false): void {
       }
       if (published) {
         const subscribed = wasRunning && m.conns[id] === 'live';
-        const routed = subscribed && published.tenant === tenant && published.user === user && published.thread === 't1';
-        expect(fresh.map((f) => f.event), `${at}: PUBLISH routes to ${id}: ${routed}`).to.deep.equal(routed ? [applyPolicy(DEFAULT_POLICY, w.roleOf(id), published)] : []);
+        const routed = subscribed ? published.filter((e) => e.tenant === tenant && e.user === user && e.thread === 't1') : [];
+        expect(fresh.map((f) => f.event), `${at}: PUBLISH routes to ${id}: ${routed.length}`).to.deep.equal(routed.map((e) => applyPolicy(DEFAULT_POLICY, w.roleOf(id), e)));
       }
       if (event.type === 'CONNECT' && event.link === id && m.conns[id] === 'live') {
         // a new subscriber is served its key's log from the start
@@ -350,6 +371,29 @@ describe('machines/hub', function () {
       const logs = w.hub.getSnapshot().context.logs;
       expect(logs.log(streamKey('acme', 'u1', 't1')).head).to.equal(1);
       expect(logs.log(streamKey('beta', 'u1', 't1')).head).to.equal(1);
+    });
+
+    it('a PUBLISH of several events: each appended to its own log, each subscriber told once per stream, its events in one batch', () => {
+      const w = new HubWorld();
+      for (const id of CONN_IDS) w.connect(id);
+      const sent = new Map(CONN_IDS.map((id) => [id, w.ports.get(id)!.messages.length]));
+      const events = w.publishAll([
+        { tenant: 'acme', user: 'u1', thread: 't1' },
+        { tenant: 'beta', user: 'u1', thread: 't1' },
+        { tenant: 'acme', user: 'u1', thread: 't1' },
+        { tenant: 'acme', user: 'u1', thread: 't1' },
+        { tenant: 'acme', user: 'u1', thread: 't9' },
+      ], 'public');
+      const [a1, b1, a2, a3] = events;
+      const got = (id: ConnId) => w.ports.get(id)!.events().map((f) => [f.seq, f.event]);
+      expect(got('c1')).to.deep.equal([[1, a1], [2, a2], [3, a3]]);
+      expect(got('c3')).to.deep.equal([[1, a1], [2, a2], [3, a3]]);
+      expect(got('c2')).to.deep.equal([[1, b1]]);
+      expect(Object.fromEntries(w.notifies), 'one NOTIFY per subscriber per stream (t9 has none)').to.deep.equal({ c1: 1, c2: 1, c3: 1 });
+      expect(CONN_IDS.map((id) => w.ports.get(id)!.messages.length - sent.get(id)!), 'one message each: a batch').to.deep.equal([1, 1, 1]);
+      const logs = w.hub.getSnapshot().context.logs;
+      expect([streamKey('acme', 'u1', 't1'), streamKey('beta', 'u1', 't1'), streamKey('acme', 'u1', 't9')].map((key) => logs.log(key).head)).to.deep.equal([3, 1, 1]);
+      expect(w.hub.getSnapshot().context.published).to.equal(5);
     });
 
     it('a session that ends (xstate.done.actor.*) leaves the map and the index, and routing skips it', () => {

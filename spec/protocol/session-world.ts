@@ -107,7 +107,7 @@ export class SessionWorld {
     for (const thread of threads) this.send({ v: 1, type: 'subscribe', thread, from: 1 });
   }
 
-  /** Publish n produced events on a thread, as a producer does. */
+  /** Publish n produced events on a thread in one publish, as a producer's array does (one flush carries them). */
   publish(thread: string, n = 1, type: EventType = 'agent_thinking', sensitivity?: Sensitivity): AgentEvent[] {
     const out: AgentEvent[] = [];
     for (let i = 0; i < n; i++) {
@@ -115,7 +115,7 @@ export class SessionWorld {
       this.idx.set(thread, idx + 1);
       out.push(producedEvent(TENANT, USER, thread, idx, type, sensitivity));
     }
-    for (const event of out) this.hub.send({ type: 'PUBLISH', event });
+    this.hub.send({ type: 'PUBLISH', events: out });
     this.settle();
     return out;
   }

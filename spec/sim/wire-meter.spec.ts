@@ -21,6 +21,15 @@ describe('sim/wire-meter', () => {
     expect(meter.chunkedSeqs()).to.equal(1);
   });
 
+  it('reads thread names with escapes (quotes, backslashes) as the encoder writes them', () => {
+    const meter = new WireMeter();
+    for (const thread of ['a\\"b', 'a\\', 'a\\"b', '"', '\\"seq\\":9']) meter.sent('a', encode({ v: 1, type: 'batch', frames: [event(thread, 7), chunk(thread, 8, 0)] }));
+    // 'a\\"b' went out twice (its event and its chunk, each); every other name once, none mistaken for another
+    expect(meter.maxSendsPerSeq()).to.equal(2);
+    expect(meter.retransmissions()).to.equal(2);
+    expect(meter.chunkedSeqs()).to.equal(4);
+  });
+
   it('sees nothing in frames that carry no event', () => {
     const meter = new WireMeter();
     for (const frame of [{ v: 1, type: 'welcome', session: 's', epoch: 'e1' }, { v: 1, type: 'pong', id: 2 }] as ServerFrame[]) meter.sent('a', encode(frame));

@@ -81,4 +81,34 @@ describe('oracle: a missing event is excused only by a notice covering its seque
     expect(verdict.metrics.excused).to.equal(1);
     expect(judge(records, { excuse: 'any-resync' }).metrics.lost).to.equal(0);
   });
+
+  /**
+   * Found by a sweep (broker_data_loss_explicit_resync, seed 7, path 1): an
+   * event appended just before the store came back empty, never mirrored to
+   * the node, announced by the epoch change; the oracle kept numbering the old
+   * epoch and called it a silent loss.
+   */
+  describe('a clustered store that comes back empty starts a new epoch', () => {
+    const lostInTheStore = (detail: string): TraceRecord[] => [
+      ...START,
+      produce(10, 0, 'agent_started'),
+      produce(20, 1, 'tool_executing'),
+      app(15, 0, 1, 'agent_started'),
+      { t: 25, k: 'fault', fault: 'broker:restart', detail },
+      resync(45, 2, 1, 'epoch_changed'),
+      produce(50, 2, 'agent_completed'),
+      app(52, 2, 1, 'agent_completed'),
+      END,
+    ];
+
+    it('its epoch change covers the tail of the old epoch', () => {
+      const verdict = judge(lostInTheStore('empty'));
+      expect(verdict.metrics.lost).to.equal(0);
+      expect(verdict.metrics.excused).to.equal(1);
+    });
+
+    it('a store that kept its data starts none: the same gap is a loss', () => {
+      expect(judge(lostInTheStore('kept')).metrics.lost).to.equal(1);
+    });
+  });
 });
