@@ -23,7 +23,7 @@ import { createClient, type AppSink, type ClientActor } from '../transport/clien
 import { clientRoot, type ClientRoot } from '../transport/client-root.ts';
 import type { Transport } from '../transport/link.ts';
 import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
-import { appStub, mergeFailures } from './app-stub.ts';
+import { appStub, mergeFailures, type AppStubHost } from './app-stub.ts';
 import type { SimClock } from './clock.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { Gauges } from './gauges.ts';
@@ -166,6 +166,13 @@ export class World {
 
   private tabsRoot: ClientRoot | undefined;
 
+  /** What every tab's app writes to, and its clock (one for all tabs). */
+  private get appHost(): AppStubHost {
+    return (this.appHostOnce ??= { trace: this.trace, now: () => this.time.now });
+  }
+
+  private appHostOnce: AppStubHost | undefined;
+
   private get clockOption() {
     return this.setup.clock ? { clock: this.setup.clock } : {};
   }
@@ -248,7 +255,7 @@ export class World {
         const id = clientId(user.tenant, user.user, tab);
         this.trace.append({ t: 0, k: 'conn', conn: id, tenant: user.tenant, user: user.user, role: user.role, endpoint: id });
         for (const thread of user.threads) this.trace.append({ t: 0, k: 'subscribe', conn: id, thread, on: true });
-        const app = appStub({ trace: this.trace, now: () => this.time.now }, id, this.random.fork(`app:${id}`), failure);
+        const app = appStub(this.appHost, id, this.random.fork(`app:${id}`), failure);
         this.tabs.set(id, { user, app, transport, incarnation: 0 });
         this.clients.set(id, this.clientOf(id, {}));
       }
