@@ -5,12 +5,14 @@
  * - bytesPerIdleSession: a simulated world with 1,000 idle users (one tab,
  *   one thread each: a client actor, its link, the hub's session actor and
  *   its routing entry), connected and subscribed, minus the same world with
- *   none, after full collections, / 1,000;
+ *   none, after full collections, / 1,000. A world of the same size runs
+ *   first (the code it compiles is not the sessions'), and each world is
+ *   measured only once the one before it was collected (see `collected`);
  * - compiledBytesPerIdleSession: the same, on compiled JavaScript as the built
  *   package runs it. Under tsx (`npm run bench`) esbuild's keepNames wraps
  *   every arrow function in `__name`, whose defineProperty gives each closure
- *   a 256-byte property store of its own: about 6 KB of an idle session that
- *   no user pays. Measured in a child node on an esbuild bundle of this file
+ *   a 256-byte property store of its own: about 3 KB of an idle session that
+ *   no user pays (6 KB before the per-tab closures were cut). Measured in a child node on an esbuild bundle of this file
  *   (keepNames off, packages external), or in process when this file is
  *   already compiled.
  * - heapGrowth: the sustained-load world of the sim bench, stopped at a
