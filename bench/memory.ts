@@ -11,8 +11,9 @@
  * - compiledBytesPerIdleSession: the same, on compiled JavaScript as the built
  *   package runs it. Under tsx (`npm run bench`) esbuild's keepNames wraps
  *   every arrow function in `__name`, whose defineProperty gives each closure
- *   a 256-byte property store of its own: a few hundred bytes of an idle session that
- *   no user pays (6 KB before the per-tab closures were cut; under 1 KB now). Measured in a child node on an esbuild bundle of this file
+ *   a 256-byte property store of its own, which no user pays: 6 KB of an idle
+ *   session while each tab and link had closures of its own, under 1 KB since
+ *   they are methods. Measured in a child node on an esbuild bundle of this file
  *   (keepNames off, packages external), or in process when this file is
  *   already compiled.
  * - heapGrowth: the sustained-load world of the sim bench, stopped at a
