@@ -31,8 +31,17 @@ export interface BenchReport {
   memory: MemoryFigures;
   cluster: ClusterFigures;
   spread: { sim: SimDetail; scaling: ScalingDetail; swarm: SwarmDetail; ws: WsDetail; peers: PeerDetail; memory: MemoryDetail; cluster: ClusterDetail };
-  machine: { cpus: number; cpuModel: string; node: string; xstate: string; platform: string; date: string; quick: boolean; wallSeconds: number; loadavgBefore: number[]; loadavgAfter: number[] };
+  machine: { cpus: number; cpuModel: string; node: string; xstate: string; platform: string; date: string; quick: boolean; wallSeconds: number; loadavgBefore: number[]; loadavgAfter: number[]; runtime: Runtime };
 }
+
+/**
+ * Which code the bench measured: the built JavaScript users run (`npm run bench`
+ * builds dist/ first when it is stale: scripts/run-cli.mjs) or the TypeScript
+ * through tsx (the smoke spec, `npx tsx cli/main.ts bench`).
+ */
+export type Runtime = 'dist' | 'tsx';
+
+export const RUNTIME: Runtime = import.meta.url.endsWith('.js') ? 'dist' : 'tsx';
 
 /** How much of each measurement: the full bench (about 3 min on 2 cores) or the quick one (50–85 s). */
 export interface BenchProfile {
@@ -109,6 +118,7 @@ export async function runBench(options: { quick?: boolean } = {}): Promise<Bench
       wallSeconds: round2((performance.now() - started) / 1000),
       loadavgBefore,
       loadavgAfter: loadavg().map(round2),
+      runtime: RUNTIME,
     },
   };
 }
@@ -164,7 +174,7 @@ export function formatBench(r: BenchReport): string {
   const line = (row: readonly string[]) => row.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ');
   const m = r.machine;
   return [
-    `wsim bench${m.quick ? ' --quick' : ''} — ${m.date}, ${m.cpus} × ${m.cpuModel}, node ${m.node}, xstate ${m.xstate}, ${fmt(m.wallSeconds)} s, load ${m.loadavgBefore.join('/')} → ${m.loadavgAfter.join('/')}`,
+    `wsim bench${m.quick ? ' --quick' : ''} — ${m.date}, ${m.runtime === 'dist' ? 'built JavaScript (dist/)' : 'TypeScript through tsx'}, ${m.cpus} × ${m.cpuModel}, node ${m.node}, xstate ${m.xstate}, ${fmt(m.wallSeconds)} s, load ${m.loadavgBefore.join('/')} → ${m.loadavgAfter.join('/')}`,
     line(header),
     line(widths.map((w) => '-'.repeat(w))),
     ...rows.map(line),

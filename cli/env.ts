@@ -43,9 +43,13 @@ export function defaultSeed(env: Env = process.env): number {
   return env.SIM_SEED === undefined ? DEFAULT_SEED : Number(env.SIM_SEED);
 }
 
-/** A scenario's default runs, scaled by SIM_RUNS (SIM_RUNS=10 → ten times as many). */
-export function scaledRuns(scenario: Pick<Scenario, 'runs'>, env: Env = process.env): number {
+/**
+ * A scenario's default runs, scaled by SIM_RUNS (SIM_RUNS=10 → ten times as
+ * many), times `depth`: how many times its own runs the caller proves by
+ * default (`npm run spec` proves more than `wsim run` reports).
+ */
+export function scaledRuns(scenario: Pick<Scenario, 'runs'>, env: Env = process.env, depth = 1): number {
   checkEnv('', env);
   const scale = env.SIM_RUNS === undefined ? 1 : runsScaleOf(env.SIM_RUNS)!;
-  return Math.max(1, Math.round(scenario.runs * scale));
+  return Math.max(1, Math.round(scenario.runs * depth * scale));
 }

@@ -35,7 +35,7 @@ export function workerCode(here: string = import.meta.url): WorkerCode {
   return { kind: 'built', entry: pathToFileURL(built) };
 }
 
-/** Relative imports of a built module: `from './x.js'`, `import './x.js'`, `import('./x.js')`. */
+/** Relative imports of a built module: `from`, `import` and `import()` of a `./…/x.js` path (no quoted example here: this file is in the graphs it scans). */
 const IMPORT = /(?:\bfrom|\bimport)\s*\(?\s*['"](\.\.?\/[^'"]+\.js)['"]/g;
 
 /**

@@ -40,6 +40,7 @@ import {
   handRun,
   hold,
   isDuplicate,
+  repeatsUnheardResync,
   isPlainRun,
   newCursor,
   pendingAck,
@@ -299,6 +300,16 @@ function nextInSweep(streams: Streams, sweep: readonly string[]): { streams: Str
   return { streams, sweep: [] };
 }
 
+/**
+ * After a resync moved a stream forward over a gap, the frames it held from
+ * the resync's start on are its next: settled, the first for the app as head.
+ * A resync that did not move it releases nothing (a frame the app failed on
+ * waits for its retry).
+ */
+function releasedPast(before: StreamCursor, after: StreamCursor): { cursor: StreamCursor; head: EventFrame | undefined } {
+  return after.next > before.next ? settle(after) : { cursor: after, head: undefined };
+}
+
 const deliverParams = (head: EventFrame): DeliverParams => ({ thread: head.thread, seq: head.seq, event: head.event! });
 
 /** Cursors restored from an earlier client: acked up to where the app stood (the resume says so). */
@@ -447,12 +458,15 @@ export const clientConnectionMachine = setup({
       if (event.type !== 'frame.resync_required') return;
       const cursor = { ...cursorOf(context.streams, event.frame.thread), confirmed: true, epoch: event.frame.epoch };
       const moved = resynced(cursor, event.frame, event.frame.epoch, event.frame.reason === 'epoch_changed');
+      const settled = releasedPast(cursor, moved.cursor);
       enqueue.assign({
-        streams: withCursor(context.streams, moved.cursor),
+        streams: withCursor(context.streams, settled.cursor),
         epoch: event.frame.epoch,
         stats: { ...context.stats, resyncs: context.stats.resyncs + 1 },
       });
       enqueue({ type: 'notifyResync', params: moved.notice });
+      // frames held beyond the gap are the stream's next: the app gets them now, not never
+      if (settled.head) enqueue({ type: 'deliver', params: deliverParams(settled.head) });
     }),
     /**
      * A resync to an epoch whose frames already arrived (it was overtaken, or it came twice):
@@ -460,9 +474,12 @@ export const clientConnectionMachine = setup({
      */
     noticeResync: withIo(({ context, event, enqueue }) => {
       if (event.type !== 'frame.resync_required') return;
-      const moved = resynced(cursorOf(context.streams, event.frame.thread), event.frame, event.frame.epoch, false);
-      enqueue.assign({ streams: withCursor(context.streams, moved.cursor), stats: { ...context.stats, resyncs: context.stats.resyncs + 1 } });
+      const cursor = cursorOf(context.streams, event.frame.thread);
+      const moved = resynced(cursor, event.frame, event.frame.epoch, false);
+      const settled = releasedPast(cursor, moved.cursor);
+      enqueue.assign({ streams: withCursor(context.streams, settled.cursor), stats: { ...context.stats, resyncs: context.stats.resyncs + 1 } });
       enqueue({ type: 'notifyResync', params: moved.notice });
+      if (settled.head) enqueue({ type: 'deliver', params: deliverParams(settled.head) });
     }),
     /** A frame we already have came again: the server missed our ack, so the next ack must cover it again. */
     countDuplicate: assign(({ context, event }) => {
@@ -484,7 +501,7 @@ export const clientConnectionMachine = setup({
       if (f.epoch !== undefined) cursor = { ...cursor, seenEpoch: f.epoch };
       // the frame repeats a resync the client has not heard yet (its resync_required was lost): tell the app first
       // (in the same epoch too: a window evicted mid-stream leaves the cursor behind the resync's start)
-      if (f.resync && (!cursor.confirmed || cursor.epoch !== (f.epoch ?? cursor.epoch) || cursor.next < f.resync.from)) {
+      if (repeatsUnheardResync(cursor, f)) {
         const newEpoch = f.resync.reason === 'epoch_changed' && firstOfEpoch && cursor.epoch !== f.epoch;
         const moved = resynced(cursor, f.resync, f.epoch, newEpoch);
         cursor = moved.cursor;

@@ -54,8 +54,21 @@ export const newCursor = (thread: string, next = 1, epoch: string | null = null)
   seenEpoch: null,
 });
 
-/** A frame this cursor has released already, or holds already. */
-export const isDuplicate = (cursor: StreamCursor, frame: EventFrame): boolean => frame.seq < cursor.next || cursor.held[frame.seq] !== undefined;
+/**
+ * The frame repeats a resync this cursor has not heard (its `resync_required`
+ * was lost, or the stream is behind the resync's start): it must be heard for
+ * the resync, even when its own event is already held.
+ */
+export const repeatsUnheardResync = (cursor: StreamCursor, f: EventFrame): f is EventFrame & { resync: NonNullable<EventFrame['resync']> } =>
+  f.resync !== undefined && (!cursor.confirmed || cursor.epoch !== (f.epoch ?? cursor.epoch) || cursor.next < f.resync.from);
+
+/**
+ * A frame this cursor has released already, or holds already. A held frame
+ * that repeats an unheard resync is not a duplicate: ignoring it would leave
+ * the stream waiting forever for a gap the server can no longer fill.
+ */
+export const isDuplicate = (cursor: StreamCursor, frame: EventFrame): boolean =>
+  frame.seq < cursor.next || (cursor.held[frame.seq] !== undefined && !repeatsUnheardResync(cursor, frame));
 
 /** Hold a frame until its turn; null when the buffer is full (the server will send it again). */
 export function hold(cursor: StreamCursor, frame: EventFrame, cap: number): StreamCursor | null {

@@ -54,6 +54,8 @@ describe('wsim bench --quick (smoke)', function () {
     expect(report.machine.cpus).to.be.greaterThan(0);
     expect(report.machine.node).to.match(/^v\d+/);
     expect(Number.isNaN(Date.parse(report.machine.date))).to.equal(false);
+    // the specs run the TypeScript; `npm run bench` runs dist/ (spec/cli/run-cli.spec.ts)
+    expect(report.machine.runtime).to.equal('tsx');
   });
 
   it('prints a table and a JSON object that round-trips', () => {

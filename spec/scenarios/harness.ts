@@ -29,10 +29,17 @@ export interface PropertyResult {
   reached: Map<string, number>;
 }
 
+/**
+ * How many times its own default runs `npm run spec` proves of each scenario
+ * (SIM_RUNS scales this too): as many as the suite's wall time pays for, on
+ * two mocha workers (.mocharc.json), measured: README "Tests".
+ */
+export const SPEC_DEPTH = 4;
+
 /** Check a scenario's property, optionally against a broken protocol variant. */
 export function check(s: Scenario, options: { variant?: ProtocolVariant; runs?: number; timeLimitMs?: number } = {}): PropertyResult {
   const seed = defaultSeed();
-  const numRuns = options.runs ?? scaledRuns(s);
+  const numRuns = options.runs ?? scaledRuns(s, process.env, SPEC_DEPTH);
   const reached = new Map<string, number>((s.sometimes ?? []).map((c) => [c.name, 0]));
   let run = 0;
   const details = fc.check(
