@@ -5,12 +5,15 @@
  * - bytesPerIdleSession: a simulated world with 1,000 idle users (one tab,
  *   one thread each: a client actor, its link, the hub's session actor and
  *   its routing entry), connected and subscribed, minus the same world with
- *   none, after full collections, / 1,000;
+ *   none, after full collections, / 1,000. A world of the same size runs
+ *   first (the code it compiles is not the sessions'), and each world is
+ *   measured only once the one before it was collected (see `collected`);
  * - compiledBytesPerIdleSession: the same, on compiled JavaScript as the built
  *   package runs it. Under tsx (`npm run bench`) esbuild's keepNames wraps
  *   every arrow function in `__name`, whose defineProperty gives each closure
- *   a 256-byte property store of its own: about 6 KB of an idle session that
- *   no user pays. Measured in a child node on an esbuild bundle of this file
+ *   a 256-byte property store of its own, which no user pays: 6 KB of an idle
+ *   session while each tab and link had closures of its own, under 1 KB since
+ *   they are methods. Measured in a child node on an esbuild bundle of this file
  *   (keepNames off, packages external), or in process when this file is
  *   already compiled.
  * - heapGrowth: the sustained-load world of the sim bench, stopped at a
@@ -26,11 +29,15 @@ import { horizonOf } from '../sim/horizon.ts';
 import { sustainedInput, sustainedScenario } from './sim-speed.ts';
 import { emptyWorkload, idleUsers, openWorld } from './sim-world.ts';
 import { CALM_PLAN } from '../sim/fault-plan.ts';
-import { gcFunction, log, round, roundSpread, settledHeap, spread, type Spread } from './stats.ts';
+import { gcFunction, log, round, roundSpread, settledHeap, spread, tick, type Spread } from './stats.ts';
 
 export const IDLE_SESSIONS = 1000;
 
+/** The previous world measured: the next measurement waits until it is collected. */
+let previous: WeakRef<object> | undefined;
+
 async function idleHeap(gc: () => void, users: number): Promise<number> {
+  await collected(gc, previous);
   const { world, scheduler } = openWorld({ scenario: 'memory', seed: 11, workload: emptyWorkload(idleUsers(users)), plan: { ...CALM_PLAN, healAt: 0 }, settleMs: 0 });
   scheduler.runUntil(3000); // connected, subscribed, a few heartbeats
   const heap = await settledHeap(gc);
@@ -38,12 +45,30 @@ async function idleHeap(gc: () => void, users: number): Promise<number> {
   if (sessions !== users) throw new Error(`memory: ${sessions} sessions for ${users} users`);
   world.shutdown();
   scheduler.runUntil(scheduler.now + 10_000);
+  previous = new WeakRef(world);
   return heap;
+}
+
+/**
+ * Full collections until the world is gone (at most 30). Now and then V8
+ * keeps a dropped world through several full collections in a row (found: one
+ * repetition in three read ≈ 4,200 bytes per session, its empty world counted
+ * with the 15 MB of the full one before it, which a later collection freed).
+ */
+async function collected(gc: () => void, ref: WeakRef<object> | undefined): Promise<void> {
+  for (let pass = 0; pass < 30 && ref?.deref() !== undefined; pass++) {
+    await tick(); // a WeakRef read keeps its target until the job ends
+    gc();
+    await tick();
+  }
+  if (ref?.deref() !== undefined) throw new Error('memory: the previous world is still reachable after 30 full collections');
 }
 
 /** Bytes per idle session, `reps` times (an empty world, then a full one, each time). */
 export async function idleBytesPerSession(gc: () => void, reps: number, onRep: (bytes: number, rep: number) => void = () => {}): Promise<number[]> {
   const perSession: number[] = [];
+  // a world of the same size first: the code it compiles would otherwise count for the first repetition's sessions (≈ 2 KB more)
+  await idleHeap(gc, IDLE_SESSIONS);
   for (let i = 0; i < reps; i++) {
     const empty = await idleHeap(gc, 0);
     const full = await idleHeap(gc, IDLE_SESSIONS);

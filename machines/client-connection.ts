@@ -22,6 +22,7 @@
  * `JSON.stringify` and a restored client resumes where the old one stood.
  */
 import { assign, enqueueActions, raise, setup } from 'xstate';
+import { EMPTY_LIST, withDefaults } from './defaults.ts';
 import {
   CloseCode,
   isReconnectCode,
@@ -74,7 +75,7 @@ export interface ClientConfig {
   resubscribeMs: number;
 }
 
-export const DEFAULT_CLIENT_CONFIG: ClientConfig = {
+export const DEFAULT_CLIENT_CONFIG: ClientConfig = Object.freeze({
   connectTimeoutMs: 2000,
   authTimeoutMs: 2000,
   // generous, as real deployments are: a frame queued behind a large one on a slow link arrives late
@@ -90,7 +91,7 @@ export const DEFAULT_CLIENT_CONFIG: ClientConfig = {
   maxAppAttempts: 5,
   releaseBufferCap: 4096,
   resubscribeMs: 500,
-};
+});
 
 /** What the app is told besides its events (the endpoint maps the `notify*` actions onto it). */
 export interface AppSink {
@@ -137,6 +138,9 @@ export interface ClientStats {
   resyncs: number;
   deadLetters: number;
 }
+
+/** A new client's stats (shared, frozen: stats are replaced when they change). */
+const NO_CLIENT_STATS: ClientStats = Object.freeze({ duplicates: 0, rejected: 0, reconnects: 0, resyncs: 0, deadLetters: 0 });
 
 export interface ClientContext {
   id: string;
@@ -633,16 +637,16 @@ export const clientConnectionMachine = setup({
   context: ({ input }) => ({
     id: input.id,
     token: input.token,
-    config: { ...DEFAULT_CLIENT_CONFIG, ...input.config },
+    config: withDefaults(DEFAULT_CLIENT_CONFIG, input.config),
     threads: [...new Set(input.threads)],
     streams: restoredStreams(input.cursors),
-    sweep: [],
+    sweep: EMPTY_LIST,
     epoch: null,
     attempt: 0,
     pingId: 0,
     heard: false,
     failure: null,
-    stats: { duplicates: 0, rejected: 0, reconnects: 0, resyncs: 0, deadLetters: 0 },
+    stats: NO_CLIENT_STATS,
   }),
   initial: 'idle',
   on: {

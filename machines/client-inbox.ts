@@ -19,7 +19,8 @@ export const framesOf = (events: readonly InboxEvent[]): ServerFrame[] =>
   events.flatMap((e): readonly ServerFrame[] => (e.type === 'frame.events' ? e.frames : e.type === 'frame.invalid' ? [] : [e.frame]));
 
 export class ClientInbox {
-  private readonly chunks = new ChunkAssembler();
+  /** Made at the first chunk: most links never get one, and an idle tab's inbox then costs no assembler (two Maps). */
+  private chunks?: ChunkAssembler;
 
   constructor(private readonly options: DecodeOptions = {}) {}
 
@@ -40,7 +41,7 @@ export class ClientInbox {
       out.frame(frame);
       return;
     }
-    const result = this.chunks.add(frame);
+    const result = (this.chunks ??= new ChunkAssembler()).add(frame);
     if (result.status === 'complete') out.frame(result.frame);
     if (result.status === 'error') out.push({ type: 'frame.invalid', code: result.error.code, detail: result.error.message });
   }

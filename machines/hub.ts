@@ -162,6 +162,18 @@ function counterIds(): () => string {
 function servicesOf(context: HubContext): SessionServices {
   const { epoch, restarted, policy, directory, logs, routeKey, index, mirror } = context;
   if (mirror) return mirroredServices({ epoch, policy, directory, logs, index }, mirror);
+  // every session of a hub gets the same services: made once, not four closures per session
+  const last = lent.get(index);
+  if (last && last.epoch === epoch && last.restarted === restarted && last.policy === policy && last.directory === directory && last.logs === logs && last.routeKey === routeKey) return last.services;
+  const services = localServices(context);
+  lent.set(index, { epoch, restarted, policy, directory, logs, routeKey, services });
+  return services;
+}
+
+/** The services last made for a hub (by its routing index), with what they were made of. */
+const lent = new WeakMap<SubscriberIndex, Pick<HubContext, 'epoch' | 'restarted' | 'policy' | 'directory' | 'logs' | 'routeKey'> & { services: SessionServices }>();
+
+function localServices({ epoch, restarted, policy, directory, logs, routeKey, index }: HubContext): SessionServices {
   return {
     epoch,
     restarted,

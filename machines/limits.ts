@@ -34,7 +34,7 @@ export interface Limits {
   headersTimeoutMs: number;
 }
 
-export const DEFAULT_LIMITS: Limits = {
+export const DEFAULT_LIMITS: Limits = Object.freeze({
   // thread ids are UUIDs or slugs: 256 is 7× a UUID, and 64 KB of names per session at most
   maxThreadNameChars: 256,
   // our deepest frame is a batch of events: depth 4; 32 leaves room for extensions
@@ -52,7 +52,7 @@ export const DEFAULT_LIMITS: Limits = {
   replayFramesPerSecond: 4096,
   // a browser sends its upgrade request at once; Node's defaults (60 s, checked every 30 s) let idle sockets pile up
   headersTimeoutMs: 5000,
-};
+});
 
 /** How each limit is refused on the wire (the README's limits table is this). */
 export const LIMIT_REFUSALS: Record<keyof Limits | 'maxMessageBytes' | 'helloTimeout' | 'identityBinding', string> = {

@@ -106,11 +106,14 @@ export type Opened =
   | { ok: true; log: ReplayLog; /** Recreated with no memory of the evicted head: the client's position cannot be trusted. */ forgotten: boolean }
   | { ok: false; reason: string };
 
-interface Held {
-  log: ReplayLog;
-  owner: LogOwner | undefined;
+/** A log of the store, with whose it is: one object per stream (an idle session's stream costs one log, not a log and a record). */
+class HeldLog extends ReplayLog {
   /** Consecutive idle sweeps (no subscriber, no append). */
-  idle: number;
+  idle = 0;
+
+  constructor(capacity: number, head: number, readonly owner: LogOwner | undefined) {
+    super(capacity, head);
+  }
 }
 
 /**
@@ -123,7 +126,7 @@ interface Held {
  * `beyond_window`, never as fresh events.
  */
 export class ReplayLogStore {
-  private logs = new Map<string, Held>();
+  private logs = new Map<string, HeldLog>();
   private perUser = new Map<string, number>();
   private perTenant = new Map<string, number>();
   private tombstones = new Map<string, number>();
@@ -137,7 +140,7 @@ export class ReplayLogStore {
 
   /** The log of a stream, by its routing key (see `streamKey`), created if absent (the producer's side). */
   log(key: string, owner?: LogOwner): ReplayLog {
-    return (this.logs.get(key) ?? this.create(key, owner, 0)).log;
+    return this.logs.get(key) ?? this.create(key, owner, 0);
   }
 
   /**
@@ -148,14 +151,14 @@ export class ReplayLogStore {
   open(key: string, owner: LogOwner, from: number): Opened {
     const held = this.logs.get(key);
     if (held) {
-      held.log.touched = true;
-      return { ok: true, log: held.log, forgotten: false };
+      held.touched = true;
+      return { ok: true, log: held, forgotten: false };
     }
     if ((this.perUser.get(userKey(owner)) ?? 0) >= this.quota.maxLogsPerUser) return { ok: false, reason: `at most ${this.quota.maxLogsPerUser} streams per user` };
     if ((this.perTenant.get(owner.tenant) ?? 0) >= this.quota.maxLogsPerTenant) return { ok: false, reason: `at most ${this.quota.maxLogsPerTenant} streams per tenant` };
     const tomb = this.tombstones.get(key);
     const forgotten = tomb === undefined && from > 1;
-    return { ok: true, log: this.create(key, owner, tomb ?? (forgotten ? from - 1 : 0)).log, forgotten };
+    return { ok: true, log: this.create(key, owner, tomb ?? (forgotten ? from - 1 : 0)), forgotten };
   }
 
   /**
@@ -164,15 +167,15 @@ export class ReplayLogStore {
    */
   sweep(subscribed: (key: string) => boolean, evictAfter: number): void {
     for (const [key, held] of this.logs) {
-      if (held.log.touched || subscribed(key)) {
-        held.log.touched = false;
+      if (held.touched || subscribed(key)) {
+        held.touched = false;
         held.idle = 0;
       } else if (++held.idle >= evictAfter) this.evict(key, held);
     }
   }
 
-  private create(key: string, owner: LogOwner | undefined, head: number): Held {
-    const held: Held = { log: new ReplayLog(this.capacity, head), owner, idle: 0 };
+  private create(key: string, owner: LogOwner | undefined, head: number): HeldLog {
+    const held = new HeldLog(this.capacity, head, owner);
     this.logs.set(key, held);
     this.tombstones.delete(key);
     if (owner) {
@@ -182,15 +185,15 @@ export class ReplayLogStore {
     return held;
   }
 
-  private evict(key: string, held: Held): void {
+  private evict(key: string, held: HeldLog): void {
     this.logs.delete(key);
     this.evicted++;
     if (held.owner) {
       bump(this.perUser, userKey(held.owner), -1);
       bump(this.perTenant, held.owner.tenant, -1);
     }
-    if (held.log.head === 0) return;
-    this.tombstones.set(key, held.log.head);
+    if (held.head === 0) return;
+    this.tombstones.set(key, held.head);
     // the oldest tombstone goes first (a Map iterates in insertion order)
     if (this.tombstones.size > this.quota.tombstones) this.tombstones.delete(this.tombstones.keys().next().value!);
   }
@@ -223,14 +226,14 @@ export class ReplayLogStore {
   /** Largest log size, for the bounded-buffer invariant. */
   highWater(): number {
     let max = 0;
-    for (const { log } of this.logs.values()) max = Math.max(max, log.size);
+    for (const log of this.logs.values()) max = Math.max(max, log.size);
     return max;
   }
 
   /** Approximate bytes held by every log (payloads and per-entry overhead). */
   bytes(): number {
     let n = 0;
-    for (const { log } of this.logs.values()) n += log.bytes();
+    for (const log of this.logs.values()) n += log.bytes();
     return n;
   }
 

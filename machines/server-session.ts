@@ -19,6 +19,7 @@
  */
 import { and, assign, enqueueActions, raise, setup, stateIn } from 'xstate';
 import { encodeEventFrame } from './chunking.ts';
+import { EMPTY_RECORD, withDefaults } from './defaults.ts';
 import { CloseCode, isCritical, PROTOCOL_VERSION, type ClientFrame, type EventFrame, type EventType, type Role, type ServerFrame } from './frames.ts';
 import { mayRead, type AuthResult, type Identity } from './identity.ts';
 import { DEFAULT_LIMITS, type Limits } from './limits.ts';
@@ -60,7 +61,7 @@ export interface SessionConfig {
   flushDelayMs: number;
 }
 
-export const DEFAULT_SESSION_CONFIG: SessionConfig = {
+export const DEFAULT_SESSION_CONFIG: SessionConfig = Object.freeze({
   authTimeoutMs: 2000,
   reapAfterMs: 5000,
   rtoMs: 300,
@@ -74,7 +75,7 @@ export const DEFAULT_SESSION_CONFIG: SessionConfig = {
   maxBatchBytes: 4 * 1024,
   batch: true,
   flushDelayMs: 0,
-};
+});
 
 /** What a write did: the link took it, took it over its buffer's cap, or is gone. */
 export type SendOutcome = 'ok' | 'backpressure' | 'closed';
@@ -138,6 +139,9 @@ export interface SessionStats {
   readonly highWater: number;
   readonly refused: number;
 }
+
+/** A new session's stats (shared, frozen: stats are replaced when they change). */
+const NO_SESSION_STATS: SessionStats = Object.freeze({ framesSent: 0, retransmitted: 0, coalesced: 0, rejected: 0, highWater: 0, refused: 0 });
 
 /**
  * A flush in progress: it writes batch after batch and stops taking events
@@ -660,18 +664,18 @@ export const serverSessionMachine = setup({
     connId: input.connId,
     link: input.link ?? input.connId,
     upgradeToken: input.upgradeToken,
-    limits: { ...DEFAULT_LIMITS, ...input.limits },
+    limits: withDefaults(DEFAULT_LIMITS, input.limits),
     replayed: 0,
     services: input.services,
-    config: { ...DEFAULT_SESSION_CONFIG, ...input.config },
+    config: withDefaults(DEFAULT_SESSION_CONFIG, input.config),
     identity: null,
-    streams: {},
-    pending: {},
+    streams: EMPTY_RECORD,
+    pending: EMPTY_RECORD,
     openings: 0,
     rto: input.config?.rtoMs ?? DEFAULT_SESSION_CONFIG.rtoMs,
     retransmits: 0,
     closeReason: null,
-    stats: { framesSent: 0, retransmitted: 0, coalesced: 0, rejected: 0, highWater: 0, refused: 0 },
+    stats: NO_SESSION_STATS,
     flushing: null,
   }),
   initial: 'handshake',

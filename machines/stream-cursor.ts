@@ -9,6 +9,7 @@
  * new cursor. `held` is copied when it changes: it only holds frames ahead of
  * a gap (in-order frames pass through an empty one), and it is capped.
  */
+import { EMPTY_RECORD } from './defaults.ts';
 import type { EventFrame } from './frames.ts';
 
 export type DeliverResult = { ok: true } | { ok: false; message: string };
@@ -44,7 +45,7 @@ export const newCursor = (thread: string, next = 1, epoch: string | null = null)
   thread,
   next,
   acked: next - 1,
-  held: {},
+  held: EMPTY_RECORD,
   heldCount: 0,
   failures: 0,
   withApp: 0,

@@ -21,13 +21,20 @@ import type { AnyActorRef, EventObject, InspectionEvent } from 'xstate';
  * that throws is not counted: that is a bug the run reports, not a step.
  */
 export function countMacrosteps(actor: AnyActorRef, onStep: () => void): void {
-  actor.subscribe({
-    next: onStep,
-    // a stopped actor tells its observers `complete`, not `next`; a done one already told `next`
-    complete: () => {
-      if (actor.getSnapshot().status === 'stopped') onStep();
-    },
-  });
+  actor.subscribe(new StepCounter(actor, onStep));
+}
+
+/** The observer of `countMacrosteps`: one object per actor, not a closure per actor (an idle tab and its session each have one). */
+class StepCounter {
+  constructor(
+    private readonly actor: AnyActorRef,
+    readonly next: () => void,
+  ) {}
+
+  // a stopped actor tells its observers `complete`, not `next`; a done one already told `next`
+  complete(): void {
+    if (this.actor.getSnapshot().status === 'stopped') this.next();
+  }
 }
 
 /**

@@ -20,9 +20,10 @@ import type { Limits } from '../machines/limits.ts';
 import type { AccessPolicy } from '../machines/policy.ts';
 import type { SessionConfig } from '../machines/server-session.ts';
 import { createClient, type AppSink, type ClientActor } from '../transport/client-endpoint.ts';
+import { clientRoot, type ClientRoot } from '../transport/client-root.ts';
 import type { Transport } from '../transport/link.ts';
 import { createServerHandler, servingHub } from '../transport/server-endpoint.ts';
-import { appStub, mergeFailures } from './app-stub.ts';
+import { appStub, mergeFailures, type AppStubHost } from './app-stub.ts';
 import type { SimClock } from './clock.ts';
 import type { FaultPlan } from './fault-plan.ts';
 import { Gauges } from './gauges.ts';
@@ -158,6 +159,20 @@ export class World {
     });
   }
 
+  /** The clients' one XState system (see transport/client-root.ts), made with the first client. */
+  private get clientRoot(): ClientRoot {
+    return (this.tabsRoot ??= clientRoot({ ...this.clockOption, ...this.watch.options }));
+  }
+
+  private tabsRoot: ClientRoot | undefined;
+
+  /** What every tab's app writes to, and its clock (one for all tabs). */
+  private get appHost(): AppStubHost {
+    return (this.appHostOnce ??= { trace: this.trace, now: () => this.time.now });
+  }
+
+  private appHostOnce: AppStubHost | undefined;
+
   private get clockOption() {
     return this.setup.clock ? { clock: this.setup.clock } : {};
   }
@@ -240,7 +255,7 @@ export class World {
         const id = clientId(user.tenant, user.user, tab);
         this.trace.append({ t: 0, k: 'conn', conn: id, tenant: user.tenant, user: user.user, role: user.role, endpoint: id });
         for (const thread of user.threads) this.trace.append({ t: 0, k: 'subscribe', conn: id, thread, on: true });
-        const app = appStub({ trace: this.trace, now: () => this.time.now }, id, this.random.fork(`app:${id}`), failure);
+        const app = appStub(this.appHost, id, this.random.fork(`app:${id}`), failure);
         this.tabs.set(id, { user, app, transport, incarnation: 0 });
         this.clients.set(id, this.clientOf(id, {}));
       }
@@ -254,6 +269,7 @@ export class World {
     const protocol = this.input.protocol ?? {};
     const tab = this.tabs.get(id)!;
     return this.watch.leaf(createClient({
+      parent: this.clientRoot.ref,
       id,
       endpoint: id,
       token: tokenOf(tab.user.tenant, tab.user.user),
@@ -280,7 +296,7 @@ export class World {
     if (!old || !tab || old.getSnapshot().status !== 'active') return;
     const persisted: unknown = JSON.parse(JSON.stringify(old.getPersistedSnapshot()));
     old.send({ type: 'STOP' });
-    old.stop();
+    this.clientRoot.stop(old);
     tab.incarnation++;
     const actor = this.clientOf(reload.client, { snapshot: (reload.edit ? reload.edit(persisted) : persisted) as SnapshotFrom<ClientConnectionMachine> });
     this.clients.set(reload.client, actor);
@@ -380,6 +396,11 @@ export class World {
   }
 
   // ---- the end: stop everything and count what is left ----------------------
+
+  /** Stop every tab's client actor at once (children of the clients' root: they cannot be stopped directly). */
+  stopClients(): void {
+    for (const client of this.clients.values()) this.clientRoot.stop(client);
+  }
 
   /** Every tab closes, then the server shuts down; the caller lets the closes travel. */
   shutdown(): void {

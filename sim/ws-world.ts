@@ -198,7 +198,7 @@ export async function runWorldOverWs(scenario: Scenario, input: ScenarioInput, o
   } finally {
     time.cancelAll();
     world.currentHub.stop();
-    for (const client of world.clients.values()) client.stop();
+    world.stopClients();
     await ws.close();
     await proxy.close();
   }

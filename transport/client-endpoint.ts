@@ -50,6 +50,8 @@ export interface ClientEndpointOptions {
   incarnation?: number;
   /** A variant of the machine (`machine.provide(...)`), for broken-protocol tests. */
   machine?: ClientConnectionMachine;
+  /** A root the client is created under (see `client-root.ts`): absent, the client is a root actor with a system of its own. */
+  parent?: AnyActorRef;
   /** How each link's messages become machine events (default: a `ClientInbox`: one event per frame, a message's consecutive event frames as one); a variant that hears them otherwise brings its own. */
   inbox?: () => MessageInbox;
 }
@@ -198,6 +200,7 @@ export function createClient(options: ClientEndpointOptions): ClientActor {
     ...(options.snapshot ? { snapshot: options.snapshot } : {}),
     ...(options.clock ? { clock: options.clock } : {}),
     ...(options.inspect ? { inspect: options.inspect } : {}),
+    ...(options.parent ? { parent: options.parent } : {}),
   });
   return links.actor;
 }

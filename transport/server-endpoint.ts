@@ -15,7 +15,7 @@ import { enqueueActions, type ActorSystem, type AnyActorRef, type AnyActorLogic 
 import { hubMachine, type HubMachine, type HubRef, type SessionRef } from '../machines/hub.ts';
 import { decodeClientFrame, type DecodeOptions } from '../machines/protocol.ts';
 import { frameEvent, type IoAction, type ServerSessionMachine, type SessionContext, type SessionEvent } from '../machines/server-session.ts';
-import type { ConnectRequest, Link, LinkHandler, ServerHandler } from './link.ts';
+import type { CloseInfo, ConnectRequest, Link, LinkHandler, ServerHandler } from './link.ts';
 
 /** What the server tells its operator (the world writes it to the trace). */
 export interface ServerObserver {
@@ -126,18 +126,33 @@ export function createServerHandler(options: ServerEndpointOptions): ServerHandl
       serve(hub.system, wiring);
       // the hub names the session; the link's own id is only a label for traces
       hub.send({ type: 'CONNECT', link: link.id, token: request.token, ...(request.hint !== undefined ? { hint: request.hint } : {}) });
-      return {
-        onOpen: () => {},
-        onFrame: (data) => {
-          const decoded = decodeClientFrame(data, options.decode);
-          held.session?.send(decoded.ok ? frameEvent(decoded.frame) : { type: 'frame.invalid', code: decoded.error.code, detail: decoded.error.message });
-        },
-        onClose: ({ code, reason }) => {
-          if (wiring.links.get(link.id) === held) wiring.links.delete(link.id);
-          held.session?.send({ type: 'LINK_CLOSED', code, reason });
-        },
-        onDrain: () => held.session?.send({ type: 'DRAIN' }),
-      };
+      return new SessionLink(held, wiring, options.decode);
     },
   };
+}
+
+/** One link's socket facts, to its session: methods, not four closures per connection (an idle link's handler is one small object). */
+class SessionLink implements LinkHandler {
+  constructor(
+    private readonly held: Held,
+    private readonly wiring: Wiring,
+    private readonly decode: DecodeOptions | undefined,
+  ) {}
+
+  onOpen(): void {}
+
+  onFrame(data: string): void {
+    const decoded = decodeClientFrame(data, this.decode);
+    this.held.session?.send(decoded.ok ? frameEvent(decoded.frame) : { type: 'frame.invalid', code: decoded.error.code, detail: decoded.error.message });
+  }
+
+  onClose({ code, reason }: CloseInfo): void {
+    const { held, wiring } = this;
+    if (wiring.links.get(held.link.id) === held) wiring.links.delete(held.link.id);
+    held.session?.send({ type: 'LINK_CLOSED', code, reason });
+  }
+
+  onDrain(): void {
+    this.held.session?.send({ type: 'DRAIN' });
+  }
 }
