@@ -116,6 +116,16 @@ describe('protocol: client rules of PROTOCOL.md', function () {
     expect(w.port.appLog).to.deep.equal(['resync t1 1→4', 'deliver t1#4', 'deliver t1#5']);
   });
 
+  /** Seq 1 delivered, seq 2 lost on the way, 3..5 held behind the gap. */
+  const heldBehindAGap = (): ClientWorld => {
+    const w = new ClientWorld();
+    w.open();
+    w.subscribed();
+    w.receive(eventFrame('t1', 1));
+    for (const seq of [3, 4, 5]) w.receive(eventFrame('t1', seq));
+    return w;
+  };
+
   /**
    * Found by a deeper sweep (connection_failure_recovery, a 3-entry log): seq 2 dropped, 3..5
    * held behind the gap, seq 2 evicted. Before the fix the client moved to the resync's start
@@ -123,11 +133,7 @@ describe('protocol: client rules of PROTOCOL.md', function () {
    * resync as a duplicate: nothing more was delivered, acked or closed until the server gave up.
    */
   it('WS-RESYNC-1: beyond_window over a gap hands the app at once the frames held from its start', () => {
-    const w = new ClientWorld();
-    w.open();
-    w.subscribed();
-    w.receive(eventFrame('t1', 1));
-    for (const seq of [3, 4, 5]) w.receive(eventFrame('t1', seq));
+    const w = heldBehindAGap();
     w.receive({ v: 1, type: 'resync_required', thread: 't1', epoch: 'e1', from: 4, reason: 'beyond_window' });
     expect(w.port.appLog).to.deep.equal(['deliver t1#1', 'resync t1 2→4', 'deliver t1#4', 'deliver t1#5']);
     w.advance(cfg.ackDelayMs);
@@ -135,11 +141,7 @@ describe('protocol: client rules of PROTOCOL.md', function () {
   });
 
   it('WS-RESYNC-3: an event frame repeating a resync over a gap is heard for it even when the frame is held already', () => {
-    const w = new ClientWorld();
-    w.open();
-    w.subscribed();
-    w.receive(eventFrame('t1', 1));
-    for (const seq of [3, 4, 5]) w.receive(eventFrame('t1', seq));
+    const w = heldBehindAGap();
     w.receive(eventFrame('t1', 4, { resync: { from: 4, reason: 'beyond_window' } }));
     expect(w.port.appLog).to.deep.equal(['deliver t1#1', 'resync t1 2→4', 'deliver t1#4', 'deliver t1#5']);
     // heard once: the same frame again is a duplicate now
