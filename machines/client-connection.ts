@@ -21,7 +21,7 @@
  * records, see `stream-cursor.ts`), so `getPersistedSnapshot()` survives
  * `JSON.stringify` and a restored client resumes where the old one stood.
  */
-import { assign, enqueueActions, raise, setup } from 'xstate';
+import { assign, enqueueActions, raise, setup, stateIn } from 'xstate';
 import { EMPTY_LIST, withDefaults } from './defaults.ts';
 import {
   CloseCode,
@@ -353,14 +353,24 @@ const isAnswer = (event: ClientEvent): event is AppAnswer => event.type === 'app
  * Move on after the app answered for `cursor`'s stream: hand it `head` (the
  * stream's next event, if settled), or go on with the streams a retry still has to visit.
  */
-function moveOn(context: ClientContext, { cursor, head }: { cursor: StreamCursor; head: EventFrame | undefined }, stats: ClientStats, enqueue: Parameters<Collect>[0]['enqueue']): void {
+/**
+ * The acks region hears ACK_DUE only when idle (pending already has its timer): a raise that no
+ * state takes still costs XState a walk of every active state, once per delivered event.
+ */
+const acksIdle = stateIn('#client.open.acks.idle') as never;
+function ackDue({ enqueue, check }: Pick<Parameters<Collect>[0], 'enqueue' | 'check'>): void {
+  if (check(acksIdle)) enqueue.raise({ type: 'ACK_DUE' });
+}
+
+function moveOn(context: ClientContext, { cursor, head }: { cursor: StreamCursor; head: EventFrame | undefined }, stats: ClientStats, io: Pick<Parameters<Collect>[0], 'enqueue' | 'check'>): void {
+  const { enqueue } = io;
   let streams = withCursor(context.streams, cursor);
   let sweep = context.sweep;
   let next = head;
   if (!next) ({ streams, sweep, head: next } = nextInSweep(streams, sweep));
   enqueue.assign({ streams, sweep, stats });
   if (next) enqueue({ type: 'deliver', params: deliverParams(next) });
-  enqueue.raise({ type: 'ACK_DUE' });
+  ackDue(io);
 }
 
 export const clientConnectionMachine = setup({
@@ -523,7 +533,7 @@ export const clientConnectionMachine = setup({
      * failed too often: dead-lettered) and hand it the next one, or keep it for
      * a retry; then go on with the streams a retry still has to visit.
      */
-    takeAnswer: withIo(({ context, event, enqueue }) => {
+    takeAnswer: withIo(({ context, event, enqueue, check }) => {
       if (!isAnswer(event)) return;
       let cursor = context.streams[event.thread]!;
       const head = deliverParams(cursor.held[cursor.next]!);
@@ -540,7 +550,7 @@ export const clientConnectionMachine = setup({
         }
         ({ cursor, head: next } = settle(advance(cursor)));
       }
-      moveOn(context, { cursor, head: next }, stats, enqueue);
+      moveOn(context, { cursor, head: next }, stats, { enqueue, check });
     }),
     /** Take a run that continues its stream whole: hold it, and hand all of it to the app in one action. */
     acceptRun: withIo(({ context, event, enqueue }) => {
@@ -559,11 +569,11 @@ export const clientConnectionMachine = setup({
      * The app answered for a run: move past what it took; a failure is the
      * `app.failed` of the event it failed on (same retries, same dead letter).
      */
-    takeRun: withIo(({ context, event, enqueue }) => {
+    takeRun: withIo(({ context, event, enqueue, check }) => {
       if (event.type !== 'app.run') return;
       const cursor = context.streams[event.thread]!;
       const moved = event.delivered > 0 ? advanceTo(cursor, event.from + event.delivered) : cursor;
-      if (event.failure === undefined) return moveOn(context, settle(moved), context.stats, enqueue);
+      if (event.failure === undefined) return moveOn(context, settle(moved), context.stats, { enqueue, check });
       enqueue.assign({ streams: withCursor(context.streams, { ...moved, withApp: 1 }) });
       enqueue.raise({ type: 'app.failed', thread: event.thread, seq: moved.next, message: event.failure });
     }),

@@ -451,13 +451,17 @@ const withIo = (collect: Collect) => enqueueActions<SessionContext, SessionEvent
 
 /** The `flush` action of a session whose backpressure policy coalesces what `coalescible` allows (broken variants pass another). */
 export const flushWith = (coalescible: Coalescible) =>
-  withIo(({ context, enqueue }) => {
+  withIo(({ context, enqueue, check }) => {
     const step = flushStep(context, coalescible);
     enqueue.assign(step.patch);
     for (const action of step.io) enqueue(action);
-    if (step.done) for (const event of step.done) enqueue.raise(event);
-    else enqueue.raise({ type: 'FLUSH_MORE' });
+    if (!step.done) return void enqueue.raise({ type: 'FLUSH_MORE' });
+    // SENT arms an idle retransmit timer; an armed one already covers this flush, and a raise
+    // that no state takes still costs XState a walk of every active state
+    for (const event of step.done) if (event.type !== 'SENT' || check(retransmitIdle)) enqueue.raise(event);
   });
+
+const retransmitIdle = stateIn('#session.open.retransmit.idle') as never;
 
 const ofType = <T extends SessionEvent['type']>(event: SessionEvent, type: T): Extract<SessionEvent, { type: T }> | undefined =>
   event.type === type ? (event as Extract<SessionEvent, { type: T }>) : undefined;
