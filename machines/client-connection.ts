@@ -40,10 +40,10 @@ import {
   handRun,
   hold,
   isDuplicate,
-  repeatsUnheardResync,
   isPlainRun,
   newCursor,
   pendingAck,
+  repeatsUnheardResync,
   restartAt,
   settle,
   skipTo,
@@ -310,6 +310,12 @@ function releasedPast(before: StreamCursor, after: StreamCursor): { cursor: Stre
   return after.next > before.next ? settle(after) : { cursor: after, head: undefined };
 }
 
+/** Tell the app of the gap, then hand it the frame the resync released, if any: the stream's next, now, not never. */
+function announceResync(enqueue: Parameters<Collect>[0]['enqueue'], notice: ResyncNotice, head: EventFrame | undefined): void {
+  enqueue({ type: 'notifyResync', params: notice });
+  if (head) enqueue({ type: 'deliver', params: deliverParams(head) });
+}
+
 const deliverParams = (head: EventFrame): DeliverParams => ({ thread: head.thread, seq: head.seq, event: head.event! });
 
 /** Cursors restored from an earlier client: acked up to where the app stood (the resume says so). */
@@ -350,10 +356,6 @@ const isEventFrame = (event: ClientEvent): event is Extract<ClientEvent, { type:
 const isAnswer = (event: ClientEvent): event is AppAnswer => event.type === 'app.delivered' || event.type === 'app.failed';
 
 /**
- * Move on after the app answered for `cursor`'s stream: hand it `head` (the
- * stream's next event, if settled), or go on with the streams a retry still has to visit.
- */
-/**
  * The acks region hears ACK_DUE only when idle (pending already has its timer): a raise that no
  * state takes still costs XState a walk of every active state, once per delivered event.
  */
@@ -362,6 +364,10 @@ function ackDue({ enqueue, check }: Pick<Parameters<Collect>[0], 'enqueue' | 'ch
   if (check(acksIdle)) enqueue.raise({ type: 'ACK_DUE' });
 }
 
+/**
+ * Move on after the app answered for `cursor`'s stream: hand it `head` (the
+ * stream's next event, if settled), or go on with the streams a retry still has to visit.
+ */
 function moveOn(context: ClientContext, { cursor, head }: { cursor: StreamCursor; head: EventFrame | undefined }, stats: ClientStats, io: Pick<Parameters<Collect>[0], 'enqueue' | 'check'>): void {
   const { enqueue } = io;
   let streams = withCursor(context.streams, cursor);
@@ -474,9 +480,7 @@ export const clientConnectionMachine = setup({
         epoch: event.frame.epoch,
         stats: { ...context.stats, resyncs: context.stats.resyncs + 1 },
       });
-      enqueue({ type: 'notifyResync', params: moved.notice });
-      // frames held beyond the gap are the stream's next: the app gets them now, not never
-      if (settled.head) enqueue({ type: 'deliver', params: deliverParams(settled.head) });
+      announceResync(enqueue, moved.notice, settled.head);
     }),
     /**
      * A resync to an epoch whose frames already arrived (it was overtaken, or it came twice):
@@ -488,8 +492,7 @@ export const clientConnectionMachine = setup({
       const moved = resynced(cursor, event.frame, event.frame.epoch, false);
       const settled = releasedPast(cursor, moved.cursor);
       enqueue.assign({ streams: withCursor(context.streams, settled.cursor), stats: { ...context.stats, resyncs: context.stats.resyncs + 1 } });
-      enqueue({ type: 'notifyResync', params: moved.notice });
-      if (settled.head) enqueue({ type: 'deliver', params: deliverParams(settled.head) });
+      announceResync(enqueue, moved.notice, settled.head);
     }),
     /** A frame we already have came again: the server missed our ack, so the next ack must cover it again. */
     countDuplicate: assign(({ context, event }) => {

@@ -238,17 +238,17 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
   }
 
   // ---- what each app received ------------------------------------------------
-  const byRun = new Map<string, RecordOf<'produce'>[]>();
-  for (const { rec } of produced.values()) {
-    const rk = `${rec.tenant}\u0000${rec.user}\u0000${rec.run}`;
-    const list = byRun.get(rk) ?? [];
-    if (!byRun.has(rk)) byRun.set(rk, list);
-    list.push(rec);
-  }
   // each run's critical events in idx order, and per tab and run how many of them it received without a gap:
   // a delivery inside that prefix misses nothing before it (scanning the run on every delivery was quadratic)
   const criticalOf = new Map<string, RecordOf<'produce'>[]>();
-  for (const [rk, list] of byRun) criticalOf.set(rk, list.filter((e) => isCritical(e.type)).sort((x, y) => x.idx - y.idx));
+  for (const { rec } of produced.values()) {
+    if (!isCritical(rec.type)) continue;
+    const rk = `${rec.tenant}\u0000${rec.user}\u0000${rec.run}`;
+    const list = criticalOf.get(rk) ?? [];
+    if (!criticalOf.has(rk)) criticalOf.set(rk, list);
+    list.push(rec);
+  }
+  for (const list of criticalOf.values()) list.sort((x, y) => x.idx - y.idx);
   const receivedPrefix = new Map<string, number>();
   /** Earlier critical events of a's run that its app has not received (yet): thinking may be coalesced and never shapes the contract. */
   const missedBefore = (a: RecordOf<'app'>): RecordOf<'produce'>[] => {
