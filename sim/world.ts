@@ -112,6 +112,8 @@ export class World {
   readonly time: WorldTime;
   readonly random: Random;
   readonly trace: Trace;
+  /** What every tab's app writes to, and its clock (one for all tabs). */
+  private readonly appHost: AppStubHost;
   readonly network: WorldTransport;
   readonly directory = new Directory();
   readonly clients = new Map<string, ClientActor>();
@@ -157,6 +159,7 @@ export class World {
       step: () => this.transitions.count++,
       event: this.heard,
     });
+    this.appHost = { trace: this.trace, now: () => this.time.now };
   }
 
   /** The clients' one XState system (see transport/client-root.ts), made with the first client. */
@@ -166,12 +169,6 @@ export class World {
 
   private tabsRoot: ClientRoot | undefined;
 
-  /** What every tab's app writes to, and its clock (one for all tabs). */
-  private get appHost(): AppStubHost {
-    return (this.appHostOnce ??= { trace: this.trace, now: () => this.time.now });
-  }
-
-  private appHostOnce: AppStubHost | undefined;
 
   private get clockOption() {
     return this.setup.clock ? { clock: this.setup.clock } : {};
