@@ -90,6 +90,7 @@ export function laneOf(r: TraceRecord): Lane {
     case 'fault':
     case 'link':
     case 'rogue':
+    case 'runaway':
       return NETWORK;
     case 'transition':
       return actorLane(r.actor);
@@ -217,6 +218,8 @@ export function describe(r: TraceRecord): string {
       return `⚡ fault ${r.fault}${r.target ? ` ${r.target}` : ''}${r.detail ? ` (${r.detail})` : ''}`;
     case 'rogue':
       return `☠ rogue ${r.rogue} (${r.kind}) ${r.event}${r.code !== undefined ? ` ${r.code}` : ''}${r.owner ? ` of ${r.owner}` : ''}`;
+    case 'runaway':
+      return `⛔ runaway ${r.dir} [${r.link}]: ${r.bytes} B held, over the bound ${r.bound} B`;
     case 'link':
       return r.event === 'open' ? `link ${r.link} open` : `link ${r.link} closed${r.code !== undefined ? ` ${r.code}` : ''}${r.reason ? ` ${r.reason}` : ''}`;
     case 'transition':
@@ -290,6 +293,7 @@ export const EXPECTED: Record<InvariantName, string> = {
   reconnect: 'a client reconnects while the server is reachable and never ends in failed',
   bounded_buffers: 'every buffer stays within its cap',
   bounded_retransmits: 'retransmissions are bounded and stop at the ack',
+  runaway: 'no sender hands the network more than one link direction may hold',
   heartbeat_detection: 'a dead peer is detected within H+T on both sides',
   backoff_bounds: 'reconnect delays stay within the backoff bounds',
   explicit_failure: 'a client that gives up says why',

@@ -9,6 +9,7 @@ import { isCritical, type EventType, type Role, type Sensitivity } from '../mach
 import { accessFor, DEFAULT_POLICY, type AccessPolicy } from '../machines/policy.ts';
 import { Notices, type ExcuseRule } from './notices.ts';
 import type { RecordOf, TraceRecord } from './records.ts';
+import { clientOfLink } from './wire-frames.ts';
 
 export type InvariantName =
   | 'exactly_once'
@@ -24,6 +25,7 @@ export type InvariantName =
   | 'reconnect'
   | 'bounded_buffers'
   | 'bounded_retransmits'
+  | 'runaway'
   | 'heartbeat_detection'
   | 'backoff_bounds'
   | 'explicit_failure'
@@ -157,6 +159,12 @@ function contractBreak(seen: { type: EventType; toolId?: string }[], next: Event
   return null;
 }
 
+/** One line: which sender never stopped, what the network would have held for it, and that the run stopped there. */
+export function runawayMessage(r: RecordOf<'runaway'>): string {
+  const mb = (bytes: number) => `${(bytes / 1048576).toFixed(1)} MB`;
+  return `${r.dir} of link ${r.link} reached ${mb(r.bytes)} queued or in flight (bound ${mb(r.bound)}): its sender never stops; the run was stopped at ${r.t.toFixed(1)} ms`;
+}
+
 export function judge(records: readonly TraceRecord[], options: OracleOptions = {}): Verdict {
   const policy = options.policy ?? DEFAULT_POLICY;
   const keep = options.keep ?? 50;
@@ -230,6 +238,9 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
         break;
       case 'reject':
         rejected++;
+        break;
+      case 'runaway':
+        violate({ invariant: 'runaway', t: r.t, conn: clientOfLink(r.link), message: runawayMessage(r) });
         break;
       case 'end':
         end = r;

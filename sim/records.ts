@@ -40,6 +40,12 @@ export type TraceRecord =
   | { t: Time; k: 'deliver'; link: string; dir: Dir; frame: string; bytes: number }
   | { t: Time; k: 'drop'; link: string; dir: Dir; frame: string; reason: string }
   | { t: Time; k: 'dup'; link: string; dir: Dir; frame: string }
+  /**
+   * A sender went over what one link direction may hold (queued plus in
+   * flight, `bytes` > `bound`): the network refuses its frames from then on
+   * and the run stops there, failed.
+   */
+  | { t: Time; k: 'runaway'; link: string; dir: Dir; bytes: number; bound: number }
   /** An injected fault (disconnect, partition, corrupt, restart, half-open, ...). */
   | { t: Time; k: 'fault'; fault: string; target?: string; detail?: string }
   /** A link opened or closed, and why. */

@@ -20,17 +20,18 @@ export function runWorld(input: WorldInput): WorldResult {
 export function runWorldOn(input: WorldInput, make: (input: WorldInput, setup: WorldSetup, scheduler: Scheduler) => World): WorldResult {
   const scheduler = new Scheduler();
   const clock = new SimClock(scheduler);
+  let network: SimNetwork | undefined;
   const world = make(input, {
     time: scheduler,
     clock,
     transport: (w) =>
-      new SimNetwork({ scheduler, random: w.random.fork('network'), trace: w.trace, plan: input.plan, onRestart: () => w.restartServer() }),
+      (network = new SimNetwork({ scheduler, random: w.random.fork('network'), trace: w.trace, plan: input.plan, onRestart: () => w.restartServer() })),
   }, scheduler);
   world.start();
   const healedAt = horizonOf(input.workload, input.plan);
   world.gauges.sample(250, healedAt + input.settleMs);
   world.gauges.sampleMemory(Math.floor(healedAt / 3), healedAt);
-  scheduler.runUntil(healedAt + input.settleMs);
+  runUnlessRunaway(scheduler, network!, healedAt + input.settleMs);
   world.gauges.write();
   world.shutdown();
   // closes travel one latency; nothing should be left after that
@@ -39,4 +40,20 @@ export function runWorldOn(input: WorldInput, make: (input: WorldInput, setup: W
   const rogues = input.plan.rogues?.length ?? 0;
   const faults = { ...world.network.stats(), ...(rogues > 0 ? { rogue: rogues } : {}) };
   return { trace: world.trace, faults, healedAt, endedAt: scheduler.now, transitions: world.transitionCount, schedulerSteps: scheduler.steps };
+}
+
+/** Simulated time between two looks at the network: a runaway run goes on at most this long. */
+const SLICE_MS = 50;
+
+/**
+ * `scheduler.runUntil(t)`, in slices (the same entries in the same order),
+ * that stops early once a sender ran away: its run has failed, and going on
+ * would only spend time (the sender keeps trying) for nothing.
+ */
+function runUnlessRunaway(scheduler: Scheduler, network: SimNetwork, t: number): void {
+  for (;;) {
+    const to = Math.min(t, scheduler.now + SLICE_MS);
+    scheduler.runUntil(to);
+    if (to >= t || network.ranAway()) return;
+  }
 }

@@ -196,9 +196,12 @@ export function judgeRun(scenario: Scenario, effective: ScenarioInput, result: W
   const harsher = options.overrides !== undefined || options.offPlan === true;
   const thresholds = harsher ? { ...scenario.thresholds, maxP99LatencyMs: undefined } : scenario.thresholds;
   const judged = harsher ? violations.filter((v) => !v.nominalOnly) : violations;
+  // a runaway sender stopped the run: what went missing after it follows from it, so it is named first
+  const line = (v: Violation) => `${v.invariant}: ${v.message}`;
   const failures = [
+    ...judged.filter((v) => v.invariant === 'runaway').map(line),
     ...thresholdFailures(thresholds, verdict.metrics),
-    ...judged.filter((v) => v.invariant !== 'completeness' && v.invariant !== 'exactly_once' && v.invariant !== 'order').map((v) => `${v.invariant}: ${v.message}`),
+    ...judged.filter((v) => v.invariant !== 'runaway' && v.invariant !== 'completeness' && v.invariant !== 'exactly_once' && v.invariant !== 'order').map(line),
   ];
   // a lost, duplicated or reordered event is also a threshold failure; name the first one
   const first = violations.find((v) => v.invariant === 'completeness' || v.invariant === 'exactly_once' || v.invariant === 'order');

@@ -98,7 +98,7 @@ const HASH_BATCH_CHARS = 64 * 1024;
 
 const KINDS: ReadonlySet<string> = new Set<RecordKind>([
   'run', 'produce', 'conn', 'role', 'subscribe', 'send', 'deliver', 'drop', 'dup', 'fault',
-  'link', 'transition', 'app', 'resync', 'app_error', 'reject', 'gauge', 'end',
+  'link', 'transition', 'app', 'resync', 'app_error', 'reject', 'rogue', 'runaway', 'gauge', 'end',
 ]);
 
 export class Trace {
