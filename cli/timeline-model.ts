@@ -219,7 +219,7 @@ export function describe(r: TraceRecord): string {
     case 'rogue':
       return `☠ rogue ${r.rogue} (${r.kind}) ${r.event}${r.code !== undefined ? ` ${r.code}` : ''}${r.owner ? ` of ${r.owner}` : ''}`;
     case 'runaway':
-      return `⛔ runaway ${r.dir} [${r.link}]: ${r.bytes} B held, over the bound ${r.bound} B`;
+      return `⛔ runaway ${r.dir} [${r.link}]: would hold ${r.bytes} B, over the bound ${r.bound} B`;
     case 'link':
       return r.event === 'open' ? `link ${r.link} open` : `link ${r.link} closed${r.code !== undefined ? ` ${r.code}` : ''}${r.reason ? ` ${r.reason}` : ''}`;
     case 'transition':
