@@ -81,6 +81,8 @@ interface LinkState {
   /** Scheduled deliveries and wire slots of this link: cancelled once both sides are gone. */
   timers: Set<TimerId>;
   readonly baseLatency: number;
+  /** The link's draws in the disconnect lottery: the network's stream forked by the link's name. */
+  readonly lots: Random;
   readonly c2s: Pipe;
   readonly s2c: Pipe;
 }
@@ -186,6 +188,7 @@ export class SimNetwork implements Transport {
       closeTraced: false,
       timers: new Set(),
       baseLatency: shape?.latencyMs ?? this.plan.latency.baseMs,
+      lots: this.random.fork(`lots ${request.connId}`),
       c2s: this.pipe('c2s', shape),
       s2c: this.pipe('s2c', shape),
     };
@@ -507,7 +510,14 @@ export class SimNetwork implements Transport {
     const open: LinkState[] = [];
     for (const s of this.links.values()) if (s.phase === 'open' && !s.clientDone && !s.serverDone) open.push(s);
     if (open.length === 0) return;
-    const victim = this.random.pick(open);
+    // each open link draws a lot from its own stream, the lowest goes: another link's coming or going
+    // changes the victim only if it was that link (one pick among all would shift with every link)
+    let victim = open[0]!;
+    let lowest = Infinity;
+    for (const s of open) {
+      const lot = s.lots.next();
+      if (lot < lowest) [victim, lowest] = [s, lot];
+    }
     this.counts.disconnect++;
     this.trace.append({ t: this.scheduler.now, k: 'fault', fault: 'disconnect', target: victim.id, detail: victim.request.endpoint });
     this.closeBoth(victim, CLOSE_ABNORMAL, 'disconnect');

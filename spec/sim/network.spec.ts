@@ -336,6 +336,26 @@ describe('sim/network', () => {
       expect(w.scheduler.size).to.equal(0); // nothing left scheduled: a healed world settles
     });
 
+    it('disconnect every: a link that comes or goes changes no other link\'s fate (what lets a shrinker drop a user)', () => {
+      fc.assert(
+        fc.property(fc.integer({ min: 1, max: 1_000_000 }), fc.integer({ min: 2, max: 6 }), (seed, n) => {
+          const victims = (ids: string[]) => {
+            const w = world({ disconnect: { at: [], everyMs: 100 }, healAt: 100 * n + 50 }, seed);
+            for (const id of ids) pair(w, id);
+            w.scheduler.runUntil(10_000);
+            return w.trace.records.flatMap((r) => (r.k === 'fault' && r.fault === 'disconnect' ? [r.target] : []));
+          };
+          const ids = Array.from({ length: n }, (_, i) => `l${i}`);
+          const without = victims(ids);
+          const withExtra = victims([...ids, 'extra']);
+          // up to the extra link's own disconnect, the same links go at the same ticks
+          const upTo = withExtra.includes('extra') ? withExtra.indexOf('extra') : withExtra.length;
+          expect(withExtra.slice(0, upTo)).to.deep.equal(without.slice(0, upTo));
+        }),
+        params(100),
+      );
+    });
+
     it('disconnect at: one link at each listed time before healAt', () => {
       const w = world({ disconnect: { at: [50, 60, 5000] }, healAt: 1000 });
       const ends = ['a', 'b', 'c'].map((id) => pair(w, id));
