@@ -97,6 +97,7 @@ const CONFIG: Partial<ClientConfig> = {
   backoffCapMs: 400,
   maxAttempts: 2,
   ackDelayMs: 5,
+  ackEveryFrames: 2,
   closeTimeoutMs: 200,
   appRetryMs: 100,
   maxAppAttempts: 2,
@@ -470,6 +471,10 @@ function execute(path: Path): void {
       ref.threads = ref.threads.filter((t) => t !== event.thread);
       if (ids.includes('client.open')) expect(sent, at).to.deep.equal([{ v: 1, type: 'unsubscribe', thread: event.thread }]);
     }
+    if (prevIds.includes('client.open.acks.pending') && ids.includes('client.open.acks.idle') && event.type !== AFTER.get('client.open.acks.pending')) {
+      // a backlog of ackEveryFrames is acked at once, before the delay ends
+      expect(sent.filter((f) => f.type === 'ack'), `${at}: backlog ack`).to.deep.equal([{ v: 1, type: 'ack', acks: { t1: ref.next - 1 } }]);
+    }
     if (event.type === AFTER.get('client.open.acks.pending')) {
       // one cumulative ack for everything the app took, or nothing when a resync settled it
       expect(sent, at).to.deep.equal(m.pend ? [{ v: 1, type: 'ack', acks: { t1: ref.next - 1 } }] : []);
@@ -592,7 +597,7 @@ describe('machines/client-connection', function () {
     });
 
     it('acks are cumulative: one ack frame, ackDelay after the release, naming the highest sequence', () => {
-      const w = world();
+      const w = world({ ...CONFIG, ackEveryFrames: 10 });
       w.open();
       const base = w.port.sent.length;
       w.event('t1', 1);
@@ -604,6 +609,23 @@ describe('machines/client-connection', function () {
       expect(w.port.sentOfType('ack', base)).to.deep.equal([{ v: 1, type: 'ack', acks: { t1: 3 } }]);
       w.scheduler.runUntil(cfg.ackDelayMs * 10);
       expect(w.port.sentOfType('ack', base)).to.have.length(1);
+    });
+
+    it('a stream ackEveryFrames past its last ack is acked at once, without waiting for the delay', () => {
+      const w = world({ ...CONFIG, ackEveryFrames: 3 });
+      w.open();
+      const base = w.port.sent.length;
+      w.event('t1', 1);
+      w.event('t1', 2);
+      expect(w.port.sentOfType('ack', base), 'two frames: the delay still runs').to.deep.equal([]);
+      w.event('t1', 3);
+      expect(w.port.sentOfType('ack', base), 'the third: at once').to.deep.equal([{ v: 1, type: 'ack', acks: { t1: 3 } }]);
+      w.event('t1', 4);
+      w.scheduler.runUntil(w.scheduler.now + cfg.ackDelayMs);
+      expect(w.port.sentOfType('ack', base), 'the next frame waits for the delay again').to.deep.equal([
+        { v: 1, type: 'ack', acks: { t1: 3 } },
+        { v: 1, type: 'ack', acks: { t1: 4 } },
+      ]);
     });
 
     it('after a reconnect the resume frame carries every cursor position (and the old epoch)', () => {
