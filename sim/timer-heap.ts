@@ -10,6 +10,8 @@ export interface Entry {
   label: string;
   /** null once cancelled or run. */
   fn: (() => void) | null;
+  /** Held by the scheduler's far heap (see scheduler.ts). */
+  far: boolean;
 }
 
 /** Heap order: earlier time first, then earlier insertion. */
