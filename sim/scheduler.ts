@@ -87,10 +87,10 @@ export class Scheduler {
     return this.at(this.time + (delayMs > 0 ? delayMs : 0), label, fn);
   }
 
-  /** True if the entry was live (it will now never run). */
+  /** True if the entry was live (it will now never run). `id` is one this scheduler's `at` or `after` gave. */
   cancel(id: TimerId): boolean {
     const entry = id as Partial<Entry>;
-    // run, cancelled, or not an id this scheduler gave
+    // already run or cancelled (or not an entry at all)
     if (typeof entry.fn !== 'function') return false;
     entry.fn = null;
     this.live--;
