@@ -28,6 +28,10 @@ export function payloadHash(text: string): string {
   return hex32(h2) + hex32(h1);
 }
 
-function hex32(n: number): string {
-  return (n >>> 0).toString(16).padStart(8, '0');
+/** Two hex digits per byte value: a lookup, since Number#toString(16) costs ten times as much (two calls per hash). */
+const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2, '0'));
+
+/** 8 hex digits of the unsigned 32-bit value of n. */
+export function hex32(n: number): string {
+  return HEX_BYTE[n >>> 24]! + HEX_BYTE[(n >>> 16) & 0xff]! + HEX_BYTE[(n >>> 8) & 0xff]! + HEX_BYTE[n & 0xff]!;
 }

@@ -152,18 +152,29 @@ export function nestingExceeds(text: string, max: number): boolean {
   // and counting them is a native search, not a loop over every character.
   if (openingBracketsAtMost(text, max)) return false;
   let depth = 0;
-  let inString = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
-    if (inString) {
-      if (c === 0x5c) i++; // backslash: the next character is escaped
-      else if (c === 0x22) inString = false;
-    } else if (c === 0x22) inString = true;
+    if (c === 0x22) i = closingQuote(text, i);
     else if (c === 0x5b || c === 0x7b) {
       if (++depth > max) return true;
     } else if (c === 0x5d || c === 0x7d) depth--;
   }
   return false;
+}
+
+/**
+ * Index of the quote that closes the string opened at `open` (text.length if
+ * none): native searches for quotes, not a loop over the string's characters
+ * (payloads are most of a batch). A quote after an odd run of backslashes is
+ * escaped; the run cannot reach back past the opening quote.
+ */
+function closingQuote(text: string, open: number): number {
+  for (let q = text.indexOf('"', open + 1); q !== -1; q = text.indexOf('"', q + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(q - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return q;
+  }
+  return text.length;
 }
 
 /** Are there at most `max` '{' and '[' in `text` (inside strings or not)? */

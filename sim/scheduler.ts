@@ -13,11 +13,16 @@
  *
  * Cancellation is lazy: a cancelled entry stays in its heap with `fn = null`
  * and is skipped when it surfaces. That keeps `cancel` O(1) and the hot path
- * (push/pop) free of index bookkeeping; `size` counts live entries only.
+ * (push/pop) free of index bookkeeping; `size` counts live entries only. The
+ * id of an entry is the entry itself (opaque to callers), so neither setting
+ * nor running one touches a map of live entries.
  */
 import { before, TimerHeap, type Entry } from './timer-heap.ts';
 
-export type TimerId = number;
+/** What `at` and `after` answer, for `cancel`: opaque. */
+export interface TimerId {
+  readonly seq: number;
+}
 
 export interface Pending {
   at: number;
@@ -47,8 +52,8 @@ const FAR_MS = 1000;
 export class Scheduler {
   private near = new TimerHeap();
   private far = new TimerHeap();
-  /** Live entries by id, so cancel can find them. */
-  private live = new Map<TimerId, Entry>();
+  /** Entries set and neither run nor cancelled. */
+  private live = 0;
   private seq = 0;
   private time = 0;
   private stepCount = 0;
@@ -63,33 +68,36 @@ export class Scheduler {
 
   /** Live (not cancelled, not yet run) entries. */
   get size(): number {
-    return this.live.size;
+    return this.live;
   }
 
   /** Run fn at absolute time `at` (>= now); ties run in insertion order. */
   at(at: number, label: string, fn: () => void): TimerId {
     if (Number.isNaN(at)) throw new Error(`scheduler.at(${label}): time is NaN`);
     // A time in the past (float rounding, a late caller) runs at `now`: the clock never goes back.
-    const entry: Entry = { at: at < this.time ? this.time : at, seq: this.seq++, label, fn };
-    this.live.set(entry.seq, entry);
-    (entry.at - this.time > FAR_MS ? this.far : this.near).push(entry);
-    return entry.seq;
+    const due = at < this.time ? this.time : at;
+    const far = due - this.time > FAR_MS;
+    const entry: Entry = { at: due, seq: this.seq++, label, fn, far };
+    this.live++;
+    (far ? this.far : this.near).push(entry);
+    return entry;
   }
 
   after(delayMs: number, label: string, fn: () => void): TimerId {
     return this.at(this.time + (delayMs > 0 ? delayMs : 0), label, fn);
   }
 
-  /** True if the entry was live (it will now never run). */
+  /** True if the entry was live (it will now never run). `id` is one this scheduler's `at` or `after` gave. */
   cancel(id: TimerId): boolean {
-    const entry = this.live.get(id);
-    if (entry === undefined) return false;
+    const entry = id as Partial<Entry>;
+    // already run or cancelled (or not an entry at all)
+    if (typeof entry.fn !== 'function') return false;
     entry.fn = null;
-    this.live.delete(id);
+    this.live--;
     // Timers re-armed on every frame (heartbeats) leave garbage behind; rebuild
     // the heap once garbage dominates so memory stays proportional to live entries.
     const held = this.near.length + this.far.length;
-    if (held > 1024 && held > 4 * this.live.size) {
+    if (held > 1024 && held > 4 * this.live) {
       this.near.compact();
       this.far.compact();
     }
@@ -108,7 +116,7 @@ export class Scheduler {
     if (entry === undefined) return false;
     const fn = entry.fn!;
     entry.fn = null;
-    this.live.delete(entry.seq);
+    this.live--;
     this.time = entry.at;
     this.stepCount++;
     fn();
@@ -165,7 +173,8 @@ export class Scheduler {
 
   private popLive(): Entry | undefined {
     const next = this.peekLive();
-    if (next === undefined) return undefined;
-    return (next === this.far.top() ? this.far : this.near).pop();
+    // peekLive left it at the top of its heap
+    if (next !== undefined) (next.far ? this.far : this.near).pop();
+    return next;
   }
 }

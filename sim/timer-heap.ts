@@ -10,15 +10,31 @@ export interface Entry {
   label: string;
   /** null once cancelled or run. */
   fn: (() => void) | null;
+  /** Held by the scheduler's far heap (see scheduler.ts). */
+  far: boolean;
 }
 
 /** Heap order: earlier time first, then earlier insertion. */
 export function before(a: Entry, b: Entry): boolean {
-  return a.at < b.at || (a.at === b.at && a.seq < b.seq);
+  return keyBefore(a.at, a.seq, b.at, b.seq);
+}
+
+/** The heap order on keys: (at, seq) before (at2, seq2). */
+function keyBefore(at: number, seq: number, at2: number, seq2: number): boolean {
+  return at < at2 || (at === at2 && seq < seq2);
 }
 
 export class TimerHeap {
   private items: Entry[] = [];
+  /**
+   * Each item's (at, seq), beside it: sifting compares these flat arrays of
+   * numbers and moves entries without reading them. A world's schedule holds
+   * tens of thousands of entries, and reading each compared entry object on
+   * the way down (cold in the cache after the machines ran) cost more than
+   * the rest of the scheduler.
+   */
+  private ats: number[] = [];
+  private seqs: number[] = [];
 
   /** Entries held, cancelled ones included. */
   get length(): number {
@@ -26,17 +42,10 @@ export class TimerHeap {
   }
 
   push(entry: Entry): void {
-    const heap = this.items;
-    let i = heap.length;
-    heap.push(entry);
-    while (i > 0) {
-      const parent = (i - 1) >> 1;
-      const p = heap[parent]!;
-      if (!before(entry, p)) break;
-      heap[i] = p;
-      i = parent;
-    }
-    heap[i] = entry;
+    this.items.push(entry);
+    this.ats.push(entry.at);
+    this.seqs.push(entry.seq);
+    this.siftUp(this.items.length - 1, entry);
   }
 
   /** The first live entry, cancelled ones above it dropped; undefined when none is left. */
@@ -48,10 +57,11 @@ export class TimerHeap {
 
   /** Remove and return the top entry (live or not); the heap must not be empty. */
   pop(): Entry {
-    const heap = this.items;
-    const top = heap[0]!;
-    const last = heap.pop()!;
-    if (heap.length > 0) this.siftDown(0, last);
+    const top = this.items[0]!;
+    const last = this.items.pop()!;
+    const at = this.ats.pop()!;
+    const seq = this.seqs.pop()!;
+    if (this.items.length > 0) this.siftDown(0, last, at, seq);
     return top;
   }
 
@@ -59,7 +69,9 @@ export class TimerHeap {
   compact(): void {
     const heap = this.items.filter((e) => e.fn !== null);
     this.items = heap;
-    for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i, heap[i]!);
+    this.ats = heap.map((e) => e.at);
+    this.seqs = heap.map((e) => e.seq);
+    for (let i = (heap.length >> 1) - 1; i >= 0; i--) this.siftDown(i, heap[i]!, this.ats[i]!, this.seqs[i]!);
   }
 
   /** The first `limit` live entries in order, without disturbing the heap (diagnostics). */
@@ -77,22 +89,48 @@ export class TimerHeap {
     return out;
   }
 
-  /** Place `entry` at or below index i. */
-  private siftDown(start: number, entry: Entry): void {
-    const heap = this.items;
-    const n = heap.length;
+  /** Move the item at index j to index i. */
+  private move(j: number, i: number): void {
+    this.items[i] = this.items[j]!;
+    this.ats[i] = this.ats[j]!;
+    this.seqs[i] = this.seqs[j]!;
+  }
+
+  /** Put `entry`, keyed (at, seq), at index i. */
+  private place(i: number, entry: Entry, at: number, seq: number): void {
+    this.items[i] = entry;
+    this.ats[i] = at;
+    this.seqs[i] = seq;
+  }
+
+  /** Place `entry` (just appended at index start) at or above it. */
+  private siftUp(start: number, entry: Entry): void {
+    const { at, seq } = entry;
+    let i = start;
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (!keyBefore(at, seq, this.ats[parent]!, this.seqs[parent]!)) break;
+      this.move(parent, i);
+      i = parent;
+    }
+    this.place(i, entry, at, seq);
+  }
+
+  /** Place `entry`, keyed (at, seq), at or below index start. */
+  private siftDown(start: number, entry: Entry, at: number, seq: number): void {
+    const n = this.items.length;
     let i = start;
     for (;;) {
       const l = 2 * i + 1;
       if (l >= n) break;
       const r = l + 1;
-      const c = r < n && before(heap[r]!, heap[l]!) ? r : l;
-      const child = heap[c]!;
-      if (!before(child, entry)) break;
-      heap[i] = child;
+      const { ats, seqs } = this;
+      const c = r < n && keyBefore(ats[r]!, seqs[r]!, ats[l]!, seqs[l]!) ? r : l;
+      if (!keyBefore(ats[c]!, seqs[c]!, at, seq)) break;
+      this.move(c, i);
       i = c;
     }
-    heap[i] = entry;
+    this.place(i, entry, at, seq);
   }
 }
 

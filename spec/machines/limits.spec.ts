@@ -33,11 +33,22 @@ describe('machines/limits', () => {
 
     it('the depth scan skips brackets inside strings, escaped quotes included, and agrees with a counting parse', () => {
       expect(nestingExceeds('{"a":"[[[[[[[[[[\\"[[[["}', 2)).to.equal(false);
+      const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0);
       fc.assert(
         fc.property(fc.json({ maxDepth: 6 }), fc.integer({ min: 1, max: 8 }), (text, max) => {
-          const depthOf = (v: unknown): number => (v !== null && typeof v === 'object' ? 1 + Math.max(0, ...Object.values(v as object).map(depthOf)) : 0);
           expect(nestingExceeds(text, max)).to.equal(depthOf(JSON.parse(text)) > max);
         }),
+      );
+      // strings made of what the scan must see through: runs of backslashes before quotes, brackets
+      const tricky = fc.string({ unit: fc.constantFrom('"', '\\', '[', ']', '{', '}', 'a') });
+      const { value } = fc.letrec<{ value: unknown }>((tie) => ({
+        value: fc.oneof({ depthSize: 'small' }, tricky, fc.array(tie('value'), { maxLength: 3 }), fc.dictionary(tricky, tie('value'), { maxKeys: 3 })),
+      }));
+      fc.assert(
+        fc.property(value, fc.integer({ min: 0, max: 6 }), (v, max) => {
+          expect(nestingExceeds(JSON.stringify(v), max)).to.equal(depthOf(v) > max);
+        }),
+        { numRuns: 300 },
       );
     });
 

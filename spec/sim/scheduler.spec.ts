@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { LivenessError, Scheduler } from '../../sim/scheduler.ts';
+import { LivenessError, Scheduler, type TimerId } from '../../sim/scheduler.ts';
 
 /** fast-check settings: modest by default, SIM_RUNS scales, SIM_SEED pins. */
 const params = (runs: number): fc.Parameters<unknown> => ({
@@ -33,11 +33,11 @@ describe('sim/scheduler', () => {
       fc.property(fc.array(timer, { minLength: 1, maxLength: 40 }), (plan) => {
         const s = new Scheduler();
         const fired: { due: number; seq: number; now: number }[] = [];
-        const ids: number[] = [];
+        const ids: TimerId[] = [];
         const cancelled = new Set<number>();
         let created = 0;
         let expectedFires = 0;
-        const make = (delay: number, body: () => void): number => {
+        const make = (delay: number, body: () => void): TimerId => {
           const seq = created++;
           const due = s.now + delay;
           expectedFires++;
@@ -47,7 +47,7 @@ describe('sim/scheduler', () => {
             body();
           });
         };
-        const seqOfId = new Map<number, number>();
+        const seqOfId = new Map<TimerId, number>();
         plan.forEach((p) => {
           const seq = created;
           const id = make(p.delay, () => {
@@ -136,7 +136,7 @@ describe('sim/scheduler', () => {
     ]);
     expect(s.cancel(past)).to.equal(true);
     expect(s.cancel(past)).to.equal(false);
-    expect(s.cancel(12345)).to.equal(false);
+    expect(s.cancel({ seq: 12345 })).to.equal(false); // not an id this scheduler gave
     expect(s.size).to.equal(1);
     expect(s.pending()).to.deep.equal([{ at: 50, label: 'neg' }]);
     s.step();
