@@ -11,8 +11,9 @@
  *   ("the acknowledgement function cannot be serialized", socket.io-adapter's
  *   SessionAwareAdapter), so events are emitted plain (stored, with their
  *   offset, for a reconnect to recover) and the client acknowledges
- *   cumulatively, one `ack` emit per wsim ack delay (40 ms), as wsim's client
- *   does; the window is wsim's (2,048 frames);
+ *   cumulatively as wsim's client does: one `ack` emit per ack delay, or at
+ *   once when `ackEveryFrames` are unacknowledged (80 ms, 512 frames); the
+ *   window is wsim's (2,048 frames);
  * - `per-message` (as measured before 2026-11-30): an ack callback per emit,
  *   window 512. Those packets are not stored for recovery: acks, but no
  *   recovery, whatever `connectionStateRecovery` says.
@@ -73,12 +74,17 @@ function cumulative(socket: ServerSocket, frames: string[]): Sender {
 /** The client: parse each frame as wsim's client would, acknowledge it the mode's way. */
 function listen(client: ClientSocket, mode: AckMode, heard: (index: number) => void): void {
   let highest = 0;
+  let acked = 0;
   let ackTimer: NodeJS.Timeout | null = null;
+  const ackNow = (): void => {
+    if (ackTimer) clearTimeout(ackTimer);
+    ackTimer = null;
+    acked = highest;
+    client.emit('ack', highest);
+  };
   const ackLater = (): void => {
-    ackTimer ??= setTimeout(() => {
-      ackTimer = null;
-      client.emit('ack', highest);
-    }, DEFAULT_CLIENT_CONFIG.ackDelayMs);
+    if (highest - acked >= DEFAULT_CLIENT_CONFIG.ackEveryFrames) ackNow();
+    else ackTimer ??= setTimeout(ackNow, DEFAULT_CLIENT_CONFIG.ackDelayMs);
   };
   client.on('event', (frame: string, ack?: unknown) => {
     const parsed = JSON.parse(frame) as { seq: number; event: { run: string; idx: number } };
@@ -155,7 +161,7 @@ export interface PeerDetail {
 }
 
 const OPTIONS: Record<AckMode, string> = {
-  cumulative: 'connectionStateRecovery: {}, plain emits (stored for recovery), cumulative client acks every 40 ms, window 2048, transports: [websocket], perMessageDeflate: false',
+  cumulative: `connectionStateRecovery: {}, plain emits (stored for recovery), cumulative client acks after ${DEFAULT_CLIENT_CONFIG.ackDelayMs} ms or ${DEFAULT_CLIENT_CONFIG.ackEveryFrames} frames, window 2048, transports: [websocket], perMessageDeflate: false`,
   'per-message': 'connectionStateRecovery: {}, per-message ack callbacks (not stored for recovery), window 512, transports: [websocket], perMessageDeflate: false',
 };
 
