@@ -56,7 +56,7 @@ export interface SessionConfig {
    * Delay that gathers the flush requests of one instant (subscribes,
    * resumes, acks that open the window, replay refills) into one flush. A
    * NOTIFY into an idle outbox does not wait: it flushes at once (a PUBLISH
-   * carries one publish's events together, see `NEW_EVENTS`).
+   * carries one publish's events together, see `announceEvents`).
    */
   flushDelayMs: number;
 }
@@ -208,7 +208,6 @@ export type SessionEvent =
   /** Send what waits, gathered with the other requests of this instant (after `flushDelayMs`). */
   | { type: 'FLUSH' }
   /** The hub appended to a followed stream: an idle outbox sends it at once. */
-  | { type: 'NEW_EVENTS' }
   | { type: 'FLUSH_MORE' }
   | { type: 'SENT' }
   | { type: 'BLOCKED' }
@@ -222,7 +221,9 @@ export type IoAction =
   | { type: 'closeLink'; params: { code: number; reason: string } }
   | { type: 'notifyRejected'; params: { code: string; detail: string } }
   | { type: 'notifyCoalesced'; params: { thread: string; from: number; through: number } }
-  | { type: 'follow'; params: { thread: string; on: boolean } };
+  | { type: 'follow'; params: { thread: string; on: boolean } }
+  /** The session's own `flush` (or a variant's), named: a NOTIFY into an idle outbox runs it in its step. */
+  | { type: 'flush'; params: undefined };
 
 const sendIo = (frame: ServerFrame): IoAction => ({ type: 'sendFrame', params: { data: encode(frame) } });
 
@@ -462,6 +463,7 @@ export const flushWith = (coalescible: Coalescible) =>
   });
 
 const retransmitIdle = stateIn('#session.open.retransmit.idle') as never;
+const outboxIdle = stateIn('#session.open.outbox.idle') as never;
 
 const ofType = <T extends SessionEvent['type']>(event: SessionEvent, type: T): Extract<SessionEvent, { type: T }> | undefined =>
   event.type === type ? (event as Extract<SessionEvent, { type: T }>) : undefined;
@@ -536,7 +538,14 @@ export const serverSessionMachine = setup({
       if (backlogOf(context.streams) > 0) enqueue.raise({ type: 'FLUSH' });
     }),
     requestFlush: raise({ type: 'FLUSH' }),
-    announceEvents: raise({ type: 'NEW_EVENTS' }),
+    /**
+     * The hub appended a PUBLISH's events: an idle outbox sends them in this step (there is nothing
+     * to wait for, and one more step per event would cost more than the batch it might gather); a
+     * flush scheduled, or a blocked link's DRAIN, carries them instead.
+     */
+    announceEvents: withIo(({ enqueue, check }) => {
+      if (check(outboxIdle)) enqueue({ type: 'flush', params: undefined });
+    }),
     authenticate: assign(({ context, event }) => {
       const hello = ofType(event, 'frame.hello');
       const result = hello ? context.services.authenticate(hello.frame.token) : undefined;
@@ -746,11 +755,9 @@ export const serverSessionMachine = setup({
         outbox: {
           initial: 'idle',
           states: {
-            // a NOTIFY is one PUBLISH's events, all appended already: there is nothing to wait for, and
-            // a second macrostep per event would cost more than the batch it might gather (a self-loop,
-            // re-entered so the diagram draws it: idle has no entry, exit or timer)
-            idle: { on: { FLUSH: 'scheduled', NEW_EVENTS: { target: 'idle', reenter: true, actions: 'flush' } } },
-            // a flush due (or a blocked link's DRAIN) carries whatever NEW_EVENTS came meanwhile
+            // a NOTIFY into idle is sent in its own step (`announceEvents`)
+            idle: { on: { FLUSH: 'scheduled' } },
+            // a flush due (or a blocked link's DRAIN) carries whatever NOTIFYs came meanwhile
             scheduled: { after: { flushDelay: { target: 'idle', actions: 'flush' } } },
             blocked: { on: { DRAIN: { target: 'idle', actions: 'flush' } } },
           },

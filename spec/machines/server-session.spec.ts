@@ -3,7 +3,7 @@
  * real machine (its own guards and its own subscribe, resume, ack, flush and
  * retransmit actions; only the world is the model's: a NOTIFY appends to an
  * immutable copy of the stream's log held per state, before the machine's
- * own NEW_EVENTS goes to the outbox, and the link answers writes
+ * own announcement reaches the outbox, and the link answers writes
  * LINK_FULL while congested), each executed against the REAL machine
  * on a SimClock with a fake endpoint (`sessionOn`), a real Directory and real
  * replay logs. After-events are executed by advancing the scheduler. Every
@@ -165,11 +165,12 @@ const mOf = (context: unknown): M => {
 const kindOf = (event: unknown): Kind | undefined => (event as ModelEvent).kind;
 const appended = (kind: Kind | undefined): number => (kind === 'flood' ? cfg.shedAbove + 1 : 1);
 const REAL_FLUSH = flushWith(onlyThinking);
+const REAL_ANNOUNCE = serverSessionMachine.implementations.actions.announceEvents;
 
 /**
  * The test model: the real machine, its own guards and actions (subscribe,
  * resume, ack, flush, retransmit...), with only the world replaced: a NOTIFY
- * first appends to the state's log (then raises NEW_EVENTS as the machine
+ * first appends to the state's log (then announces them as the machine
  * does; a pending stream is the clustered example's), the link answers writes LINK_FULL while
  * congested, and a DRAIN ends the congestion before the real flush runs.
  */
@@ -185,13 +186,13 @@ const model = (serverSessionMachine as AnyStateMachine).provide({
     ]),
   },
   actions: {
-    // the hub's append, then the machine's own announcement (NEW_EVENTS) to its outbox
+    // the hub's append, then the machine's own announcement (an idle outbox flushes at once)
     announceEvents: enqueueActions(({ context, event, enqueue }) => {
       const w = worldOf(context);
       const log = w.log.appended(appended(kindOf(event)));
       const t1 = (context as SessionContext).streams['t1'];
       enqueue.assign({ m: { cong: w.cong || kindOf(event) === 'cong', log }, services: modelServices(log), streams: t1 ? { ...context.streams, t1: { ...t1, log } } : context.streams } as never);
-      enqueue.raise({ type: 'NEW_EVENTS' });
+      enqueue(REAL_ANNOUNCE as never);
     }),
     sendFrame: enqueueActions(({ context, enqueue }, { paced }: { data: string; paced?: true }) => {
       if (paced && worldOf(context).cong) enqueue.raise({ type: 'LINK_FULL' });
