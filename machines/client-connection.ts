@@ -513,7 +513,7 @@ export const clientConnectionMachine = setup({
       return { stats, streams: withCursor(context.streams, { ...cursor, acked: Math.min(cursor.acked, event.frame.seq - 1) }) };
     }),
     /** Take an event frame the dedup guard let through, and hand the app the stream's next event. */
-    acceptEvent: withIo(({ context, event, enqueue }) => {
+    acceptEvent: withIo(({ context, event, enqueue, check }) => {
       if (!isEventFrame(event)) return;
       // the frame is heard here (noteHeard's work, folded into this assign): the first after a ping ends the probe
       if (!context.heard) enqueue.raise({ type: 'HEARD' });
@@ -540,7 +540,11 @@ export const clientConnectionMachine = setup({
       if (!held) return;
       // the app's answer raises ACK_DUE; a frame held behind a gap may still owe an ack lowered by a duplicate
       if (settled.head) enqueue({ type: 'deliver', params: deliverParams(settled.head) });
-      else enqueue.raise({ type: 'ACK_DUE' });
+      else ackDue(context, settled.cursor, { enqueue, check });
+    }),
+    /** A duplicate lowered its stream's ack (countDuplicate): the acks region hears of it as `ackDue` says. */
+    ackDuplicate: withIo(({ context, event, enqueue, check }) => {
+      if (isEventFrame(event)) ackDue(context, cursorOf(context.streams, event.frame.thread), { enqueue, check });
     }),
     /**
      * The app answered for its stream's next event: move past it (delivered, or
@@ -724,7 +728,7 @@ export const clientConnectionMachine = setup({
         ],
         'frame.event': [
           { guard: 'isUnwanted', actions: 'noteHeard' },
-          { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', raise({ type: 'ACK_DUE' })] },
+          { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', 'ackDuplicate'] },
           // acceptEvent notes the frame as heard in its own assign: one context copy per event, not two
           { actions: 'acceptEvent' },
         ],
