@@ -133,10 +133,10 @@ export class PublishLedger {
     }
     if (request.idx > next) return { code: 'out_of_order', field: 'idx', message: `run ${request.run} expects idx ${next} next, not ${request.idx}` };
     if (!record.actor) return { code: 'illegal_order', field: 'type', message: `${request.type} refused: the run is completed` };
-    const refusals = record.actor.getSnapshot().context.refusals.length;
+    const refusals = record.actor.getSnapshot().context.refused;
     record.actor.send(requestOf(request));
-    const after = record.actor.getSnapshot().context.refusals;
-    if (after.length > refusals) return { code: 'illegal_order', field: 'type', message: `${request.type} refused: ${after.at(-1)!.reason}` };
+    const after = record.actor.getSnapshot().context;
+    if (after.refused > refusals) return { code: 'illegal_order', field: 'type', message: `${request.type} refused: ${after.lastRefusal!.reason}` };
     record.seqs.push(0); // its sequence is known once appended
     record.prints.push(fingerprint(request, hash));
     return { append: { ...request, hash }, key, idx: request.idx };

@@ -10,7 +10,7 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { createActor, type AnyTransitionDefinition } from 'xstate';
 import { getShortestPaths, getSimplePaths, getStateNodes } from 'xstate/graph';
-import { agentRunMachine, type AgentRunInput, type AgentRunRequest, type IllegalOrder } from '../../machines/agent-run.ts';
+import { agentRunMachine, toolsOf, type AgentRunInput, type AgentRunRequest, type IllegalOrder } from '../../machines/agent-run.ts';
 import type { AgentEvent, EventType } from '../../machines/frames.ts';
 import { payloadHash } from '../../machines/hash.ts';
 import { runParams, textArb } from './frame-arbitraries.ts';
@@ -132,7 +132,7 @@ function execute(requests: readonly AgentRunRequest[], expectedValues?: readonly
     // What the state means: the model's phase; refusals counted in context; the emitted prefix legal.
     expect(snapshot.value, at).to.equal(model.phase);
     if (expectedValues) expect(snapshot.value, `${at}: the graph predicted another state`).to.equal(expectedValues[i]);
-    expect(snapshot.context.refusals).to.deep.equal(sink.refused);
+    expect([snapshot.context.refused, snapshot.context.lastRefusal]).to.deep.equal([sink.refused.length, sink.refused.at(-1)]);
     expect(snapshot.context.last).to.equal(sink.emitted.at(-1));
     expect(runViolations(sink.emitted, model.phase === 'completed'), at).to.deep.equal([]);
   });
@@ -153,7 +153,7 @@ const EVENTS: AgentRunRequest[] = [
 
 type Snap = ReturnType<typeof agentRunMachine.transition>;
 /** The abstract state: the state value and each tool's status (idx and refusals grow without bound). */
-const abstract = (s: Snap): string => JSON.stringify([s.value, Object.entries(s.context.tools).sort()]);
+const abstract = (s: Snap): string => JSON.stringify([s.value, Object.entries(toolsOf(s.context)).sort()]);
 const eventKey = (e: AgentRunRequest | undefined): string => (e ? `${e.type}:${'toolId' in e ? e.toolId : ''}` : 'init');
 
 const traversal = { input: INPUT, events: EVENTS, serializeState: (s: Snap) => abstract(s) };
@@ -264,6 +264,20 @@ describe('machines/agent-run', () => {
       fc.assert(
         fc.property(fc.array(request, { maxLength: 40 }), (requests) => execute(requests)),
         runParams(1000),
+      );
+    });
+
+    it("model-based: a long run (hundreds of tools, ids named like Object.prototype's keys) refuses the reuse of any earlier tool id, however long ago", () => {
+      const odd = fc.constantFrom('toString', 'constructor', '__proto__', 'hasOwnProperty', 'valueOf');
+      fc.assert(
+        fc.property(fc.integer({ min: 65, max: 300 }), fc.array(fc.nat(), { maxLength: 20 }), odd, (n, reuses, id) => {
+          const requests: AgentRunRequest[] = [{ type: 'START' }];
+          for (let k = 0; k < n; k++) requests.push({ type: 'TOOL_START', toolId: `t${k}` }, { type: 'TOOL_END', toolId: `t${k}` });
+          for (const r of reuses) requests.push({ type: 'TOOL_START', toolId: `t${r % n}` }, { type: 'TOOL_END', toolId: `t${r % n}` });
+          requests.push({ type: 'TOOL_START', toolId: id }, { type: 'TOOL_END', toolId: id }, { type: 'TOOL_START', toolId: id }, { type: 'COMPLETE' });
+          execute(requests);
+        }),
+        runParams(40),
       );
     });
 
