@@ -207,7 +207,7 @@ export type SessionEvent =
   | { type: 'SHUTDOWN'; code: number; reason: string }
   /** Send what waits, gathered with the other requests of this instant (after `flushDelayMs`). */
   | { type: 'FLUSH' }
-  /** The hub appended to a followed stream: an idle outbox sends it at once. */
+  /** The next batch of a flush in progress. */
   | { type: 'FLUSH_MORE' }
   | { type: 'SENT' }
   | { type: 'BLOCKED' }
