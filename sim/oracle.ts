@@ -92,6 +92,12 @@ export interface Verdict {
 
 interface Produced {
   rec: RecordOf<'produce'>;
+  /**
+   * The user's role when the event was produced, in trace order: a role change
+   * written at the same millisecond but after the event was produced (and
+   * sent) is not yet in effect for it.
+   */
+  role: Role;
 }
 
 interface Conn {
@@ -132,6 +138,11 @@ class RoleBook {
     const list = this.changes.get(key) ?? [];
     if (!this.changes.has(key)) this.changes.set(key, list);
     list.push({ t, role });
+  }
+
+  /** The role after every change read so far (the trace is read in order). */
+  current(tenant: string, user: string): Role {
+    return this.changes.get(`${tenant}\u0000${user}`)?.at(-1)?.role ?? 'viewer';
   }
 
   at(tenant: string, user: string, t: number): Role {
@@ -193,7 +204,7 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
     lastT = Math.max(lastT, r.t);
     switch (r.k) {
       case 'produce':
-        produced.set(eventKey(r.tenant, r.user, r.run, r.idx), { rec: r });
+        produced.set(eventKey(r.tenant, r.user, r.run, r.idx), { rec: r, role: roles.current(r.tenant, r.user) });
         break;
       case 'conn':
         conns.set(r.conn, { rec: r, subs: new Map(), final: '' });
@@ -311,7 +322,7 @@ export function judge(records: readonly TraceRecord[], options: OracleOptions = 
       integrity++;
       violate({ invariant: 'integrity', t: a.t, conn: a.conn, message: `payload of ${a.run}#${a.idx} changed on the way (hash ${a.receivedHash} ≠ ${source.rec.hash})` });
     }
-    const allowed = [roles.at(a.tenant, a.user, source.rec.t), roles.at(a.tenant, a.user, a.t)].map((role) => accessFor(policy, role, source.rec.sensitivity as Sensitivity));
+    const allowed = [source.role, roles.at(a.tenant, a.user, a.t)].map((role) => accessFor(policy, role, source.rec.sensitivity as Sensitivity));
     if (allowed.every((x) => x === 'withhold') || (!a.redacted && allowed.every((x) => x !== 'deliver'))) {
       policyBreaks++;
       violate({ invariant: 'role_policy', t: a.t, conn: a.conn, message: `${a.conn} (role ${roles.at(a.tenant, a.user, a.t)}) received ${a.redacted ? 'redacted' : 'full'} ${source.rec.sensitivity} event ${a.run}#${a.idx}; policy: ${allowed.join('/')}` });

@@ -52,7 +52,8 @@ describe('cli: progress', function () {
 
   it('wsim run prints progress, not a line per run; --verbose adds one line per run with seed, path and world seed', async () => {
     const id = 'connection_timeout_handling';
-    const quiet = await invoke(['run', '--scenario', id, '--runs', '12']);
+    // the seed named, so that SIM_SEED (the CLI's default seed) leaves this test alone
+    const quiet = await invoke(['run', '--scenario', id, '--runs', '12', '--seed', '42']);
     expect(quiet.code, quiet.stderr).to.equal(0);
     const lines = quiet.stderr.trimEnd().split('\n');
     expect(lines[0]).to.equal(`wsim run: 1 scenario, 12 runs from seed 42 (--verbose: a line per run)`);
@@ -67,7 +68,7 @@ describe('cli: progress', function () {
     perRun.forEach((l, i) => expect(l).to.match(new RegExp(`^  ${id} seed 7 path ${i} \\(world seed \\d+\\): latency=`)));
     expect(verbose.stdout).to.match(new RegExp(`\\n${id} +12 `));
 
-    const silent = await invoke(['run', '--scenario', id, '--runs', '2', '--quiet', '--json']);
+    const silent = await invoke(['run', '--scenario', id, '--runs', '2', '--quiet', '--json', '--seed', '42']);
     expect(silent.stderr).to.equal('');
     expect(JSON.parse(silent.stdout).scenarios[0]).to.include({ id, seed: 42, runs: 2, passed: true });
   });
