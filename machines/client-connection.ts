@@ -73,7 +73,7 @@ export interface ClientConfig {
   maxAppAttempts: number;
   /** Frames held ahead of a gap, per stream. */
   releaseBufferCap: number;
-  /** An unanswered subscribe or resume is sent again after this long. */
+  /** An unanswered subscribe or resume is sent again after this long; so is the unsubscribe of a thread whose frames still arrive. */
   resubscribeMs: number;
 }
 
@@ -154,6 +154,12 @@ export interface ClientContext {
   config: ClientConfig;
   /** Threads the app wants, in the order it asked for them. */
   threads: readonly string[];
+  /**
+   * Threads whose event frames arrived unwanted since the last resend: an
+   * `unsubscribe` has no answer, so a frame still coming is the only sign the
+   * server lost it (WS-SUB-7).
+   */
+  unwanted: readonly string[];
   streams: Readonly<Record<string, StreamCursor>>;
   /** Streams a retry still has to visit after the one whose event is with the app. */
   sweep: readonly string[];
@@ -370,6 +376,7 @@ const unacked = (cursor: StreamCursor): number => cursor.next - 1 - cursor.acked
  * state, once per delivered event.
  */
 const acksIdle = stateIn('#client.open.acks.idle') as never;
+const subscriptionsSettled = stateIn('#client.open.subscriptions.settled') as never;
 function ackDue(context: ClientContext, cursor: StreamCursor, { enqueue, check }: Pick<Parameters<Collect>[0], 'enqueue' | 'check'>): void {
   if (check(acksIdle) || unacked(cursor) >= context.config.ackEveryFrames) enqueue.raise({ type: 'ACK_DUE' });
 }
@@ -440,7 +447,8 @@ export const clientConnectionMachine = setup({
       if (cursor === undefined || cursor.withApp === 0 || cursor.next !== event.from) return false;
       return event.failure !== undefined ? event.delivered < cursor.withApp : event.delivered === cursor.withApp;
     },
-    hasUnconfirmed: ({ context }) => context.threads.some((t) => !context.streams[t]?.confirmed),
+    /** A subscribe or resume not answered yet, or an unsubscribe the server may have lost. */
+    hasUnanswered: ({ context }) => context.unwanted.length > 0 || context.threads.some((t) => !context.streams[t]?.confirmed),
     hasPendingAcks: ({ context }) => Object.values(context.streams).some((c) => pendingAck(c) !== undefined),
     ackBacklogFull: ({ context }) => Object.values(context.streams).some((c) => unacked(c) >= context.config.ackEveryFrames),
   },
@@ -468,12 +476,21 @@ export const clientConnectionMachine = setup({
       for (const f of request.frames) enqueue({ type: 'sendFrame', params: frame(f) });
     }),
     /** Subscribe and resume frames can be lost like any other: send them again until answered. */
-    resendUnconfirmed: withIo(({ context, enqueue }) => {
+    /** The unanswered subscribes and resumes again, and the unsubscribe of each thread whose frames still came. */
+    resendUnanswered: withIo(({ context, enqueue }) => {
       const request = requestStreams(context.streams, context.threads.filter((t) => !context.streams[t]?.confirmed));
-      enqueue.assign({ streams: request.streams });
+      enqueue.assign({ streams: request.streams, unwanted: EMPTY_LIST });
       for (const f of request.frames) enqueue({ type: 'sendFrame', params: frame(f) });
+      for (const thread of context.unwanted) enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'unsubscribe', thread }) });
     }),
-    recordWelcome: assign(({ event }) => (event.type === 'frame.welcome' ? { epoch: event.frame.epoch, attempt: 0 } : {})),
+    /** A frame of a thread the client does not want: its unsubscribe goes again with the next resend (once per thread). */
+    noteUnwanted: withIo(({ context, event, enqueue, check }) => {
+      if (!isEventFrame(event) || context.unwanted.includes(event.frame.thread)) return;
+      enqueue.assign({ unwanted: [...context.unwanted, event.frame.thread] });
+      if (check(subscriptionsSettled)) enqueue.raise({ type: 'SUBSCRIPTIONS_SENT' });
+    }),
+    /** A new link: its session has only what this client resumes, so no unsubscribe is owed on it. */
+    recordWelcome: assign(({ event }) => (event.type === 'frame.welcome' ? { epoch: event.frame.epoch, attempt: 0, unwanted: EMPTY_LIST } : {})),
     /** The server answered: the cursor now refers to the server's epoch, and so does the client. */
     confirmStream: assign(({ context, event }) => {
       if (event.type !== 'frame.subscribed') return {};
@@ -667,6 +684,7 @@ export const clientConnectionMachine = setup({
     token: input.token,
     config: withDefaults(DEFAULT_CLIENT_CONFIG, input.config),
     threads: [...new Set(input.threads)],
+    unwanted: EMPTY_LIST,
     streams: restoredStreams(input.cursors),
     sweep: EMPTY_LIST,
     epoch: null,
@@ -727,7 +745,7 @@ export const clientConnectionMachine = setup({
           { actions: ['noteHeard', 'applyResync', raise({ type: 'ACK_DUE' })] },
         ],
         'frame.event': [
-          { guard: 'isUnwanted', actions: 'noteHeard' },
+          { guard: 'isUnwanted', actions: ['noteHeard', 'noteUnwanted'] },
           { guard: 'isDuplicate', actions: ['noteHeard', 'countDuplicate', 'ackDuplicate'] },
           // acceptEvent notes the frame as heard in its own assign: one context copy per event, not two
           { actions: 'acceptEvent' },
@@ -777,7 +795,7 @@ export const clientConnectionMachine = setup({
             settled: { on: { SUBSCRIPTIONS_SENT: 'awaiting' } },
             awaiting: {
               after: {
-                resubscribe: [{ guard: 'hasUnconfirmed', target: 'awaiting', reenter: true, actions: 'resendUnconfirmed' }, { target: 'settled' }],
+                resubscribe: [{ guard: 'hasUnanswered', target: 'awaiting', reenter: true, actions: 'resendUnanswered' }, { target: 'settled' }],
               },
             },
           },

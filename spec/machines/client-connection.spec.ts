@@ -123,6 +123,8 @@ interface M {
   past: boolean;
   conf1: boolean;
   want2: boolean;
+  /** A frame of an unwanted thread came since the last resend: its unsubscribe is owed again. */
+  unw: boolean;
 }
 function mOf(context: ClientContext): M {
   const c = context.streams['t1'];
@@ -135,6 +137,7 @@ function mOf(context: ClientContext): M {
     past: (c?.next ?? 1) > 1,
     conf1: c?.confirmed ?? false,
     want2: context.threads.includes('t2'),
+    unw: context.unwanted.length > 0,
   };
 }
 
@@ -272,6 +275,8 @@ class Reference {
   pings = 0;
   /** What the app accepted on t1, in order. */
   received: number[] = [];
+  /** Threads whose frames came unwanted since the last resend (or welcome), in order. */
+  unwanted: string[] = [];
 
   /** Hand the app t1's next event if there is one and it is not with the app: the sequences expected handed. */
   handNext(): number[] {
@@ -462,10 +467,18 @@ function execute(path: Path): void {
       if (ids.includes('client.open')) expect(sent, at).to.deep.equal(requests(ref, [event.thread]));
     }
     if (event.type === 'frame.subscribed' || event.type === 'frame.resync_required') ref.confirmed.add(event.frame.thread);
+    if (event.type === 'frame.welcome') ref.unwanted = [];
+    if (prevIds.includes('client.open')) {
+      // a frame of a thread the client does not want: its unsubscribe is owed again (WS-SUB-7)
+      const frames = event.type === 'frame.event' ? [event.frame] : event.type === 'frame.events' ? event.frames : [];
+      for (const f of frames) if (!ref.threads.includes(f.thread) && !ref.unwanted.includes(f.thread)) ref.unwanted.push(f.thread);
+    }
     if (event.type === AFTER.get('client.open.subscriptions.awaiting')) {
-      // an unanswered subscribe/resume goes out again, for the unconfirmed wanted streams only
+      // an unanswered subscribe/resume goes out again, for the unconfirmed wanted streams only, then the owed unsubscribes
       const unconfirmed = ref.threads.filter((t) => (t === 't1' ? !m.conf1 : m.want2));
-      expect(sent, `${at}: resubscribe`).to.deep.equal(requests(ref, unconfirmed));
+      const unsubscribes = ref.unwanted.map((thread) => ({ v: 1, type: 'unsubscribe', thread }));
+      expect(sent, `${at}: resubscribe`).to.deep.equal([...requests(ref, unconfirmed), ...unsubscribes]);
+      ref.unwanted = [];
     }
     if (event.type === 'UNSUBSCRIBE' && ref.threads.includes(event.thread)) {
       ref.threads = ref.threads.filter((t) => t !== event.thread);

@@ -67,6 +67,25 @@ describe('protocol: client rules of PROTOCOL.md', function () {
     expect(w.port.ofType('subscribe')).to.have.length(2);
   });
 
+  it('WS-SUB-7: a thread whose frames still arrive after its unsubscribe is unsubscribed again, once per resubscribeMs while they come', () => {
+    const w = new ClientWorld(['t1', 't2']);
+    w.open();
+    w.subscribed('t1');
+    w.subscribed('t2');
+    w.actor.send({ type: 'UNSUBSCRIBE', thread: 't1' });
+    const unsubscribe = { v: 1, type: 'unsubscribe', thread: 't1' };
+    expect(w.port.ofType('unsubscribe')).to.deep.equal([unsubscribe]);
+    // the server lost it: its frames keep coming (and are never handed to the app)
+    w.receive(eventFrame('t1', 1));
+    w.receive(eventFrame('t1', 2));
+    w.advance(cfg.resubscribeMs);
+    expect(w.port.ofType('unsubscribe'), 'sent again once for two frames').to.deep.equal([unsubscribe, unsubscribe]);
+    // it got through: nothing more comes, nothing more is sent
+    w.advance(cfg.resubscribeMs * 4);
+    expect(w.port.ofType('unsubscribe')).to.have.length(2);
+    expect(w.port.appLog).to.deep.equal([]);
+  });
+
   it('WS-DELIVER-2: a duplicate of a released frame is acknowledged again, and not delivered', () => {
     const w = new ClientWorld();
     w.open();
