@@ -481,7 +481,10 @@ export const clientConnectionMachine = setup({
       const request = requestStreams(context.streams, context.threads.filter((t) => !context.streams[t]?.confirmed));
       enqueue.assign({ streams: request.streams, unwanted: EMPTY_LIST });
       for (const f of request.frames) enqueue({ type: 'sendFrame', params: frame(f) });
-      for (const thread of context.unwanted) enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'unsubscribe', thread }) });
+      // a thread wanted again since its frame came unwanted (subscribed anew) is not unsubscribed: that would stop it
+      for (const thread of context.unwanted) {
+        if (!context.threads.includes(thread)) enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'unsubscribe', thread }) });
+      }
     }),
     /** A frame of a thread the client does not want: its unsubscribe goes again with the next resend (once per thread). */
     noteUnwanted: withIo(({ context, event, enqueue, check }) => {

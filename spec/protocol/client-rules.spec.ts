@@ -86,6 +86,17 @@ describe('protocol: client rules of PROTOCOL.md', function () {
     expect(w.port.appLog).to.deep.equal([]);
   });
 
+  it('WS-SUB-7: a thread subscribed anew after a frame of it came unwanted is not unsubscribed again (that would stop it)', () => {
+    const w = new ClientWorld(['t1']);
+    w.open();
+    w.subscribed('t1');
+    w.actor.send({ type: 'UNSUBSCRIBE', thread: 't1' });
+    w.receive(eventFrame('t1', 1)); // on its way before the unsubscribe arrived
+    w.actor.send({ type: 'SUBSCRIBE', thread: 't1' });
+    w.advance(cfg.resubscribeMs * 4);
+    expect(w.port.ofType('unsubscribe')).to.have.length(1);
+  });
+
   it('WS-DELIVER-2: a duplicate of a released frame is acknowledged again, and not delivered', () => {
     const w = new ClientWorld();
     w.open();
