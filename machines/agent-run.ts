@@ -8,13 +8,14 @@
  *
  * A legal request runs `record` (context: idx, open and closed tools, last)
  * and then `emit` with the built event. An illegal one runs `recordRefusal`
- * and then `refuse` with a typed error, and emits nothing.
+ * and then `refuse` with a typed error, and emits nothing. `emit` and
+ * `refuse` do nothing by default: the world supplies them with
+ * `machine.provide({ actions })`.
  *
  * Every event costs the same however long the run: a run's tools are the few
  * open now plus the completed ones in frozen chunks (a completion copies one
  * chunk), and refusals are counted, not listed. A record of every tool copied
- * per tool event made a run of n tools cost O(n²): 8.6 µs per event at 250. `emit` and `refuse` do nothing by
- * default: the world supplies them with `machine.provide({ actions })`.
+ * per tool event made a run of n tools cost O(n²): 8.6 µs per event at 250.
  *
  * `completed` is terminal but deliberately not `type: 'final'`: a final
  * top-level state stops the actor, and XState would drop later requests

@@ -47,6 +47,7 @@ import {
   restartAt,
   settle,
   skipTo,
+  unacked,
   type DeliverResult,
   type StreamCursor,
 } from './stream-cursor.ts';
@@ -367,19 +368,18 @@ const withIo = (collect: Collect) => enqueueActions<ClientContext, ClientEvent, 
 const isEventFrame = (event: ClientEvent): event is Extract<ClientEvent, { type: 'frame.event' }> => event.type === 'frame.event';
 const isAnswer = (event: ClientEvent): event is AppAnswer => event.type === 'app.delivered' || event.type === 'app.failed';
 
-/** Frames of the stream delivered and not yet acked. */
-const unacked = (cursor: StreamCursor): number => cursor.next - 1 - cursor.acked;
-
 /**
  * The acks region hears ACK_DUE when idle, or when pending and `cursor`'s backlog is full (pending
  * has its timer otherwise): a raise that no state takes still costs XState a walk of every active
  * state, once per delivered event.
  */
 const acksIdle = stateIn('#client.open.acks.idle') as never;
-const subscriptionsSettled = stateIn('#client.open.subscriptions.settled') as never;
 function ackDue(context: ClientContext, cursor: StreamCursor, { enqueue, check }: Pick<Parameters<Collect>[0], 'enqueue' | 'check'>): void {
   if (check(acksIdle) || unacked(cursor) >= context.config.ackEveryFrames) enqueue.raise({ type: 'ACK_DUE' });
 }
+
+/** The subscriptions region sleeps once every request was answered: an owed unsubscribe wakes it. */
+const subscriptionsSettled = stateIn('#client.open.subscriptions.settled') as never;
 
 /**
  * Move on after the app answered for `cursor`'s stream: hand it `head` (the
@@ -475,8 +475,10 @@ export const clientConnectionMachine = setup({
       enqueue.assign({ streams: request.streams });
       for (const f of request.frames) enqueue({ type: 'sendFrame', params: frame(f) });
     }),
-    /** Subscribe and resume frames can be lost like any other: send them again until answered. */
-    /** The unanswered subscribes and resumes again, and the unsubscribe of each thread whose frames still came. */
+    /**
+     * Subscribe, resume and unsubscribe frames can be lost like any other: the unanswered
+     * subscribes and resumes go again, and the unsubscribe of each thread whose frames still came.
+     */
     resendUnanswered: withIo(({ context, enqueue }) => {
       const request = requestStreams(context.streams, context.threads.filter((t) => !context.streams[t]?.confirmed));
       enqueue.assign({ streams: request.streams, unwanted: EMPTY_LIST });
@@ -486,7 +488,7 @@ export const clientConnectionMachine = setup({
         if (!context.threads.includes(thread)) enqueue({ type: 'sendFrame', params: frame({ v: PROTOCOL_VERSION, type: 'unsubscribe', thread }) });
       }
     }),
-    /** A frame of a thread the client does not want: its unsubscribe goes again with the next resend (once per thread). */
+    /** A frame of a thread the client does not want: its unsubscribe goes again with the next resend (once per thread; an idle region is woken for it). */
     noteUnwanted: withIo(({ context, event, enqueue, check }) => {
       if (!isEventFrame(event) || context.unwanted.includes(event.frame.thread)) return;
       enqueue.assign({ unwanted: [...context.unwanted, event.frame.thread] });

@@ -150,4 +150,7 @@ export function skipTo(cursor: StreamCursor, from: number): StreamCursor {
 export const restartAt = (cursor: StreamCursor, from: number): StreamCursor => ({ ...cursor, held: {}, heldCount: 0, next: from, acked: from - 1, failures: 0, withApp: 0 });
 
 /** The cumulative ack to send, or undefined when the server is up to date. */
-export const pendingAck = (cursor: StreamCursor): number | undefined => (cursor.next - 1 > cursor.acked ? cursor.next - 1 : undefined);
+export const pendingAck = (cursor: StreamCursor): number | undefined => (unacked(cursor) > 0 ? cursor.next - 1 : undefined);
+
+/** Frames of the stream released and not yet acked. */
+export const unacked = (cursor: StreamCursor): number => cursor.next - 1 - cursor.acked;

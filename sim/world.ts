@@ -169,7 +169,6 @@ export class World {
 
   private tabsRoot: ClientRoot | undefined;
 
-
   private get clockOption() {
     return this.setup.clock ? { clock: this.setup.clock } : {};
   }
